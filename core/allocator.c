@@ -1,0 +1,136 @@
+/*
+ * The public allocator API (npool.h): configuration checks, creation and
+ * destruction, and the entry points, which find the arena and region for a
+ * request and hand over to arena.c.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MAX_ARENAS 1024
+#define MAX_CHUNK_SIZE ((size_t)1 << 30)
+
+np_config np_config_default(void) {
+  np_config c;
+  memset(&c, 0, sizeof c);
+  c.page_size = 8192;
+  c.max_order = 9;
+  c.alignment = 0;
+  c.arenas = 0;
+  c.release_empty_init_chunks = 0;
+  return c;
+}
+
+static int is_pow2(size_t v) { return v && (v & (v - 1)) == 0; }
+
+static int validate(const np_config *c) {
+  if (!is_pow2(c->page_size) || c->page_size < 4096) return NP_ERR_PAGE_SIZE;
+  if (c->max_order > 14) return NP_ERR_MAX_ORDER;
+  if (c->page_size > MAX_CHUNK_SIZE || (c->page_size << c->max_order) > MAX_CHUNK_SIZE)
+    return NP_ERR_CHUNK_SIZE;
+  if (c->alignment != 0 && (!is_pow2(c->alignment) || c->alignment > c->page_size))
+    return NP_ERR_ALIGNMENT;
+  if (c->arenas > MAX_ARENAS) return NP_ERR_ARENAS;
+  return NP_OK;
+}
+
+/* A small class's run: the least multiple of the page size that the element
+ * size divides, capped at page_size / 16 elements (Netty's calculateRunSize). */
+static np_small_run small_run_of(const np_size_classes *sc, size_t elem) {
+  size_t max_elems = sc->page_size >> NP_LOG2_QUANTUM;
+  size_t run = 0, n;
+  do {
+    run += sc->page_size;
+    n = run / elem;
+  } while (n < max_elems && run != n * elem);
+  while (n > max_elems) {
+    run -= sc->page_size;
+    n = run / elem;
+  }
+  return (np_small_run){(uint32_t)(run >> sc->page_shift), (uint32_t)n};
+}
+
+int np_allocator_create(const np_config *cfg, np_allocator **out) {
+  if (cfg == NULL || out == NULL) return NP_ERR_NULL_ARGUMENT;
+  int rc = validate(cfg);
+  if (rc != NP_OK) return rc;
+  unsigned n_arenas = cfg->arenas ? cfg->arenas : 1;
+  size_t self = sizeof(np_allocator) + n_arenas * sizeof(np_arena);
+  np_allocator *a = np_os_map(self);
+  if (a == NULL) return NP_ERR_NO_MEMORY;
+  a->self_size = self;
+  a->cfg = *cfg;
+  np_size_classes_init(&a->sc, cfg->page_size, cfg->max_order, cfg->alignment);
+  for (unsigned i = 0; i < a->sc.n_small; i++)
+    a->small_runs[i] = small_run_of(&a->sc, np_index_to_size(&a->sc, i));
+  a->arenas = (np_arena *)(a + 1);
+  a->n_arenas = 0;
+  rc = np_registry_init(&a->registry, a->sc.page_shift + cfg->max_order);
+  for (unsigned i = 0; rc == NP_OK && i < n_arenas; i++, a->n_arenas++)
+    rc = np_arena_init(&a->arenas[i], a);
+  if (rc != NP_OK) {
+    np_allocator_destroy(a);
+    return rc;
+  }
+  *out = a;
+  return NP_OK;
+}
+
+void np_allocator_destroy(np_allocator *a) {
+  if (a == NULL) return;
+  for (unsigned i = 0; i < a->n_arenas; i++) np_arena_destroy(&a->arenas[i]);
+  np_registry_destroy(&a->registry);
+  np_os_unmap(a, a->self_size);
+}
+
+/* The arena serving the calling thread. */
+static np_arena *arena_for_thread(np_allocator *a) { return &a->arenas[0]; }
+
+void *np_alloc(np_allocator *a, size_t size) {
+  if (a == NULL) {
+    errno = EINVAL;
+    return NULL;
+  }
+  return np_arena_alloc(arena_for_thread(a), size);
+}
+
+int np_free(np_allocator *a, void *ptr) {
+  if (a == NULL) return NP_ERR_NULL_ARGUMENT;
+  if (ptr == NULL) return NP_OK;
+  np_region *r = np_registry_get(&a->registry, ptr);
+  int rc = r ? np_arena_free(r->arena, r, ptr) : NP_ERR_FOREIGN_POINTER;
+  if (rc != NP_OK) atomic_fetch_add_explicit(&a->invalid_frees, 1, memory_order_relaxed);
+  return rc;
+}
+
+size_t np_usable_size(np_allocator *a, const void *ptr) {
+  if (a == NULL || ptr == NULL) return 0;
+  np_region *r = np_registry_get(&a->registry, ptr);
+  return r ? np_arena_usable_size(r->arena, r, ptr) : 0;
+}
+
+int np_allocator_stats(np_allocator *a, np_stats *out) {
+  if (a == NULL || out == NULL) return NP_ERR_NULL_ARGUMENT;
+  memset(out, 0, sizeof *out);
+  const np_size_classes *sc = &a->sc;
+  out->page_size = sc->page_size;
+  out->chunk_size = sc->chunk_size;
+  out->arenas = a->n_arenas;
+  out->size_classes = sc->n_sizes;
+  out->small_classes = sc->n_small;
+  out->invalid_frees = atomic_load_explicit(&a->invalid_frees, memory_order_relaxed);
+  const np_chunk_list *proto = a->arenas[0].lists;
+  for (int i = 0; i < NP_CHUNK_LISTS; i++) {
+    out->lists[i].name = proto[i].name;
+    out->lists[i].min_usage = proto[i].min_usage < 0 ? 0 : proto[i].min_usage;
+    out->lists[i].max_usage = proto[i].max_usage > 100 ? 100 : proto[i].max_usage;
+  }
+  for (unsigned i = 0; i < sc->n_small; i++) {
+    out->small_class[i].elem_size = (uint32_t)np_index_to_size(sc, i);
+    out->small_class[i].run_pages = a->small_runs[i].run_pages;
+    out->small_class[i].elems_per_run = a->small_runs[i].max_elems;
+  }
+  for (unsigned i = 0; i < a->n_arenas; i++) np_arena_stats_add(&a->arenas[i], out);
+  return NP_OK;
+}

@@ -1,0 +1,225 @@
+/*
+ * An arena: the unit of sharing. It owns chunks (on its six chunk lists), the
+ * subpage list of every small class, its huge blocks and its metadata memory.
+ *
+ *   request size      path
+ *   <= largest small  the class's subpage list, else a new subpage from a chunk
+ *   <= chunk size     the chunk lists: q050, q025, q000, qInit, q075, else a new
+ *                     chunk (filed in qInit)
+ *   >  chunk size     huge: a mapping of its own, unmapped on free
+ *
+ * All arena state is changed under the arena's lock (the strategy's np_lock).
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+int np_arena_init(np_arena *a, np_allocator *alloc) {
+  memset(a, 0, sizeof *a);
+  a->alloc = alloc;
+  a->sc = &alloc->sc;
+  np_meta_init(&a->meta);
+  a->small_heads = np_meta_alloc(&a->meta, a->sc->n_small * sizeof(np_subpage));
+  if (a->small_heads == NULL) return NP_ERR_NO_MEMORY;
+  for (unsigned i = 0; i < a->sc->n_small; i++) np_subpage_head_init(&a->small_heads[i]);
+  np_chunk_lists_init(a);
+  np_lock_init(&a->lock);
+  return NP_OK;
+}
+
+static void unmap_huge(np_arena *a, np_region *r) {
+  for (size_t off = 0; off < r->size; off += a->sc->chunk_size)
+    np_registry_clear(&a->alloc->registry, r->base + off);
+  np_os_unmap(r->base, r->size);
+}
+
+void np_arena_destroy(np_arena *a) {
+  for (int i = 0; i < NP_CHUNK_LISTS; i++) {
+    np_chunk *c = a->lists[i].head;
+    while (c) {
+      np_chunk *next = c->next;
+      np_chunk_delete(a, c);
+      c = next;
+    }
+  }
+  for (np_region *r = a->huge; r; r = r->list_next) unmap_huge(a, r);
+  np_meta_destroy(&a->meta);
+  np_lock_destroy(&a->lock);
+}
+
+/* ---- Allocation -------------------------------------------------------------- */
+
+static void *alloc_from_chunks(np_arena *a, unsigned idx) {
+  static const int order[] = {NP_Q050, NP_Q025, NP_Q000, NP_QINIT, NP_Q075};
+  size_t norm = np_index_to_size(a->sc, idx);
+  for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+    void *p = np_chunk_list_alloc(&a->lists[order[i]], idx, norm);
+    if (p) return p;
+  }
+  np_chunk *c = np_chunk_new(a);
+  if (c == NULL) return NULL;
+  a->chunk_allocations++;
+  a->mapped_bytes += c->region.size;
+  void *p = np_chunk_alloc(c, idx);
+  np_chunk_list_add(&a->lists[NP_QINIT], c);
+  return p; /* NULL only if a new subpage found no metadata memory */
+}
+
+static void *alloc_huge(np_arena *a, size_t size) {
+  size_t os_page = (size_t)sysconf(_SC_PAGESIZE);
+  if (size > SIZE_MAX - a->sc->chunk_size) return NULL;
+  size_t mapped = (size + os_page - 1) & ~(os_page - 1);
+  /* Chunk-size alignment lets the registry find the block from any address. */
+  char *mem = np_os_map_aligned(mapped, a->sc->chunk_size);
+  if (mem == NULL) return NULL;
+  np_lock_acquire(&a->lock);
+  np_region *r = np_meta_alloc(&a->meta, sizeof *r);
+  int ok = r != NULL;
+  if (ok) {
+    r->kind = NP_REGION_HUGE;
+    r->arena = a;
+    r->base = mem;
+    r->size = mapped;
+    for (size_t off = 0; ok && off < mapped; off += a->sc->chunk_size)
+      ok = np_registry_set(&a->alloc->registry, mem + off, r) == NP_OK;
+  }
+  if (!ok) {
+    if (r) {
+      unmap_huge(a, r); /* clears what was registered */
+      np_meta_free(&a->meta, r, sizeof *r);
+    } else {
+      np_os_unmap(mem, mapped);
+    }
+    np_lock_release(&a->lock);
+    return NULL;
+  }
+  r->list_next = a->huge;
+  if (a->huge) a->huge->list_prev = r;
+  a->huge = r;
+  a->huge_stats.allocations++;
+  a->huge_stats.active_bytes += mapped;
+  a->mapped_bytes += mapped;
+  np_lock_release(&a->lock);
+  return mem;
+}
+
+void *np_arena_alloc(np_arena *a, size_t size) {
+  const np_size_classes *sc = a->sc;
+  unsigned idx = np_size_to_index(sc, size);
+  void *p = NULL;
+  if (idx >= sc->n_sizes) {
+    p = alloc_huge(a, size);
+  } else {
+    np_lock_acquire(&a->lock);
+    if (np_is_small_index(sc, idx)) {
+      np_subpage *head = &a->small_heads[idx], *s = head->next;
+      if (s != head) p = np_subpage_block(s, np_subpage_alloc(s));
+    }
+    if (p == NULL) p = alloc_from_chunks(a, idx);
+    if (p) {
+      np_kind_counters *k = np_is_small_index(sc, idx) ? &a->small : &a->normal;
+      k->allocations++;
+      k->active_bytes += np_index_to_size(sc, idx);
+    }
+    np_lock_release(&a->lock);
+  }
+  if (p == NULL) errno = ENOMEM;
+  return p;
+}
+
+/* ---- Free -------------------------------------------------------------------- */
+
+static int free_huge(np_arena *a, np_region *r, void *ptr) {
+  if (ptr != r->base) return NP_ERR_NOT_BLOCK_START;
+  if (r->list_prev) r->list_prev->list_next = r->list_next;
+  else a->huge = r->list_next;
+  if (r->list_next) r->list_next->list_prev = r->list_prev;
+  a->huge_stats.deallocations++;
+  a->huge_stats.active_bytes -= r->size;
+  a->mapped_bytes -= r->size;
+  unmap_huge(a, r);
+  np_meta_free(&a->meta, r, sizeof *r);
+  return NP_OK;
+}
+
+static int free_pooled(np_arena *a, np_chunk *c, void *ptr) {
+  uint64_t handle;
+  np_subpage *s;
+  int rc = np_chunk_find_block(c, ptr, &handle, &s);
+  if (rc != NP_OK) return rc;
+  np_kind_counters *k = s ? &a->small : &a->normal;
+  k->deallocations++;
+  k->active_bytes -= s ? s->elem_size : (size_t)np_handle_pages(handle) << a->sc->page_shift;
+  if (!np_chunk_list_free(c->list, c, handle, s)) {
+    a->chunk_deallocations++;
+    a->mapped_bytes -= c->region.size;
+    np_chunk_delete(a, c);
+  }
+  return NP_OK;
+}
+
+int np_arena_free(np_arena *a, np_region *r, void *ptr) {
+  np_lock_acquire(&a->lock);
+  int rc;
+  /* Checked again under the lock: a racing free may have released the region. */
+  if (np_registry_get(&a->alloc->registry, ptr) != r) rc = NP_ERR_FOREIGN_POINTER;
+  else if (r->kind == NP_REGION_HUGE) rc = free_huge(a, r, ptr);
+  else rc = free_pooled(a, (np_chunk *)r, ptr);
+  np_lock_release(&a->lock);
+  return rc;
+}
+
+size_t np_arena_usable_size(np_arena *a, np_region *r, const void *ptr) {
+  size_t size = 0;
+  np_lock_acquire(&a->lock);
+  if (np_registry_get(&a->alloc->registry, ptr) == r) {
+    if (r->kind == NP_REGION_HUGE) {
+      size = ptr == r->base ? r->size : 0;
+    } else {
+      uint64_t handle;
+      np_subpage *s;
+      if (np_chunk_find_block((np_chunk *)r, ptr, &handle, &s) == NP_OK)
+        size = s ? s->elem_size : (size_t)np_handle_pages(handle) << a->sc->page_shift;
+    }
+  }
+  np_lock_release(&a->lock);
+  return size;
+}
+
+/* ---- Statistics -------------------------------------------------------------- */
+
+static void add_kind(np_size_kind_stats *out, const np_kind_counters *k) {
+  out->allocations += k->allocations;
+  out->deallocations += k->deallocations;
+  out->active += k->allocations - k->deallocations;
+  out->active_bytes += k->active_bytes;
+}
+
+void np_arena_stats_add(np_arena *a, np_stats *out) {
+  np_lock_acquire(&a->lock);
+  add_kind(&out->small, &a->small);
+  add_kind(&out->normal, &a->normal);
+  add_kind(&out->huge, &a->huge_stats);
+  out->chunk_allocations += a->chunk_allocations;
+  out->chunk_deallocations += a->chunk_deallocations;
+  out->mapped_bytes += a->mapped_bytes;
+  for (int i = 0; i < NP_CHUNK_LISTS; i++) {
+    np_chunk_list_stats *ls = &out->lists[i];
+    for (np_chunk *c = a->lists[i].head; c; c = c->next) {
+      if (ls->chunks < NP_STATS_MAX_CHUNKS) ls->usage[ls->chunks] = (uint8_t)np_chunk_usage(c);
+      ls->chunks++;
+      ls->free_bytes += c->free_bytes;
+      for (uint32_t p = 0; p < c->pages; p++) {
+        np_subpage *s = c->subpages[p];
+        if (s == NULL) continue;
+        np_small_class_stats *cs = &out->small_class[s->size_idx];
+        cs->subpages++;
+        cs->elements += s->max_elems;
+        cs->free_elements += s->num_avail;
+      }
+    }
+  }
+  np_lock_release(&a->lock);
+}

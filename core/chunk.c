@@ -1,0 +1,231 @@
+/*
+ * A chunk: chunk_size bytes mapped at chunk-size alignment, split into pages,
+ * handed out as runs of whole pages (normal sizes) or as runs that a subpage
+ * splits into small elements.
+ *
+ *   page:   0    1    2    3    4    5    6    7    8   ...  pages-1
+ *          [ run A (3, used) ][B sub][ free run (4 pages)  ][ used ...
+ *
+ * Free runs are filed twice:
+ *   - run_heaps[floor page-count class of their length]: a min-heap by offset,
+ *     so allocation is best fit, lowest offset first;
+ *   - free_run_at[first page] and free_run_at[last page]: so that a freed run
+ *     finds the free neighbours it must merge with in O(1).
+ *
+ * Allocating n pages: from the ceiling class of n upward, take the first
+ * non-empty heap (a completely free chunk goes straight to the largest class),
+ * take its lowest run and split the unused tail off as a new free run.
+ * Freeing: merge with the free run ending just before and the one starting just
+ * after, then file the merged run.
+ *
+ * For free by pointer, page_handle[p] holds the handle of the in-use run that
+ * covers page p (0 when the page is free) and subpages[offset] the subpage of a
+ * small run. These tables live out of line, never inside the chunk's pages.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- Geometry of the out-of-line tables ----------------------------------- */
+
+/* The most free runs of page-count class pidx one chunk can hold at once: free
+ * runs are never adjacent, so n runs of >= p pages need n * p + (n - 1) pages. */
+static uint32_t heap_capacity(const np_size_classes *sc, uint32_t pages, unsigned pidx) {
+  uint32_t p = (uint32_t)np_pindex_to_pages(sc, pidx);
+  return (pages + 1) / (p + 1) + 1;
+}
+
+static size_t tables_layout(const np_size_classes *sc, uint32_t pages, size_t *items_total) {
+  size_t items = 0;
+  for (unsigned i = 0; i < sc->n_psizes; i++) items += heap_capacity(sc, pages, i);
+  *items_total = items;
+  return sc->n_psizes * sizeof(np_run_heap) + items * sizeof(uint64_t) +
+         pages * (sizeof(uint64_t) * 2 + sizeof(np_subpage *) + sizeof(uint32_t));
+}
+
+/* ---- Free-run bookkeeping ------------------------------------------------- */
+
+static void insert_free_run(np_chunk *c, uint32_t offset, uint32_t pages) {
+  const np_size_classes *sc = c->region.arena->sc;
+  uint64_t h = np_handle_make(offset, pages, 0);
+  np_run_heap_push(&c->run_heaps[np_pages_to_pindex_floor(sc, pages)], c->heap_pos, h);
+  c->free_run_at[offset] = h;
+  c->free_run_at[offset + pages - 1] = h;
+}
+
+static void remove_free_run(np_chunk *c, uint64_t h) {
+  const np_size_classes *sc = c->region.arena->sc;
+  uint32_t offset = np_handle_offset(h), pages = np_handle_pages(h);
+  np_run_heap_remove(&c->run_heaps[np_pages_to_pindex_floor(sc, pages)], c->heap_pos, h);
+  c->free_run_at[offset] = 0;
+  c->free_run_at[offset + pages - 1] = 0;
+}
+
+/* The free run whose first or last page is `page`, if any. */
+static uint64_t free_run_touching(const np_chunk *c, uint32_t page) {
+  return page < c->pages ? c->free_run_at[page] : 0;
+}
+
+/* ---- Life cycle ----------------------------------------------------------- */
+
+np_chunk *np_chunk_new(np_arena *arena) {
+  const np_size_classes *sc = arena->sc;
+  uint32_t pages = (uint32_t)(sc->chunk_size >> sc->page_shift);
+  np_chunk *c = np_meta_alloc(&arena->meta, sizeof *c);
+  if (c == NULL) return NULL;
+  size_t items;
+  c->tables_size = tables_layout(sc, pages, &items);
+  c->tables = np_meta_alloc(&arena->meta, c->tables_size);
+  char *mem = c->tables ? np_os_map_aligned(sc->chunk_size, sc->chunk_size) : NULL;
+  if (mem == NULL) {
+    np_meta_free(&arena->meta, c->tables, c->tables_size);
+    np_meta_free(&arena->meta, c, sizeof *c);
+    return NULL;
+  }
+  c->region.kind = NP_REGION_CHUNK;
+  c->region.arena = arena;
+  c->region.base = mem;
+  c->region.size = sc->chunk_size;
+  c->pages = pages;
+  c->free_bytes = sc->chunk_size;
+
+  char *t = c->tables; /* carve the tables, 8-byte fields first */
+  c->run_heaps = (np_run_heap *)t;
+  t += sc->n_psizes * sizeof(np_run_heap);
+  for (unsigned i = 0; i < sc->n_psizes; i++) {
+    c->run_heaps[i].items = (uint64_t *)t;
+    c->run_heaps[i].cap = heap_capacity(sc, pages, i);
+    t += c->run_heaps[i].cap * sizeof(uint64_t);
+  }
+  c->free_run_at = (uint64_t *)t;
+  t += pages * sizeof(uint64_t);
+  c->page_handle = (uint64_t *)t;
+  t += pages * sizeof(uint64_t);
+  c->subpages = (np_subpage **)t;
+  t += pages * sizeof(np_subpage *);
+  c->heap_pos = (uint32_t *)t;
+
+  if (np_registry_set(&arena->alloc->registry, mem, &c->region) != NP_OK) {
+    np_os_unmap(mem, sc->chunk_size);
+    np_meta_free(&arena->meta, c->tables, c->tables_size);
+    np_meta_free(&arena->meta, c, sizeof *c);
+    return NULL;
+  }
+  insert_free_run(c, 0, pages);
+  return c;
+}
+
+void np_chunk_delete(np_arena *arena, np_chunk *c) {
+  np_registry_clear(&arena->alloc->registry, c->region.base);
+  /* Subpages still recorded (an allocator destroyed with live blocks). */
+  for (uint32_t p = 0; p < c->pages; p++)
+    if (c->subpages[p]) np_subpage_delete(arena, c->subpages[p]);
+  np_os_unmap(c->region.base, c->region.size);
+  np_meta_free(&arena->meta, c->tables, c->tables_size);
+  np_meta_free(&arena->meta, c, sizeof *c);
+}
+
+int np_chunk_usage(const np_chunk *c) {
+  if (c->free_bytes == 0) return 100;
+  int free_pct = (int)(c->free_bytes * 100 / c->region.size);
+  if (free_pct == 0) return 99;
+  return 100 - free_pct;
+}
+
+/* ---- Runs ----------------------------------------------------------------- */
+
+uint64_t np_chunk_alloc_run(np_chunk *c, size_t pages) {
+  const np_size_classes *sc = c->region.arena->sc;
+  if (pages == 0 || pages > c->pages) return 0;
+  unsigned pidx;
+  if (c->free_bytes == c->region.size) {
+    pidx = sc->n_psizes - 1;
+  } else {
+    for (pidx = np_pages_to_pindex(sc, pages); pidx < sc->n_psizes; pidx++)
+      if (c->run_heaps[pidx].len) break;
+    if (pidx >= sc->n_psizes) return 0;
+  }
+  uint64_t run = c->run_heaps[pidx].items[0];
+  remove_free_run(c, run);
+  uint32_t offset = np_handle_offset(run), total = np_handle_pages(run);
+  if (total > pages) insert_free_run(c, offset + (uint32_t)pages, total - (uint32_t)pages);
+  c->free_bytes -= pages << sc->page_shift;
+  uint64_t h = np_handle_make(offset, (uint32_t)pages, 1);
+  for (uint32_t p = offset; p < offset + pages; p++) c->page_handle[p] = h;
+  return h;
+}
+
+void np_chunk_free_run(np_chunk *c, uint64_t handle) {
+  uint32_t offset = np_handle_offset(handle), pages = np_handle_pages(handle);
+  for (uint32_t p = offset; p < offset + pages; p++) c->page_handle[p] = 0;
+  c->free_bytes += (size_t)pages << c->region.arena->sc->page_shift;
+  for (;;) { /* merge with the free run that ends right before */
+    uint64_t past = offset ? free_run_touching(c, offset - 1) : 0;
+    if (past == 0 || np_handle_offset(past) + np_handle_pages(past) != offset) break;
+    remove_free_run(c, past);
+    offset = np_handle_offset(past);
+    pages += np_handle_pages(past);
+  }
+  for (;;) { /* and with the one that starts right after */
+    uint64_t next = free_run_touching(c, offset + pages);
+    if (next == 0 || np_handle_offset(next) != offset + pages) break;
+    remove_free_run(c, next);
+    pages += np_handle_pages(next);
+  }
+  insert_free_run(c, offset, pages);
+}
+
+/* ---- Blocks ----------------------------------------------------------------- */
+
+void *np_chunk_alloc(np_chunk *c, unsigned size_idx) {
+  np_arena *arena = c->region.arena;
+  const np_size_classes *sc = arena->sc;
+  if (!np_is_small_index(sc, size_idx)) {
+    uint64_t h = np_chunk_alloc_run(c, np_index_to_size(sc, size_idx) >> sc->page_shift);
+    return h ? np_chunk_base(c) + ((size_t)np_handle_offset(h) << sc->page_shift) : NULL;
+  }
+  /* Small: a new subpage on a fresh run, put on its class list. */
+  const np_small_run *geo = &arena->alloc->small_runs[size_idx];
+  uint64_t run = np_chunk_alloc_run(c, geo->run_pages);
+  if (run == 0) return NULL;
+  np_subpage *s = np_subpage_new(c, size_idx, np_handle_offset(run), geo->run_pages);
+  if (s == NULL) {
+    np_chunk_free_run(c, run);
+    return NULL;
+  }
+  return np_subpage_block(s, np_subpage_alloc(s));
+}
+
+int np_chunk_find_block(const np_chunk *c, const void *ptr, uint64_t *handle, np_subpage **subpage) {
+  const np_size_classes *sc = c->region.arena->sc;
+  size_t off = (size_t)((const char *)ptr - np_chunk_base(c));
+  uint32_t page = (uint32_t)(off >> sc->page_shift);
+  uint64_t h = c->page_handle[page];
+  *subpage = NULL;
+  if (h == 0) return NP_ERR_DOUBLE_FREE; /* the page belongs to no live run */
+  size_t run_off = off - ((size_t)np_handle_offset(h) << sc->page_shift);
+  if (!np_handle_is_subpage(h)) {
+    if (run_off != 0) return NP_ERR_NOT_BLOCK_START;
+    *handle = h;
+    return NP_OK;
+  }
+  np_subpage *s = c->subpages[np_handle_offset(h)];
+  uint32_t idx = (uint32_t)(run_off / s->elem_size);
+  if ((size_t)idx * s->elem_size != run_off || idx >= s->max_elems) return NP_ERR_NOT_BLOCK_START;
+  if (!(s->bitmap[idx >> 6] & (1ull << (idx & 63)))) return NP_ERR_DOUBLE_FREE;
+  *handle = h | idx;
+  *subpage = s;
+  return NP_OK;
+}
+
+void np_chunk_free_block(np_chunk *c, uint64_t handle, np_subpage *s) {
+  if (s) {
+    np_arena *arena = c->region.arena;
+    if (np_subpage_free(s, &arena->small_heads[s->size_idx], np_handle_bitmap_idx(handle))) return;
+    /* The subpage emptied and left its list: its run goes back to the chunk. */
+    handle = np_handle_make(s->run_offset, s->run_pages, 1);
+    c->subpages[s->run_offset] = NULL;
+    np_subpage_delete(arena, s);
+  }
+  np_chunk_free_run(c, handle);
+}

@@ -1,0 +1,88 @@
+/*
+ * The chunk registry: from any address to the chunk or huge block holding it.
+ *
+ * Chunks are mapped at chunk-size alignment, so addr >> log2(chunk size) names
+ * the chunk slot. A two-level radix tree over a 48-bit address space maps the
+ * slot to its np_region:
+ *
+ *   key = addr >> shift          (48 - shift bits)
+ *   root[key >> leaf_bits] -> leaf[key & leaf mask] -> np_region *
+ *
+ * Readers (every np_free) use atomic loads and no lock; leaves are created
+ * under the registry lock and never removed before the allocator dies. The
+ * root and leaves are reserved mappings: only touched pages cost memory.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+#define LEAF_BITS_MAX 16
+
+int np_registry_init(np_registry *r, unsigned chunk_shift) {
+  memset(r, 0, sizeof *r);
+  unsigned key_bits = NP_REGISTRY_ADDRESS_BITS - chunk_shift;
+  r->shift = chunk_shift;
+  r->leaf_bits = key_bits < LEAF_BITS_MAX ? key_bits : LEAF_BITS_MAX;
+  r->root_bits = key_bits - r->leaf_bits;
+  r->root_bytes = sizeof(*r->root) << r->root_bits;
+  if (r->root_bytes < 4096) r->root_bytes = 4096;
+  r->root = np_os_map(r->root_bytes);
+  if (r->root == NULL) return NP_ERR_NO_MEMORY;
+  np_lock_init(&r->lock);
+  return NP_OK;
+}
+
+static size_t leaf_bytes(const np_registry *r) { return sizeof(np_region *) << r->leaf_bits; }
+
+void np_registry_destroy(np_registry *r) {
+  if (r->root == NULL) return;
+  for (size_t i = 0; i < ((size_t)1 << r->root_bits); i++) {
+    void *leaf = atomic_load_explicit(&r->root[i], memory_order_relaxed);
+    if (leaf) np_os_unmap(leaf, leaf_bytes(r));
+  }
+  np_os_unmap(r->root, r->root_bytes);
+  np_lock_destroy(&r->lock);
+  r->root = NULL;
+}
+
+/* Splits addr into root and leaf index; 0 if addr is outside the space. */
+static int key_of(const np_registry *r, const void *addr, size_t *ri, size_t *li) {
+  uintptr_t a = (uintptr_t)addr;
+  if (a >> NP_REGISTRY_ADDRESS_BITS) return 0;
+  uintptr_t key = a >> r->shift;
+  *ri = key >> r->leaf_bits;
+  *li = key & (((uintptr_t)1 << r->leaf_bits) - 1);
+  return 1;
+}
+
+int np_registry_set(np_registry *r, const void *addr, np_region *region) {
+  size_t ri, li;
+  if (!key_of(r, addr, &ri, &li)) return NP_ERR_NO_MEMORY;
+  _Atomic(np_region *) *leaf = atomic_load_explicit(&r->root[ri], memory_order_acquire);
+  if (leaf == NULL) {
+    np_lock_acquire(&r->lock);
+    leaf = atomic_load_explicit(&r->root[ri], memory_order_acquire);
+    if (leaf == NULL) {
+      leaf = np_os_map(leaf_bytes(r));
+      if (leaf) atomic_store_explicit(&r->root[ri], leaf, memory_order_release);
+    }
+    np_lock_release(&r->lock);
+    if (leaf == NULL) return NP_ERR_NO_MEMORY;
+  }
+  atomic_store_explicit(&leaf[li], region, memory_order_release);
+  return NP_OK;
+}
+
+void np_registry_clear(np_registry *r, const void *addr) {
+  size_t ri, li;
+  if (!key_of(r, addr, &ri, &li)) return;
+  _Atomic(np_region *) *leaf = atomic_load_explicit(&r->root[ri], memory_order_acquire);
+  if (leaf) atomic_store_explicit(&leaf[li], NULL, memory_order_release);
+}
+
+np_region *np_registry_get(const np_registry *r, const void *addr) {
+  size_t ri, li;
+  if (!key_of(r, addr, &ri, &li)) return NULL;
+  _Atomic(np_region *) *leaf = atomic_load_explicit(&r->root[ri], memory_order_acquire);
+  return leaf ? atomic_load_explicit(&leaf[li], memory_order_acquire) : NULL;
+}

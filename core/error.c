@@ -1,0 +1,21 @@
+/* Error messages for np_error codes. */
+#include "npool.h"
+
+static const char *const messages[NP_ERR__COUNT] = {
+    [NP_OK] = "success",
+    [NP_ERR_NULL_ARGUMENT] = "a required pointer argument is NULL",
+    [NP_ERR_PAGE_SIZE] = "invalid page_size: it must be a power of two and at least 4096",
+    [NP_ERR_MAX_ORDER] = "invalid max_order: it must be at most 14",
+    [NP_ERR_CHUNK_SIZE] = "invalid chunk size: page_size << max_order must be at most 1 GiB",
+    [NP_ERR_ALIGNMENT] = "invalid alignment: it must be 0 or a power of two no larger than page_size",
+    [NP_ERR_ARENAS] = "invalid arenas: at most 1024 arenas",
+    [NP_ERR_NO_MEMORY] = "out of memory: the system refused a mapping",
+    [NP_ERR_FOREIGN_POINTER] = "pointer was not allocated by this allocator",
+    [NP_ERR_NOT_BLOCK_START] = "pointer points inside a block, not at its start",
+    [NP_ERR_DOUBLE_FREE] = "block is not allocated (double free, or never handed out)",
+};
+
+const char *np_strerror(int code) {
+  if (code < 0 || code >= NP_ERR__COUNT || messages[code] == 0) return "unknown npool error code";
+  return messages[code];
+}

@@ -1,0 +1,143 @@
+/*
+ * npool: Netty's pooled allocator (arenas, chunks of pages, runs, subpages,
+ * chunk lists grouped by usage, jemalloc-style size classes) as a C library.
+ *
+ * Quick start:
+ *
+ *   np_config cfg = np_config_default();
+ *   np_allocator *a;
+ *   int rc = np_allocator_create(&cfg, &a);
+ *   if (rc != NP_OK) { fprintf(stderr, "npool: %s\n", np_strerror(rc)); ... }
+ *   void *p = np_alloc(a, 100);          // NULL + errno ENOMEM when memory runs out
+ *   rc = np_free(a, p);                  // NP_OK, or an error for a bad pointer
+ *   np_allocator_destroy(a);             // returns every mapping to the system
+ *
+ * Every function is safe to call from any thread; a block may be freed by a
+ * thread other than the one that allocated it.
+ */
+#ifndef NPOOL_H
+#define NPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Public symbols stay visible when the library is built with hidden visibility. */
+#define NP_API __attribute__((visibility("default")))
+
+/* ---- Errors --------------------------------------------------------------
+ * Functions that can fail return one of these codes; np_strerror() names it. */
+typedef enum np_error {
+  NP_OK = 0,
+  NP_ERR_NULL_ARGUMENT,       /* a required pointer argument was NULL */
+  NP_ERR_PAGE_SIZE,           /* page_size not a power of two or below 4096 */
+  NP_ERR_MAX_ORDER,           /* max_order above 14 */
+  NP_ERR_CHUNK_SIZE,          /* page_size << max_order above 1 GiB */
+  NP_ERR_ALIGNMENT,           /* alignment not 0 or a power of two up to page_size */
+  NP_ERR_ARENAS,              /* arena count out of range */
+  NP_ERR_NO_MEMORY,           /* the system refused memory (mmap failed) */
+  NP_ERR_FOREIGN_POINTER,     /* pointer is not inside memory of this allocator */
+  NP_ERR_NOT_BLOCK_START,     /* pointer is inside a block, not at its start */
+  NP_ERR_DOUBLE_FREE,         /* block is already free */
+  NP_ERR__COUNT
+} np_error;
+
+/* A human-readable message for an error code (never NULL). */
+NP_API const char *np_strerror(int code);
+
+/* ---- Configuration -------------------------------------------------------- */
+typedef struct np_config {
+  size_t page_size;   /* bytes per page: a power of two, >= 4096 (default 8192) */
+  unsigned max_order; /* chunk = page_size << max_order; <= 14 (default 9: 4 MiB) */
+  size_t alignment;   /* 0, or a power of two <= page_size every block is aligned to */
+  unsigned arenas;    /* number of arenas; 0 picks the default (1 for now) */
+  /* Netty keeps a completely free chunk that never left qInit forever (a known
+   * problem). Non-zero releases such a chunk to the system as well. */
+  int release_empty_init_chunks;
+} np_config;
+
+/* Netty's defaults: 8 KiB pages, 4 MiB chunks, Netty's qInit behaviour. */
+NP_API np_config np_config_default(void);
+
+/* ---- Allocator ------------------------------------------------------------ */
+typedef struct np_allocator np_allocator;
+
+/* Validates cfg and creates an allocator in *out. Returns NP_OK or the error
+ * naming the first invalid field; *out is untouched on error. */
+NP_API int np_allocator_create(const np_config *cfg, np_allocator **out);
+
+/* Returns every mapping (chunks, huge blocks, metadata) to the system. Blocks
+ * still allocated become invalid. NULL is ignored. */
+NP_API void np_allocator_destroy(np_allocator *a);
+
+/* Allocates size bytes (0 gives the smallest class). Returns NULL with errno
+ * ENOMEM when the system has no memory for it. */
+NP_API void *np_alloc(np_allocator *a, size_t size);
+
+/* Frees a block by pointer alone. NULL is a no-op. A pointer that this
+ * allocator did not hand out, one inside a block, or one already freed is
+ * reported by the return code and the pool is left unchanged. */
+NP_API int np_free(np_allocator *a, void *ptr);
+
+/* The usable size of a live block (its size class for pooled blocks, the
+ * page-rounded mapping for huge ones); 0 for a pointer that is not a live block. */
+NP_API size_t np_usable_size(np_allocator *a, const void *ptr);
+
+/* ---- Statistics ----------------------------------------------------------- */
+#define NP_MAX_SIZE_CLASSES 128
+#define NP_CHUNK_LISTS 6
+
+enum np_chunk_list_id { NP_QINIT, NP_Q000, NP_Q025, NP_Q050, NP_Q075, NP_Q100 };
+
+typedef struct np_size_kind_stats {
+  uint64_t allocations;   /* blocks handed out, ever */
+  uint64_t deallocations; /* blocks freed, ever */
+  uint64_t active;        /* allocations - deallocations */
+  uint64_t active_bytes;  /* usable bytes of the active blocks */
+} np_size_kind_stats;
+
+typedef struct np_chunk_list_stats {
+  const char *name;     /* "qInit", "q000", ... */
+  int min_usage;        /* percent; qInit reports 0 */
+  int max_usage;        /* percent */
+  uint64_t chunks;      /* chunks on the list */
+  uint64_t free_bytes;  /* free bytes summed over those chunks */
+  /* usage (percent) of the first min(chunks, NP_STATS_MAX_CHUNKS) chunks */
+#define NP_STATS_MAX_CHUNKS 64
+  uint8_t usage[NP_STATS_MAX_CHUNKS];
+} np_chunk_list_stats;
+
+typedef struct np_small_class_stats {
+  uint32_t elem_size;      /* bytes per element */
+  uint32_t run_pages;      /* pages in one subpage run */
+  uint32_t elems_per_run;  /* elements in one subpage */
+  uint64_t subpages;       /* subpages of this class on the class list or full */
+  uint64_t elements;       /* elements over those subpages */
+  uint64_t free_elements;  /* free elements over those subpages */
+} np_small_class_stats;
+
+typedef struct np_stats {
+  size_t page_size;
+  size_t chunk_size;
+  unsigned arenas;
+  unsigned size_classes;        /* number of pooled size classes */
+  unsigned small_classes;       /* of which small (subpage-backed) */
+  np_size_kind_stats small, normal, huge;
+  uint64_t chunk_allocations;   /* chunks mapped, ever */
+  uint64_t chunk_deallocations; /* chunks returned, ever */
+  uint64_t mapped_bytes;        /* bytes currently mapped for chunks and huge blocks */
+  uint64_t invalid_frees;       /* np_free calls refused with an error */
+  np_chunk_list_stats lists[NP_CHUNK_LISTS];
+  np_small_class_stats small_class[NP_MAX_SIZE_CLASSES];
+} np_stats;
+
+/* Fills *out with a consistent snapshot summed over all arenas. */
+NP_API int np_allocator_stats(np_allocator *a, np_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NPOOL_H */

@@ -1,0 +1,89 @@
+/* npool's internal functions, one group per file (see np_types.h for the data). */
+#ifndef NP_INTERNAL_H
+#define NP_INTERNAL_H
+
+#include "np_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NP_INTERNAL __attribute__((visibility("hidden")))
+
+/* os_mem.c: anonymous mappings. NULL when the system refuses. */
+NP_INTERNAL void *np_os_map(size_t size);
+NP_INTERNAL void *np_os_map_aligned(size_t size, size_t alignment);
+NP_INTERNAL void np_os_unmap(void *p, size_t size);
+
+/* meta.c: metadata memory (zeroed), see np_meta. */
+NP_INTERNAL void np_meta_init(np_meta *m);
+NP_INTERNAL void *np_meta_alloc(np_meta *m, size_t size);
+NP_INTERNAL void np_meta_free(np_meta *m, void *p, size_t size);
+NP_INTERNAL void np_meta_destroy(np_meta *m);
+
+/* run_heap.c: min-heap of free-run handles; pos[run offset] tracks each
+ * run's index so any run can be removed in O(log n). */
+NP_INTERNAL void np_run_heap_push(np_run_heap *h, uint32_t *pos, uint64_t handle);
+NP_INTERNAL uint64_t np_run_heap_pop(np_run_heap *h, uint32_t *pos);
+NP_INTERNAL void np_run_heap_remove(np_run_heap *h, uint32_t *pos, uint64_t handle);
+
+/* chunk.c: runs inside a chunk. */
+NP_INTERNAL np_chunk *np_chunk_new(np_arena *arena);
+NP_INTERNAL void np_chunk_delete(np_arena *arena, np_chunk *chunk);
+NP_INTERNAL uint64_t np_chunk_alloc_run(np_chunk *chunk, size_t pages); /* 0: no room */
+NP_INTERNAL void np_chunk_free_run(np_chunk *chunk, uint64_t handle);
+/* A block of class size_idx (small or normal) from this chunk; NULL: no room
+ * (or no metadata memory for a new subpage). */
+NP_INTERNAL void *np_chunk_alloc(np_chunk *chunk, unsigned size_idx);
+NP_INTERNAL int np_chunk_usage(const np_chunk *chunk);
+/* Finds the live block that starts at ptr: its run handle (with the bitmap
+ * index for small blocks) and, for small blocks, its subpage. */
+NP_INTERNAL int np_chunk_find_block(const np_chunk *chunk, const void *ptr, uint64_t *handle,
+                                    np_subpage **subpage);
+/* Frees a block found by np_chunk_find_block (the arena's lock held). */
+NP_INTERNAL void np_chunk_free_block(np_chunk *chunk, uint64_t handle, np_subpage *subpage);
+static inline char *np_chunk_base(const np_chunk *c) { return c->region.base; }
+/* The address of the element a subpage handle names. */
+static inline void *np_subpage_block(const np_subpage *s, uint64_t handle) {
+  return np_chunk_base(s->chunk) + ((size_t)s->run_offset << s->chunk->region.arena->sc->page_shift) +
+         (size_t)np_handle_bitmap_idx(handle) * s->elem_size;
+}
+
+/* subpage.c: small elements inside a run. */
+NP_INTERNAL np_subpage *np_subpage_new(np_chunk *chunk, unsigned size_idx, uint32_t run_offset,
+                                       uint32_t run_pages);
+NP_INTERNAL void np_subpage_delete(np_arena *arena, np_subpage *s);
+NP_INTERNAL uint64_t np_subpage_alloc(np_subpage *s); /* handle, 0 if full */
+/* Returns 1 while the subpage stays in use, 0 when its run must go back to
+ * the chunk (the subpage is off its list then). */
+NP_INTERNAL int np_subpage_free(np_subpage *s, np_subpage *head, uint32_t bitmap_idx);
+NP_INTERNAL void np_subpage_head_init(np_subpage *head);
+
+/* chunk_list.c: chunks grouped by usage. */
+NP_INTERNAL void np_chunk_lists_init(np_arena *arena);
+NP_INTERNAL void *np_chunk_list_alloc(np_chunk_list *list, unsigned size_idx, size_t norm_size);
+NP_INTERNAL void np_chunk_list_add(np_chunk_list *list, np_chunk *chunk);
+/* Frees a block of chunk (on list); returns 0 when the chunk became free
+ * and left the lists: the caller destroys it. */
+NP_INTERNAL int np_chunk_list_free(np_chunk_list *list, np_chunk *chunk, uint64_t handle,
+                                   np_subpage *subpage);
+
+/* arena.c */
+NP_INTERNAL int np_arena_init(np_arena *arena, np_allocator *alloc);
+NP_INTERNAL void np_arena_destroy(np_arena *arena);
+NP_INTERNAL void *np_arena_alloc(np_arena *arena, size_t size);
+NP_INTERNAL int np_arena_free(np_arena *arena, np_region *region, void *ptr);
+NP_INTERNAL size_t np_arena_usable_size(np_arena *arena, np_region *region, const void *ptr);
+NP_INTERNAL void np_arena_stats_add(np_arena *arena, np_stats *out);
+
+/* chunk_registry.c */
+NP_INTERNAL int np_registry_init(np_registry *r, unsigned chunk_shift);
+NP_INTERNAL void np_registry_destroy(np_registry *r);
+NP_INTERNAL int np_registry_set(np_registry *r, const void *addr, np_region *region);
+NP_INTERNAL void np_registry_clear(np_registry *r, const void *addr);
+NP_INTERNAL np_region *np_registry_get(const np_registry *r, const void *addr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,73 @@
+/*
+ * Metadata memory. npool never calls malloc (it must work as malloc itself):
+ * chunk tables, subpages and huge-block records come from here.
+ *
+ *   size <= 4096: slabs of 64 KiB carved by a bump pointer, one free list per
+ *                 32-byte granule, so a slot only ever holds objects of one size
+ *   size  > 4096: a mapping of its own
+ *
+ * Slabs are returned to the system when the owning arena is destroyed.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+#define SLAB_SIZE (64 * 1024)
+
+static size_t round_up(size_t v, size_t to) { return (v + to - 1) & ~(to - 1); }
+
+void np_meta_init(np_meta *m) { memset(m, 0, sizeof *m); }
+
+void *np_meta_alloc(np_meta *m, size_t size) {
+  if (size == 0) size = 1;
+  if (size > NP_META_SLAB_MAX) {
+    size_t mapped = round_up(size, 4096);
+    void *p = np_os_map(mapped); /* zero-filled by the system */
+    if (p) m->mapped_bytes += mapped;
+    return p;
+  }
+  size_t rounded = round_up(size, NP_META_GRANULE);
+  unsigned cls = (unsigned)(rounded / NP_META_GRANULE) - 1;
+  void *p = m->free_lists[cls];
+  if (p) {
+    m->free_lists[cls] = *(void **)p;
+    memset(p, 0, rounded);
+    return p;
+  }
+  if ((size_t)(m->bump_end - m->bump) < rounded) {
+    char *slab = np_os_map(SLAB_SIZE);
+    if (slab == NULL) return NULL;
+    m->mapped_bytes += SLAB_SIZE;
+    *(void **)slab = m->slabs; /* the first granule links the slabs */
+    m->slabs = slab;
+    m->bump = slab + NP_META_GRANULE;
+    m->bump_end = slab + SLAB_SIZE;
+  }
+  p = m->bump;
+  m->bump += rounded;
+  return p; /* fresh slab memory is zero */
+}
+
+void np_meta_free(np_meta *m, void *p, size_t size) {
+  if (p == NULL) return;
+  if (size == 0) size = 1;
+  if (size > NP_META_SLAB_MAX) {
+    size_t mapped = round_up(size, 4096);
+    np_os_unmap(p, mapped);
+    m->mapped_bytes -= mapped;
+    return;
+  }
+  unsigned cls = (unsigned)(round_up(size, NP_META_GRANULE) / NP_META_GRANULE) - 1;
+  *(void **)p = m->free_lists[cls];
+  m->free_lists[cls] = p;
+}
+
+void np_meta_destroy(np_meta *m) {
+  void *slab = m->slabs;
+  while (slab) {
+    void *next = *(void **)slab;
+    np_os_unmap(slab, SLAB_SIZE);
+    slab = next;
+  }
+  memset(m, 0, sizeof *m);
+}

@@ -1,0 +1,190 @@
+/*
+ * npool's data structures, in one place.
+ *
+ *   np_allocator ── arenas[] ── np_arena ── small_heads[n_small]   (subpage lists per small class)
+ *        │                          ├────── lists[6]  qInit q000 q025 q050 q075 q100
+ *        │                          │         └── np_chunk ⇄ np_chunk ⇄ ...   (by usage)
+ *        │                          ├────── huge list (one mapping per huge block)
+ *        │                          └────── np_meta  (metadata memory, never malloc)
+ *        └── np_registry: chunk-aligned address -> np_region (chunk or huge block)
+ *
+ * All metadata lives out of line (in np_meta memory), never inside the blocks
+ * handed out, so a bad pointer from a caller cannot corrupt it, and any
+ * pointer can be checked against it.
+ */
+#ifndef NP_TYPES_H
+#define NP_TYPES_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "npool.h"
+#include "size_classes.h"
+#include "lockfree/strategy.h"
+
+/* ---- Handles ---------------------------------------------------------------
+ * One 64-bit word names a run or a subpage element inside a chunk (Netty's):
+ *
+ *   bit 63..49  run offset in pages (15 bits)
+ *   bit 48..34  run length in pages (15 bits)
+ *   bit 33      in use
+ *   bit 32      is subpage
+ *   bit 31..0   bitmap index of the element (subpages only)
+ */
+#define NP_HANDLE_OFFSET_SHIFT 49
+#define NP_HANDLE_PAGES_SHIFT 34
+#define NP_HANDLE_USED_BIT (1ull << 33)
+#define NP_HANDLE_SUBPAGE_BIT (1ull << 32)
+#define NP_HANDLE_FIELD_MASK 0x7fffull
+
+static inline uint64_t np_handle_make(uint32_t offset, uint32_t pages, int used) {
+  return ((uint64_t)offset << NP_HANDLE_OFFSET_SHIFT) | ((uint64_t)pages << NP_HANDLE_PAGES_SHIFT) |
+         (used ? NP_HANDLE_USED_BIT : 0);
+}
+static inline uint32_t np_handle_offset(uint64_t h) { return (uint32_t)(h >> NP_HANDLE_OFFSET_SHIFT); }
+static inline uint32_t np_handle_pages(uint64_t h) {
+  return (uint32_t)((h >> NP_HANDLE_PAGES_SHIFT) & NP_HANDLE_FIELD_MASK);
+}
+static inline int np_handle_is_used(uint64_t h) { return (h & NP_HANDLE_USED_BIT) != 0; }
+static inline int np_handle_is_subpage(uint64_t h) { return (h & NP_HANDLE_SUBPAGE_BIT) != 0; }
+static inline uint32_t np_handle_bitmap_idx(uint64_t h) { return (uint32_t)h; }
+
+/* ---- Metadata memory --------------------------------------------------------
+ * Small metadata objects come from slabs, one free list per 32-byte size
+ * granule; large ones are mapped directly. Not thread-safe: each arena owns one
+ * and uses it under its lock. */
+#define NP_META_GRANULE 32
+#define NP_META_SLAB_MAX 4096 /* larger objects are mapped directly */
+#define NP_META_CLASSES (NP_META_SLAB_MAX / NP_META_GRANULE)
+
+typedef struct np_meta {
+  void *free_lists[NP_META_CLASSES];
+  char *bump, *bump_end;   /* unused rest of the newest slab */
+  void *slabs;             /* every slab, linked through its first word */
+  uint64_t mapped_bytes;   /* slabs plus direct mappings */
+} np_meta;
+
+/* ---- Regions: what the registry maps an address to ------------------------- */
+typedef enum np_region_kind { NP_REGION_CHUNK = 1, NP_REGION_HUGE = 2 } np_region_kind;
+
+struct np_arena;
+
+typedef struct np_region {
+  /* The first word is reused as a free-list link when the object is freed, so
+   * the fields read before taking the arena's lock come after it. */
+  struct np_region *list_next; /* huge list of the arena */
+  struct np_arena *arena;      /* stable: a slot of an arena's metadata stays its own */
+  struct np_region *list_prev;
+  char *base;                  /* start of the mapping */
+  size_t size;                 /* bytes mapped */
+  np_region_kind kind;
+} np_region;
+
+/* ---- Subpages ---------------------------------------------------------------
+ * A run split into equal elements of one small class, tracked by a bitmap. */
+typedef struct np_subpage {
+  struct np_chunk *chunk;
+  struct np_subpage *prev, *next; /* the class list (a sentinel head per class) */
+  uint32_t run_offset;            /* in pages */
+  uint32_t run_pages;
+  uint32_t elem_size;
+  uint32_t max_elems;
+  uint32_t num_avail;
+  uint32_t next_avail;            /* hint: an element known free, or NP_NO_HINT */
+  uint32_t bitmap_words;
+  uint32_t size_idx;
+  int do_not_destroy;             /* cleared once the subpage is given back */
+  uint64_t bitmap[];              /* bit set = element in use */
+} np_subpage;
+
+#define NP_NO_HINT UINT32_MAX
+
+/* ---- Chunks -----------------------------------------------------------------
+ * A chunk-aligned mapping of chunk_size bytes, split into runs of pages. */
+typedef struct np_run_heap {
+  uint64_t *items; /* min-heap of free-run handles: lowest offset on top */
+  uint32_t len, cap;
+} np_run_heap;
+
+struct np_chunk_list;
+
+typedef struct np_chunk {
+  np_region region;               /* kind NP_REGION_CHUNK; must stay first */
+  struct np_chunk_list *list;     /* the chunk list it is on */
+  struct np_chunk *prev, *next;   /* neighbours on that list */
+  size_t free_bytes;
+  uint32_t pages;
+  /* Arrays in one metadata mapping (tables_size bytes at `tables`): */
+  void *tables;
+  size_t tables_size;
+  np_run_heap *run_heaps;   /* [n_psizes] free runs filed by floor page-count class */
+  uint64_t *free_run_at;    /* [pages] free run handle at its first and last page */
+  uint32_t *heap_pos;       /* [pages] index in its heap of the free run starting here */
+  uint64_t *page_handle;    /* [pages] handle of the in-use run covering the page */
+  np_subpage **subpages;    /* [pages] subpage whose run starts at the page */
+} np_chunk;
+
+/* ---- Chunk lists ------------------------------------------------------------ */
+typedef struct np_chunk_list {
+  const char *name;
+  struct np_chunk_list *next_list; /* where chunks go as usage rises */
+  struct np_chunk_list *prev_list; /* where they go as it falls; NULL: release */
+  np_chunk *head;
+  int min_usage, max_usage;
+  size_t max_capacity;       /* largest request a member chunk can satisfy */
+  size_t free_min_threshold; /* move up when free bytes fall to this */
+  size_t free_max_threshold; /* move down when free bytes rise above this */
+  uint64_t chunks;
+} np_chunk_list;
+
+/* ---- Arenas ------------------------------------------------------------------ */
+typedef struct np_kind_counters {
+  uint64_t allocations, deallocations, active_bytes;
+} np_kind_counters;
+
+struct np_allocator;
+
+typedef struct np_arena {
+  np_lock lock;
+  struct np_allocator *alloc;
+  const np_size_classes *sc;
+  np_subpage *small_heads;   /* [n_small] sentinels of the subpage lists */
+  np_chunk_list lists[NP_CHUNK_LISTS];
+  np_region *huge;           /* live huge blocks */
+  np_meta meta;
+  np_kind_counters small, normal, huge_stats;
+  uint64_t chunk_allocations, chunk_deallocations;
+  uint64_t mapped_bytes;     /* chunks and huge blocks */
+} np_arena;
+
+/* ---- Registry: address -> region, readable without a lock ------------------- */
+#define NP_REGISTRY_ADDRESS_BITS 48
+
+typedef struct np_registry {
+  unsigned shift;            /* log2(chunk size) */
+  unsigned leaf_bits, root_bits;
+  _Atomic(np_region *) *_Atomic *root; /* [1 << root_bits] leaves */
+  size_t root_bytes;
+  np_lock lock;              /* serialises leaf creation */
+} np_registry;
+
+/* ---- Small class geometry (fixed per allocator) ------------------------------ */
+typedef struct np_small_run {
+  uint32_t run_pages;
+  uint32_t max_elems;
+} np_small_run;
+
+/* ---- The allocator ----------------------------------------------------------- */
+struct np_allocator {
+  np_config cfg;
+  np_size_classes sc;
+  np_small_run small_runs[NP_MAX_SIZE_CLASSES];
+  np_registry registry;
+  unsigned n_arenas;
+  np_arena *arenas;
+  size_t self_size;          /* bytes mapped for this struct and the arenas */
+  _Atomic uint64_t invalid_frees;
+};
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * A subpage: one run of pages split into equal elements of one small class.
+ *
+ *   run (3 pages, class 48: 512 elements)
+ *   [e0][e1][e2] ... [e511]        bitmap: 8 x 64 bits, bit set = in use
+ *
+ * The run size is the smallest multiple of the page size that the element size
+ * divides exactly, capped at page_size / 16 elements (Netty's calculateRunSize).
+ *
+ * Allocation takes the "next available" hint left by the last free, else the
+ * first zero bit. Each small class has a list (a sentinel head in the arena)
+ * of subpages with free elements; the most recently freed-into subpage goes
+ * first. A full subpage leaves the list and its first free puts it back. A
+ * subpage that becomes completely free stays if it is the only one on its list
+ * (to avoid churn), otherwise it leaves and its run goes back to the chunk.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+void np_subpage_head_init(np_subpage *head) { head->prev = head->next = head; }
+
+static void add_to_list(np_subpage *head, np_subpage *s) {
+  s->prev = head;
+  s->next = head->next;
+  head->next->prev = s;
+  head->next = s;
+}
+
+static void remove_from_list(np_subpage *s) {
+  s->prev->next = s->next;
+  s->next->prev = s->prev;
+  s->prev = s->next = NULL;
+}
+
+np_subpage *np_subpage_new(np_chunk *chunk, unsigned size_idx, uint32_t run_offset,
+                           uint32_t run_pages) {
+  np_arena *arena = chunk->region.arena;
+  const np_small_run *geo = &arena->alloc->small_runs[size_idx];
+  uint32_t words = (geo->max_elems + 63) / 64;
+  np_subpage *s = np_meta_alloc(&arena->meta, sizeof *s + words * sizeof(uint64_t));
+  if (s == NULL) return NULL;
+  s->chunk = chunk;
+  s->run_offset = run_offset;
+  s->run_pages = run_pages;
+  s->elem_size = (uint32_t)np_index_to_size(arena->sc, size_idx);
+  s->max_elems = geo->max_elems;
+  s->num_avail = geo->max_elems;
+  s->next_avail = 0;
+  s->bitmap_words = words;
+  s->size_idx = size_idx;
+  s->do_not_destroy = 1;
+  /* Every page of the run maps to the subpage for free by pointer. */
+  uint64_t h = np_handle_make(run_offset, run_pages, 1) | NP_HANDLE_SUBPAGE_BIT;
+  for (uint32_t p = run_offset; p < run_offset + run_pages; p++) chunk->page_handle[p] = h;
+  chunk->subpages[run_offset] = s;
+  add_to_list(&arena->small_heads[size_idx], s);
+  return s;
+}
+
+void np_subpage_delete(np_arena *arena, np_subpage *s) {
+  if (s->prev) remove_from_list(s);
+  np_meta_free(&arena->meta, s, sizeof *s + s->bitmap_words * sizeof(uint64_t));
+}
+
+static uint32_t find_free_element(const np_subpage *s) {
+  for (uint32_t w = 0; w < s->bitmap_words; w++) {
+    uint64_t bits = ~s->bitmap[w];
+    if (bits) {
+      uint32_t idx = w * 64 + (uint32_t)__builtin_ctzll(bits);
+      return idx < s->max_elems ? idx : NP_NO_HINT;
+    }
+  }
+  return NP_NO_HINT;
+}
+
+uint64_t np_subpage_alloc(np_subpage *s) {
+  if (s->num_avail == 0 || !s->do_not_destroy) return 0;
+  uint32_t idx = s->next_avail;
+  if (idx == NP_NO_HINT) idx = find_free_element(s);
+  else s->next_avail = NP_NO_HINT;
+  s->bitmap[idx >> 6] |= 1ull << (idx & 63);
+  if (--s->num_avail == 0) remove_from_list(s);
+  return np_handle_make(s->run_offset, s->run_pages, 1) | NP_HANDLE_SUBPAGE_BIT | idx;
+}
+
+int np_subpage_free(np_subpage *s, np_subpage *head, uint32_t idx) {
+  s->bitmap[idx >> 6] &= ~(1ull << (idx & 63));
+  s->next_avail = idx;
+  if (s->num_avail++ == 0) {
+    add_to_list(head, s); /* it was full: back on the list, first */
+    if (s->max_elems > 1) return 1;
+  }
+  if (s->num_avail != s->max_elems) return 1;
+  if (s->prev == s->next) return 1; /* the only subpage of its class: keep it */
+  s->do_not_destroy = 0;
+  remove_from_list(s);
+  return 0;
+}
