@@ -84,8 +84,18 @@ void np_allocator_destroy(np_allocator *a) {
   np_os_unmap(a, a->self_size);
 }
 
-/* The arena serving the calling thread. */
-static np_arena *arena_for_thread(np_allocator *a) { return &a->arenas[0]; }
+/* The arena serving the calling thread: threads are spread round-robin by the
+ * order in which they first allocate. (Netty's least-used binding, with its
+ * per-thread caches, belongs to the concurrency strategies.) */
+static NP_ATOMIC(unsigned) next_thread_slot;
+static __thread unsigned thread_slot_plus_one;
+
+static np_arena *arena_for_thread(np_allocator *a) {
+  if (a->n_arenas == 1) return &a->arenas[0];
+  if (thread_slot_plus_one == 0)
+    thread_slot_plus_one = atomic_fetch_add_explicit(&next_thread_slot, 1, memory_order_relaxed) + 1;
+  return &a->arenas[(thread_slot_plus_one - 1) % a->n_arenas];
+}
 
 void *np_alloc(np_allocator *a, size_t size) {
   if (a == NULL) {

@@ -15,13 +15,21 @@
 #ifndef NP_TYPES_H
 #define NP_TYPES_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "npool.h"
 #include "size_classes.h"
 #include "lockfree/strategy.h"
+
+/* C11 atomics; the C++ tests see the same layout through std::atomic. */
+#ifdef __cplusplus
+#include <atomic>
+#define NP_ATOMIC(T) std::atomic<T>
+#else
+#include <stdatomic.h>
+#define NP_ATOMIC(T) _Atomic(T)
+#endif
 
 /* ---- Handles ---------------------------------------------------------------
  * One 64-bit word names a run or a subpage element inside a chunk (Netty's):
@@ -164,7 +172,7 @@ typedef struct np_arena {
 typedef struct np_registry {
   unsigned shift;            /* log2(chunk size) */
   unsigned leaf_bits, root_bits;
-  _Atomic(np_region *) *_Atomic *root; /* [1 << root_bits] leaves */
+  NP_ATOMIC(NP_ATOMIC(np_region *) *) *root; /* [1 << root_bits] leaves */
   size_t root_bytes;
   np_lock lock;              /* serialises leaf creation */
 } np_registry;
@@ -184,7 +192,7 @@ struct np_allocator {
   unsigned n_arenas;
   np_arena *arenas;
   size_t self_size;          /* bytes mapped for this struct and the arenas */
-  _Atomic uint64_t invalid_frees;
+  NP_ATOMIC(uint64_t) invalid_frees;
 };
 
 #endif

@@ -53,7 +53,8 @@ typedef struct np_config {
   size_t page_size;   /* bytes per page: a power of two, >= 4096 (default 8192) */
   unsigned max_order; /* chunk = page_size << max_order; <= 14 (default 9: 4 MiB) */
   size_t alignment;   /* 0, or a power of two <= page_size every block is aligned to */
-  unsigned arenas;    /* number of arenas; 0 picks the default (1 for now) */
+  unsigned arenas;    /* number of arenas (<= 1024), threads spread over them;
+                       * 0 picks the default (1 for now) */
   /* Netty keeps a completely free chunk that never left qInit forever (a known
    * problem). Non-zero releases such a chunk to the system as well. */
   int release_empty_init_chunks;
