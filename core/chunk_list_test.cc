@@ -1,0 +1,136 @@
+// Chunk lists: Netty's thresholds, moves up and down, allocation order, and
+// the release of completely free chunks (q000 always, qInit by policy).
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "core/internal.h"
+
+namespace {
+
+class ChunkListTest : public ::testing::Test {
+ protected:
+  void Create(int release_init) {
+    np_config cfg = np_config_default();  // 8 KiB pages, 4 MiB chunks
+    cfg.release_empty_init_chunks = release_init;
+    ASSERT_EQ(np_allocator_create(&cfg, &alloc_), NP_OK);
+    arena_ = &alloc_->arenas[0];
+  }
+  void SetUp() override { Create(0); }
+  void TearDown() override { np_allocator_destroy(alloc_); }
+  np_chunk_list *List(int id) { return &arena_->lists[id]; }
+  int ListOf(const void *p) {
+    np_chunk *c = (np_chunk *)np_registry_get(&alloc_->registry, p);
+    return c ? (int)(c->list - arena_->lists) : -1;
+  }
+  void *AllocPages(size_t pages) { return np_alloc(alloc_, pages * 8192); }
+  np_allocator *alloc_ = nullptr;
+  np_arena *arena_ = nullptr;
+};
+
+TEST_F(ChunkListTest, NettyThresholds) {
+  const size_t cs = 4u << 20;
+  EXPECT_EQ(List(NP_QINIT)->free_min_threshold, (size_t)(cs * (100.0 - 25 + 0.99999999) / 100));
+  EXPECT_EQ(List(NP_Q000)->free_min_threshold, (size_t)(cs * (100.0 - 50 + 0.99999999) / 100));
+  EXPECT_EQ(List(NP_Q000)->free_max_threshold, (size_t)(cs * (100.0 - 1 + 0.99999999) / 100));
+  EXPECT_EQ(List(NP_Q050)->free_min_threshold, 0u);
+  EXPECT_EQ(List(NP_Q100)->free_max_threshold, 0u);  // min usage 100: any free moves down
+  EXPECT_EQ(List(NP_QINIT)->max_capacity, cs * 99 / 100);
+  EXPECT_EQ(List(NP_Q025)->max_capacity, cs * 75 / 100);
+  EXPECT_EQ(List(NP_Q100)->max_capacity, 0u);
+  EXPECT_EQ(List(NP_Q050)->next_list, List(NP_Q100));  // 4.1.115+: q050 -> q100
+  EXPECT_EQ(List(NP_Q075)->next_list, List(NP_Q100));
+  EXPECT_EQ(List(NP_Q000)->prev_list, nullptr);
+  EXPECT_EQ(List(NP_QINIT)->prev_list, List(NP_QINIT));
+}
+
+// Usage rises: qInit -> q000 once used bytes pass 25% (123 of 512 pages),
+// then q025 past 50%, q050 past 75%, q100 when full.
+TEST_F(ChunkListTest, ChunkMovesUpWithUsage) {
+  std::vector<void *> runs;
+  // 32 KiB blocks = 4 pages. 30 blocks = 120 pages (23.4%): still qInit.
+  for (int i = 0; i < 30; i++) runs.push_back(AllocPages(4));
+  EXPECT_EQ(ListOf(runs[0]), NP_QINIT);
+  // 31 blocks = 124 pages (24.2% of bytes, but free bytes 3170304 <= 3187671): q000.
+  runs.push_back(AllocPages(4));
+  EXPECT_EQ(ListOf(runs[0]), NP_Q000);
+  while (runs.size() < 63) runs.push_back(AllocPages(4));  // 252 pages: free 2113536 <= 2139095
+  EXPECT_EQ(ListOf(runs[0]), NP_Q025);
+  while (runs.size() < 95) runs.push_back(AllocPages(4));  // 380 pages: free 1064960 <= 1090519
+  EXPECT_EQ(ListOf(runs[0]), NP_Q050);
+  while (runs.size() < 128) runs.push_back(AllocPages(4));  // 512 pages: full
+  EXPECT_EQ(ListOf(runs[0]), NP_Q100);
+  EXPECT_EQ(arena_->chunk_allocations, 1u);
+  // Usage falls: any free moves a chunk out of q100 (its upper threshold is 0),
+  // to q075 while free bytes stay within 26%.
+  np_free(alloc_, runs.back()), runs.pop_back();
+  EXPECT_EQ(ListOf(runs[0]), NP_Q075);
+  while (runs.size() > 96) np_free(alloc_, runs.back()), runs.pop_back();  // 384 used (75%)
+  EXPECT_EQ(ListOf(runs[0]), NP_Q075);
+  np_free(alloc_, runs.back()), runs.pop_back();  // 380 used: free 1081344 <= 1090519: q075
+  EXPECT_EQ(ListOf(runs[0]), NP_Q075);
+  np_free(alloc_, runs.back()), runs.pop_back();  // 376 used: free 1114112 > 1090519: q050
+  EXPECT_EQ(ListOf(runs[0]), NP_Q050);
+  while (runs.size() > 1) np_free(alloc_, runs.back()), runs.pop_back();
+  EXPECT_EQ(ListOf(runs[0]), NP_Q000);
+  // The last free empties it in q000: it is released.
+  np_free(alloc_, runs.back());
+  EXPECT_EQ(arena_->chunk_deallocations, 1u);
+  EXPECT_EQ(arena_->mapped_bytes, 0u);
+  for (int i = 0; i < NP_CHUNK_LISTS; i++) EXPECT_EQ(List(i)->chunks, 0u);
+}
+
+// Netty's known problem, kept as the default: a chunk that never left qInit
+// is kept when it becomes free. The release policy returns it.
+TEST_F(ChunkListTest, QInitKeepsEmptyChunkByDefault) {
+  void *p = AllocPages(4);
+  np_free(alloc_, p);
+  EXPECT_EQ(List(NP_QINIT)->chunks, 1u);
+  EXPECT_EQ(arena_->chunk_deallocations, 0u);
+  EXPECT_EQ(arena_->mapped_bytes, 4u << 20);
+}
+
+TEST_F(ChunkListTest, QInitReleasesEmptyChunkWithPolicy) {
+  np_allocator_destroy(alloc_);
+  Create(1);
+  void *p = AllocPages(4), *q = AllocPages(4);
+  np_free(alloc_, p);
+  EXPECT_EQ(List(NP_QINIT)->chunks, 1u);  // not yet empty
+  np_free(alloc_, q);
+  EXPECT_EQ(List(NP_QINIT)->chunks, 0u);
+  EXPECT_EQ(arena_->chunk_deallocations, 1u);
+  EXPECT_EQ(arena_->mapped_bytes, 0u);
+}
+
+// Allocation tries q050, q025, q000, qInit, q075 in that order.
+TEST_F(ChunkListTest, AllocationOrder) {
+  const int order[] = {NP_Q050, NP_Q025, NP_Q000, NP_QINIT, NP_Q075};
+  const size_t used_pages[] = {300, 200, 100, 10, 450};  // a usage inside each list
+  std::vector<np_chunk *> chunks;
+  for (int i = 0; i < 5; i++) {
+    np_chunk *c = np_chunk_new(arena_);
+    ASSERT_NE(c, nullptr);
+    ASSERT_NE(np_chunk_alloc_run(c, used_pages[i]), 0u);
+    // File directly on the list under test, as a chunk that moved there.
+    c->list = nullptr;
+    c->next = arena_->lists[order[i]].head;
+    c->prev = nullptr;
+    if (c->next) c->next->prev = c;
+    arena_->lists[order[i]].head = c;
+    c->list = &arena_->lists[order[i]];
+    arena_->lists[order[i]].chunks++;
+    chunks.push_back(c);
+  }
+  for (int i = 0; i < 5; i++) {
+    // Every 5-page block comes from chunk i while it has room: the chunks of
+    // the lists before it are full by then.
+    np_chunk *c = chunks[i];
+    while (c->free_bytes >= 5 * 8192) {
+      void *p = AllocPages(5);
+      ASSERT_EQ(np_registry_get(&alloc_->registry, p), &c->region) << "chunk " << i;
+    }
+  }
+  EXPECT_EQ(arena_->chunk_allocations, 0u);  // no new chunk was needed
+}
+
+}  // namespace
