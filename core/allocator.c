@@ -36,7 +36,8 @@ static int validate(const np_config *c) {
 }
 
 /* A small class's run: the least multiple of the page size that the element
- * size divides, capped at page_size / 16 elements (Netty's calculateRunSize). */
+ * size divides, capped at page_size / 16 elements (Netty's calculateRunSize),
+ * and at the chunk size (Netty fails such classes for chunks under 7 pages). */
 static np_small_run small_run_of(const np_size_classes *sc, size_t elem) {
   size_t max_elems = sc->page_size >> NP_LOG2_QUANTUM;
   size_t run = 0, n;
@@ -46,6 +47,10 @@ static np_small_run small_run_of(const np_size_classes *sc, size_t elem) {
   } while (n < max_elems && run != n * elem);
   while (n > max_elems) {
     run -= sc->page_size;
+    n = run / elem;
+  }
+  if (run > sc->chunk_size) { /* chunks of a few pages: the whole chunk is the run */
+    run = sc->chunk_size;
     n = run / elem;
   }
   return (np_small_run){(uint32_t)(run >> sc->page_shift), (uint32_t)n};

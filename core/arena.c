@@ -60,11 +60,15 @@ static void *alloc_from_chunks(np_arena *a, unsigned idx) {
   }
   np_chunk *c = np_chunk_new(a);
   if (c == NULL) return NULL;
+  void *p = np_chunk_alloc(c, idx);
+  if (p == NULL) { /* no metadata memory for a new subpage: keep nothing */
+    np_chunk_delete(a, c);
+    return NULL;
+  }
   a->chunk_allocations++;
   a->mapped_bytes += c->region.size;
-  void *p = np_chunk_alloc(c, idx);
   np_chunk_list_add(&a->lists[NP_QINIT], c);
-  return p; /* NULL only if a new subpage found no metadata memory */
+  return p;
 }
 
 static void *alloc_huge(np_arena *a, size_t size) {

@@ -1,0 +1,1273 @@
+// Behaviour of npool's public API (npool.h), checked against the reference
+// design in NETTY_FACTS.md: configuration checks, size normalisation, both chunk
+// sizes, alignment, statistics, the chunk lists (Netty's usage thresholds),
+// huge blocks, running out of memory and use from several threads.
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <climits>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "npool.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define NP_TEST_UNDER_SANITIZER_WITH_SHADOW 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define NP_TEST_UNDER_SANITIZER_WITH_SHADOW 1
+#endif
+
+namespace {
+
+constexpr size_t KiB = 1024;
+constexpr size_t MiB = 1024 * KiB;
+
+// ---- Reference model of the size classes (NETTY_FACTS "Sizes") -------------
+
+// Every pooled class size, 16 B up to and including the chunk size.
+std::vector<size_t> SizeClassTable(size_t chunk) {
+  std::vector<size_t> t = {16, 32, 48, 64};
+  size_t size = 64;
+  for (int log2_group = 6; size < chunk; ++log2_group) {
+    size_t delta = size_t(1) << (log2_group - 2);
+    for (int n = 0; n < 4 && size < chunk; ++n) {
+      size += delta;
+      t.push_back(size);
+    }
+  }
+  return t;
+}
+
+// The class a request is rounded to; 0 for a huge request.
+size_t Normalize(const std::vector<size_t>& table, size_t req) {
+  auto it = std::lower_bound(table.begin(), table.end(), req);
+  return it == table.end() ? 0 : *it;
+}
+
+// Small (subpage-backed) classes: size < page << 2 (Netty's isSubpage).
+unsigned SmallCount(const std::vector<size_t>& table, size_t page) {
+  unsigned n = 0;
+  for (size_t s : table) n += s < (page << 2);
+  return n;
+}
+
+struct RunShape {
+  size_t pages, elems;
+};
+
+// Netty's calculateRunSize: grow page by page until the elements fit exactly
+// or page/16 elements are reached.
+// Netty's calculateRunSize, capped at the chunk for chunks of a few pages.
+RunShape SubpageRun(size_t elem, size_t page, size_t chunk) {
+  size_t max_elems = page / 16, run = 0, n = 0;
+  do {
+    run += page;
+    n = run / elem;
+  } while (n < max_elems && run != n * elem);
+  if (run > chunk) run = chunk, n = chunk / elem;
+  return {run / page, n};
+}
+
+// ---- Helpers --------------------------------------------------------------------
+
+struct Destroyer {
+  void operator()(np_allocator* a) const { np_allocator_destroy(a); }
+};
+using AllocPtr = std::unique_ptr<np_allocator, Destroyer>;
+
+AllocPtr Make(const np_config& cfg) {
+  np_allocator* a = nullptr;
+  int rc = np_allocator_create(&cfg, &a);
+  EXPECT_EQ(rc, NP_OK) << np_strerror(rc);
+  return AllocPtr(rc == NP_OK ? a : nullptr);
+}
+
+np_config Cfg(size_t page = 8192, unsigned max_order = 9) {
+  np_config c = np_config_default();
+  c.page_size = page;
+  c.max_order = max_order;
+  return c;
+}
+
+np_stats Stats(np_allocator* a) {
+  np_stats s;
+  memset(&s, 0, sizeof s);
+  EXPECT_EQ(np_allocator_stats(a, &s), NP_OK);
+  return s;
+}
+
+// A pattern that names its block: every 8-byte word holds id-derived bits.
+uint64_t Word(uint64_t id, size_t off) { return (id * 0x9E3779B97F4A7C15ull) ^ (off >> 3); }
+
+void Fill(void* p, size_t n, uint64_t id) {
+  unsigned char* b = static_cast<unsigned char*>(p);
+  size_t off = 0;
+  for (; off + 8 <= n; off += 8) {
+    uint64_t w = Word(id, off);
+    memcpy(b + off, &w, 8);
+  }
+  for (; off < n; ++off) b[off] = static_cast<unsigned char>(id);
+}
+
+bool Check(const void* p, size_t n, uint64_t id) {
+  const unsigned char* b = static_cast<const unsigned char*>(p);
+  size_t off = 0;
+  for (; off + 8 <= n; off += 8) {
+    uint64_t w;
+    memcpy(&w, b + off, 8);
+    if (w != Word(id, off)) return false;
+  }
+  for (; off < n; ++off)
+    if (b[off] != static_cast<unsigned char>(id)) return false;
+  return true;
+}
+
+// For big blocks: the first and last 64 bytes and one word every 16 KiB.
+void FillSparse(void* p, size_t n, uint64_t id) {
+  if (n <= 64 * KiB) return Fill(p, n, id);
+  char* b = static_cast<char*>(p);
+  Fill(b, 64, id);
+  Fill(b + n - 64, 64, id ^ 1);
+  for (size_t off = 16 * KiB; off + 8 <= n - 64; off += 16 * KiB) Fill(b + off, 8, id + off);
+}
+
+bool CheckSparse(const void* p, size_t n, uint64_t id) {
+  if (n <= 64 * KiB) return Check(p, n, id);
+  const char* b = static_cast<const char*>(p);
+  if (!Check(b, 64, id) || !Check(b + n - 64, 64, id ^ 1)) return false;
+  for (size_t off = 16 * KiB; off + 8 <= n - 64; off += 16 * KiB)
+    if (!Check(b + off, 8, id + off)) return false;
+  return true;
+}
+
+bool Aligned(const void* p, size_t alignment) {
+  return (reinterpret_cast<uintptr_t>(p) & (alignment - 1)) == 0;
+}
+
+const char* const kListNames[NP_CHUNK_LISTS] = {"qInit", "q000", "q025", "q050", "q075", "q100"};
+
+// Which list holds the only chunk; -1 if none, -2 if several chunks exist.
+int ListOfOnlyChunk(const np_stats& s) {
+  int found = -1;
+  for (int i = 0; i < NP_CHUNK_LISTS; ++i) {
+    if (s.lists[i].chunks == 0) continue;
+    if (found != -1 || s.lists[i].chunks != 1) return -2;
+    found = i;
+  }
+  return found;
+}
+
+// ============================================================================
+// Configuration
+// ============================================================================
+
+TEST(Config, DefaultIsNettys) {
+  np_config c = np_config_default();
+  EXPECT_EQ(c.page_size, 8192u);
+  EXPECT_EQ(c.max_order, 9u);
+  EXPECT_EQ(c.alignment, 0u);
+  EXPECT_EQ(c.release_empty_init_chunks, 0);
+  AllocPtr a = Make(c);
+  ASSERT_TRUE(a);
+  np_stats s = Stats(a.get());
+  EXPECT_EQ(s.page_size, 8192u);
+  EXPECT_EQ(s.chunk_size, 4 * MiB);
+  EXPECT_GE(s.arenas, 1u);
+}
+
+struct BadConfig {
+  const char* what;
+  size_t page;
+  unsigned max_order;
+  size_t alignment;
+  unsigned arenas;
+  int expect;
+};
+
+TEST(Config, RefusesEachInvalidFieldWithItsOwnCode) {
+  const BadConfig cases[] = {
+      {"page not a power of two", 12288, 9, 0, 0, NP_ERR_PAGE_SIZE},
+      {"page 4095", 4095, 9, 0, 0, NP_ERR_PAGE_SIZE},
+      {"page below 4096", 2048, 9, 0, 0, NP_ERR_PAGE_SIZE},
+      {"page 0", 0, 9, 0, 0, NP_ERR_PAGE_SIZE},
+      {"max_order 15", 8192, 15, 0, 0, NP_ERR_MAX_ORDER},
+      {"max_order 64", 8192, 64, 0, 0, NP_ERR_MAX_ORDER},
+      {"chunk 2 GiB (131072 << 14)", 131072, 14, 0, 0, NP_ERR_CHUNK_SIZE},
+      {"chunk 2 GiB (1 MiB << 11)", 1 << 20, 11, 0, 0, NP_ERR_CHUNK_SIZE},
+      {"page 2 GiB", size_t(1) << 31, 0, 0, 0, NP_ERR_CHUNK_SIZE},
+      {"page 2^62", size_t(1) << 62, 9, 0, 0, NP_ERR_CHUNK_SIZE},
+      {"alignment 3", 8192, 9, 3, 0, NP_ERR_ALIGNMENT},
+      {"alignment 48", 8192, 9, 48, 0, NP_ERR_ALIGNMENT},
+      {"alignment above page", 8192, 9, 16384, 0, NP_ERR_ALIGNMENT},
+      {"alignment above 4 KiB page", 4096, 9, 8192, 0, NP_ERR_ALIGNMENT},
+      {"arenas absurd", 8192, 9, 0, UINT_MAX, NP_ERR_ARENAS},
+      // The first invalid field (in declaration order) is the one named.
+      {"page and max_order bad", 12288, 15, 3, 0, NP_ERR_PAGE_SIZE},
+      {"max_order and alignment bad", 8192, 15, 3, 0, NP_ERR_MAX_ORDER},
+  };
+  for (const BadConfig& bc : cases) {
+    SCOPED_TRACE(bc.what);
+    np_config c = np_config_default();
+    c.page_size = bc.page;
+    c.max_order = bc.max_order;
+    c.alignment = bc.alignment;
+    c.arenas = bc.arenas;
+    np_allocator* sentinel = reinterpret_cast<np_allocator*>(uintptr_t{0x5a5a5a5a0});
+    np_allocator* out = sentinel;
+    int rc = np_allocator_create(&c, &out);
+    EXPECT_EQ(rc, bc.expect) << np_strerror(rc);
+    EXPECT_EQ(out, sentinel) << "*out must be untouched on error";
+    if (rc == NP_OK && out != sentinel) np_allocator_destroy(out);
+  }
+}
+
+TEST(Config, AcceptsTheEdgesOfTheValidRange) {
+  struct Ok {
+    size_t page;
+    unsigned max_order;
+    size_t alignment;
+  } cases[] = {
+      {4096, 9, 0},  {4096, 3, 0},     {8192, 14, 0},    {65536, 14, 0} /* 1 GiB */,
+      {131072, 13, 0} /* 1 GiB */,     {8192, 9, 1},     {8192, 9, 16},
+      {8192, 9, 8192}, {4096, 9, 4096},
+  };
+  for (const Ok& ok : cases) {
+    SCOPED_TRACE(testing::Message() << "page " << ok.page << " order " << ok.max_order
+                                    << " align " << ok.alignment);
+    np_config c = np_config_default();
+    c.page_size = ok.page;
+    c.max_order = ok.max_order;
+    c.alignment = ok.alignment;
+    np_allocator* a = nullptr;
+    int rc = np_allocator_create(&c, &a);
+    ASSERT_EQ(rc, NP_OK) << np_strerror(rc);
+    ASSERT_NE(a, nullptr);
+    np_stats s = Stats(a);
+    EXPECT_EQ(s.chunk_size, ok.page << ok.max_order);
+    // Every class of every shape (and the tiny-chunk shapes) is covered by
+    // ConfigShape below.
+    void* p = np_alloc(a, 100);
+    EXPECT_NE(p, nullptr);
+    EXPECT_EQ(np_free(a, p), NP_OK);
+    np_allocator_destroy(a);
+  }
+}
+
+TEST(Config, NullArguments) {
+  np_config c = np_config_default();
+  np_allocator* out = nullptr;
+  EXPECT_EQ(np_allocator_create(nullptr, &out), NP_ERR_NULL_ARGUMENT);
+  EXPECT_EQ(out, nullptr);
+  EXPECT_EQ(np_allocator_create(&c, nullptr), NP_ERR_NULL_ARGUMENT);
+  np_stats s;
+  EXPECT_EQ(np_allocator_stats(nullptr, &s), NP_ERR_NULL_ARGUMENT);
+  AllocPtr a = Make(c);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(np_allocator_stats(a.get(), nullptr), NP_ERR_NULL_ARGUMENT);
+  void* p = np_alloc(a.get(), 16);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(np_free(nullptr, p), NP_ERR_NULL_ARGUMENT);
+  EXPECT_EQ(np_alloc(nullptr, 16), nullptr);
+  EXPECT_EQ(np_usable_size(nullptr, p), 0u);
+  EXPECT_EQ(np_usable_size(a.get(), nullptr), 0u);
+  EXPECT_EQ(np_free(a.get(), nullptr), NP_OK);
+  np_allocator_destroy(nullptr);  // ignored
+  // The block is still live and freeable after all that.
+  EXPECT_EQ(np_usable_size(a.get(), p), 16u);
+  EXPECT_EQ(np_free(a.get(), p), NP_OK);
+  np_stats st = Stats(a.get());
+  EXPECT_EQ(st.invalid_frees, 0u) << "NULL pointer / NULL allocator frees are not invalid frees";
+}
+
+TEST(Config, StrerrorNamesEveryCodeDifferently) {
+  std::set<std::string> seen;
+  for (int code = 0; code < NP_ERR__COUNT; ++code) {
+    const char* m = np_strerror(code);
+    ASSERT_NE(m, nullptr) << code;
+    EXPECT_GT(strlen(m), 0u) << code;
+    EXPECT_TRUE(seen.insert(m).second) << "duplicate message for code " << code << ": " << m;
+  }
+  for (int code : {-1, static_cast<int>(NP_ERR__COUNT), 1000, INT_MIN, INT_MAX}) {
+    const char* m = np_strerror(code);
+    ASSERT_NE(m, nullptr) << code;
+    EXPECT_GT(strlen(m), 0u) << code;
+  }
+}
+
+// ============================================================================
+// Sizes
+// ============================================================================
+
+TEST(Sizes, ZeroGivesTheSmallestClass) {
+  AllocPtr a = Make(np_config_default());
+  ASSERT_TRUE(a);
+  void* p = np_alloc(a.get(), 0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(np_usable_size(a.get(), p), 16u);
+  memset(p, 0xab, 16);
+  np_stats s = Stats(a.get());
+  EXPECT_EQ(s.small.active, 1u);
+  EXPECT_EQ(s.small.active_bytes, 16u);
+  EXPECT_EQ(np_free(a.get(), p), NP_OK);
+}
+
+TEST(Sizes, NormalisationMatchesNetty) {
+  AllocPtr a = Make(np_config_default());
+  ASSERT_TRUE(a);
+  const struct {
+    size_t req, usable;
+  } cases[] = {
+      {1, 16},         {15, 16},        {16, 16},         {17, 32},         {64, 64},
+      {65, 80},        {129, 160},      {510, 512},       {512, 512},       {513, 640},
+      {1023, 1024},    {1024, 1024},    {1025, 1280},     {4095, 4096},     {4096, 4096},
+      {4097, 5120},    {8192, 8192},    {8193, 10240},    {28672, 28672},   {28671, 28672},
+      {28673, 32768},  {32768, 32768},  {32769, 40960},   {100000, 114688}, {1 * MiB, 1 * MiB},
+      {1 * MiB + 1, 1 * MiB + 256 * KiB}, {3 * MiB + 1, 3584 * KiB},        {4 * MiB, 4 * MiB},
+  };
+  const std::vector<size_t> table = SizeClassTable(4 * MiB);
+  for (const auto& c : cases) {
+    ASSERT_EQ(Normalize(table, c.req), c.usable) << "the test's own table, request " << c.req;
+    void* p = np_alloc(a.get(), c.req);
+    ASSERT_NE(p, nullptr) << c.req;
+    EXPECT_EQ(np_usable_size(a.get(), p), c.usable) << "request " << c.req;
+    static_cast<char*>(p)[0] = 1;
+    static_cast<char*>(p)[c.usable - 1] = 2;
+    EXPECT_EQ(np_free(a.get(), p), NP_OK);
+  }
+}
+
+TEST(Sizes, ChunkSizeIsNormalAndOneMoreIsHuge) {
+  AllocPtr a = Make(np_config_default());
+  ASSERT_TRUE(a);
+  void* n = np_alloc(a.get(), 4 * MiB);
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(np_usable_size(a.get(), n), 4 * MiB);
+  np_stats s = Stats(a.get());
+  EXPECT_EQ(s.normal.active, 1u);
+  EXPECT_EQ(s.normal.active_bytes, 4 * MiB);
+  EXPECT_EQ(s.huge.active, 0u);
+
+  void* h = np_alloc(a.get(), 4 * MiB + 1);
+  ASSERT_NE(h, nullptr);
+  size_t hu = np_usable_size(a.get(), h);
+  EXPECT_GE(hu, 4 * MiB + 1);
+  EXPECT_EQ(hu % 4096, 0u) << "huge usable size is page-rounded";
+  EXPECT_LT(hu, 4 * MiB + 1 + 8192);
+  static_cast<char*>(h)[hu - 1] = 7;  // the whole usable size is writable
+  s = Stats(a.get());
+  EXPECT_EQ(s.huge.active, 1u);
+  EXPECT_EQ(s.huge.active_bytes, hu);
+  EXPECT_EQ(s.normal.active, 1u);
+  EXPECT_EQ(np_free(a.get(), h), NP_OK);
+  EXPECT_EQ(np_free(a.get(), n), NP_OK);
+}
+
+TEST(Sizes, SixteenMiBChunks) {
+  AllocPtr a = Make(Cfg(8192, 11));
+  ASSERT_TRUE(a);
+  np_stats s = Stats(a.get());
+  EXPECT_EQ(s.chunk_size, 16 * MiB);
+  EXPECT_EQ(s.size_classes, 76u);
+  EXPECT_EQ(s.small_classes, 39u);
+  const struct {
+    size_t req, usable;
+  } cases[] = {{0, 16},           {1025, 1280},         {28672, 28672},      {32768, 32768},
+               {4 * MiB, 4 * MiB}, {4 * MiB + 1, 5 * MiB}, {16 * MiB - 1, 16 * MiB},
+               {16 * MiB, 16 * MiB}};
+  for (const auto& c : cases) {
+    void* p = np_alloc(a.get(), c.req);
+    ASSERT_NE(p, nullptr) << c.req;
+    EXPECT_EQ(np_usable_size(a.get(), p), c.usable) << "request " << c.req;
+    static_cast<char*>(p)[c.usable - 1] = 2;
+    EXPECT_EQ(np_free(a.get(), p), NP_OK);
+  }
+  void* h = np_alloc(a.get(), 16 * MiB + 1);
+  ASSERT_NE(h, nullptr);
+  size_t hu = np_usable_size(a.get(), h);
+  EXPECT_GE(hu, 16 * MiB + 1);
+  EXPECT_EQ(hu % 4096, 0u);
+  s = Stats(a.get());
+  EXPECT_EQ(s.huge.active, 1u);
+  EXPECT_EQ(np_free(a.get(), h), NP_OK);
+  s = Stats(a.get());
+  EXPECT_EQ(s.small.active + s.normal.active + s.huge.active, 0u);
+}
+
+// Every configuration shape: the class table, the small classes and their runs,
+// and one block of every class (and of the sizes just around each class).
+struct Shape {
+  size_t page;
+  unsigned max_order;
+};
+
+void PrintTo(const Shape& s, std::ostream* os) {
+  *os << "page " << s.page << " max_order " << s.max_order;
+}
+
+class ConfigShape : public testing::TestWithParam<Shape> {};
+
+TEST_P(ConfigShape, ClassesRunsAndEveryClassAllocates) {
+  const Shape sh = GetParam();
+  const size_t max_run_pages = 7;  // the longest subpage run of any small class
+  if ((size_t(1) << sh.max_order) < max_run_pages) {
+    // Chunks shorter than a subpage run: either refuse the shape at creation
+    // or serve every class anyway; never fail (or leak a chunk per) np_alloc.
+    np_config c = Cfg(sh.page, sh.max_order);
+    np_allocator* out = nullptr;
+    int rc = np_allocator_create(&c, &out);
+    if (rc == NP_ERR_MAX_ORDER) {
+      EXPECT_EQ(out, nullptr);
+      return;
+    }
+    ASSERT_EQ(rc, NP_OK) << np_strerror(rc);
+    np_allocator_destroy(out);
+  }
+  AllocPtr a = Make(Cfg(sh.page, sh.max_order));
+  ASSERT_TRUE(a);
+  const size_t chunk = sh.page << sh.max_order;
+  const std::vector<size_t> table = SizeClassTable(chunk);
+  const unsigned n_small = SmallCount(table, sh.page);
+  np_stats s = Stats(a.get());
+  EXPECT_EQ(s.page_size, sh.page);
+  EXPECT_EQ(s.chunk_size, chunk);
+  EXPECT_EQ(s.size_classes, table.size());
+  EXPECT_EQ(s.small_classes, n_small);
+  ASSERT_LE(table.size(), size_t{NP_MAX_SIZE_CLASSES});
+  for (unsigned i = 0; i < n_small && i < NP_MAX_SIZE_CLASSES; ++i) {
+    RunShape r = SubpageRun(table[i], sh.page, chunk);
+    EXPECT_EQ(s.small_class[i].elem_size, table[i]) << "class " << i;
+    EXPECT_EQ(s.small_class[i].run_pages, r.pages) << "class " << i;
+    EXPECT_EQ(s.small_class[i].elems_per_run, r.elems) << "class " << i;
+  }
+  for (size_t i = 0; i < table.size(); ++i) {
+    const size_t below = i ? table[i - 1] : 0;
+    for (size_t req : {below + 1, table[i]}) {
+      void* p = np_alloc(a.get(), req);
+      ASSERT_NE(p, nullptr) << req;
+      EXPECT_EQ(np_usable_size(a.get(), p), table[i]) << "request " << req;
+      np_stats t = Stats(a.get());
+      const bool small = i < n_small;
+      EXPECT_EQ(t.small.active, small ? 1u : 0u) << req;
+      EXPECT_EQ(t.normal.active, small ? 0u : 1u) << req;
+      EXPECT_EQ((small ? t.small : t.normal).active_bytes, table[i]) << req;
+      EXPECT_EQ(np_free(a.get(), p), NP_OK);
+    }
+  }
+  s = Stats(a.get());
+  EXPECT_EQ(s.small.active + s.normal.active + s.huge.active, 0u);
+  EXPECT_EQ(s.small.active_bytes + s.normal.active_bytes + s.huge.active_bytes, 0u);
+  EXPECT_EQ(s.invalid_frees, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, ConfigShape,
+                         testing::Values(Shape{8192, 9}, Shape{8192, 11}, Shape{4096, 9},
+                                         Shape{4096, 11}, Shape{16384, 8}, Shape{65536, 6},
+                                         // Chunks of 1, 2 and 4 pages: the API accepts
+                                         // them, yet some small classes' subpage runs
+                                         // (up to 7 pages) are longer than the chunk.
+                                         Shape{8192, 0}, Shape{4096, 1}, Shape{8192, 2},
+                                         Shape{8192, 3}),
+                         [](const testing::TestParamInfo<Shape>& i) {
+                           return "page" + std::to_string(i.param.page) + "_order" +
+                                  std::to_string(i.param.max_order);
+                         });
+
+TEST(Sizes, ClassTablesOfTheTwoChunkSizes) {
+  for (unsigned order : {9u, 11u}) {
+    AllocPtr a = Make(Cfg(8192, order));
+    ASSERT_TRUE(a);
+    np_stats s = Stats(a.get());
+    EXPECT_EQ(s.size_classes, order == 9 ? 68u : 76u);
+    EXPECT_EQ(s.small_classes, 39u);
+    EXPECT_EQ(s.small_class[0].elem_size, 16u);
+    EXPECT_EQ(s.small_class[15].elem_size, 512u);
+    EXPECT_EQ(s.small_class[19].elem_size, 1024u);
+    EXPECT_EQ(s.small_class[27].elem_size, 4096u);
+    EXPECT_EQ(s.small_class[31].elem_size, 8192u);
+    EXPECT_EQ(s.small_class[38].elem_size, 28672u);
+    // The examples of NETTY_FACTS (pages/elements).
+    const struct {
+      unsigned idx, pages, elems;
+    } runs[] = {{0, 1, 512}, {2, 3, 512}, {4, 5, 512}, {5, 3, 256},
+                {27, 1, 2},  {28, 5, 8},  {38, 7, 2}};
+    for (const auto& r : runs) {
+      EXPECT_EQ(s.small_class[r.idx].run_pages, r.pages) << r.idx;
+      EXPECT_EQ(s.small_class[r.idx].elems_per_run, r.elems) << r.idx;
+    }
+  }
+}
+
+// ============================================================================
+// Alignment
+// ============================================================================
+
+class AlignmentTest : public testing::TestWithParam<size_t> {};
+
+TEST_P(AlignmentTest, EveryBlockIsAligned) {
+  const size_t align = GetParam();
+  np_config c = np_config_default();
+  c.alignment = align;
+  AllocPtr a = Make(c);
+  ASSERT_TRUE(a);
+  const size_t sizes[] = {0,     1,     15,    16,    17,     48,      80,         100,
+                          500,   1000,  1025,  3000,  4097,   5000,    20000,      28672,
+                          30000, 40000, 100000, 1 * MiB, 4 * MiB, 4 * MiB + 1, 5 * MiB + 3};
+  struct Live {
+    char* p;
+    size_t n;
+    uint64_t id;
+  };
+  std::vector<Live> live;
+  uint64_t id = 1;
+  for (size_t sz : sizes) {
+    for (int k = 0; k < 6; ++k) {
+      if (sz >= 1 * MiB && k >= 2) break;
+      char* p = static_cast<char*>(np_alloc(a.get(), sz));
+      ASSERT_NE(p, nullptr) << sz;
+      EXPECT_TRUE(Aligned(p, align)) << "size " << sz << " block " << static_cast<void*>(p)
+                                     << " not aligned to " << align;
+      size_t us = np_usable_size(a.get(), p);
+      EXPECT_GE(us, std::max<size_t>(sz, 1)) << sz;
+      for (const Live& l : live)
+        ASSERT_TRUE(p + us <= l.p || l.p + l.n <= p) << "overlap, size " << sz;
+      FillSparse(p, us, id);
+      live.push_back({p, us, id++});
+    }
+  }
+  for (const Live& l : live) {
+    EXPECT_TRUE(CheckSparse(l.p, l.n, l.id)) << "block of " << l.n << " corrupted";
+    EXPECT_EQ(np_free(a.get(), l.p), NP_OK);
+  }
+  np_stats s = Stats(a.get());
+  EXPECT_EQ(s.small.active + s.normal.active + s.huge.active, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Alignments, AlignmentTest,
+                         testing::Values(size_t{16}, size_t{64}, size_t{256}, size_t{4096},
+                                         size_t{8192}));
+
+// ============================================================================
+// Statistics
+// ============================================================================
+
+TEST(Stats, CountersFollowAllocationsOfEachKind) {
+  AllocPtr a = Make(np_config_default());
+  ASSERT_TRUE(a);
+  np_stats s = Stats(a.get());
+  EXPECT_EQ(s.chunk_allocations, 0u) << "chunks are made lazily";
+  EXPECT_EQ(s.mapped_bytes, 0u);
+  EXPECT_EQ(s.small.allocations + s.normal.allocations + s.huge.allocations, 0u);
+
+  void* n = np_alloc(a.get(), 40000);  // normal: class 40960
+  ASSERT_NE(n, nullptr);
+  s = Stats(a.get());
+  EXPECT_EQ(s.chunk_allocations, 1u) << "the first normal block makes a chunk";
+  EXPECT_EQ(s.mapped_bytes, 4 * MiB);
+  EXPECT_EQ(s.normal.allocations, 1u);
+  EXPECT_EQ(s.normal.active, 1u);
+  EXPECT_EQ(s.normal.active_bytes, 40960u);
+  EXPECT_EQ(s.lists[NP_QINIT].chunks, 1u);
+  EXPECT_EQ(s.lists[NP_QINIT].free_bytes, 4 * MiB - 40960);
+
+  void* m = np_alloc(a.get(), 100);  // small: class 112, a 7-page run of 512
+  ASSERT_NE(m, nullptr);
+  s = Stats(a.get());
+  EXPECT_EQ(s.chunk_allocations, 1u) << "the subpage comes from the same chunk";
+  EXPECT_EQ(s.small.allocations, 1u);
+  EXPECT_EQ(s.small.active, 1u);
+  EXPECT_EQ(s.small.active_bytes, 112u);
+  EXPECT_EQ(s.small_class[6].elem_size, 112u);
+  EXPECT_EQ(s.small_class[6].subpages, 1u);
+  EXPECT_EQ(s.small_class[6].elements, 512u);
+  EXPECT_EQ(s.small_class[6].free_elements, 511u);
+  EXPECT_EQ(s.lists[NP_QINIT].free_bytes, 4 * MiB - 40960 - 7 * 8192);
+
+  void* m2 = np_alloc(a.get(), 112);
+  ASSERT_NE(m2, nullptr);
+  s = Stats(a.get());
+  EXPECT_EQ(s.small.active, 2u);
+  EXPECT_EQ(s.small.active_bytes, 224u);
+  EXPECT_EQ(s.small_class[6].subpages, 1u);
+  EXPECT_EQ(s.small_class[6].free_elements, 510u);
+
+  void* h = np_alloc(a.get(), 5 * MiB + 1);
+  ASSERT_NE(h, nullptr);
+  const size_t hu = np_usable_size(a.get(), h);
+  s = Stats(a.get());
+  EXPECT_EQ(s.huge.allocations, 1u);
+  EXPECT_EQ(s.huge.active, 1u);
+  EXPECT_EQ(s.huge.active_bytes, hu);
+  EXPECT_GE(s.mapped_bytes, 4 * MiB + hu);
+  EXPECT_EQ(s.chunk_allocations, 1u) << "huge blocks are not chunks";
+
+  EXPECT_EQ(np_free(a.get(), h), NP_OK);
+  s = Stats(a.get());
+  EXPECT_EQ(s.huge.deallocations, 1u);
+  EXPECT_EQ(s.huge.active, 0u);
+  EXPECT_EQ(s.huge.active_bytes, 0u);
+  EXPECT_EQ(s.mapped_bytes, 4 * MiB);
+
+  EXPECT_EQ(np_free(a.get(), m), NP_OK);
+  EXPECT_EQ(np_free(a.get(), m2), NP_OK);
+  EXPECT_EQ(np_free(a.get(), n), NP_OK);
+  s = Stats(a.get());
+  EXPECT_EQ(s.small.allocations, 2u);
+  EXPECT_EQ(s.small.deallocations, 2u);
+  EXPECT_EQ(s.normal.allocations, 1u);
+  EXPECT_EQ(s.normal.deallocations, 1u);
+  EXPECT_EQ(s.small.active + s.normal.active + s.huge.active, 0u);
+  EXPECT_EQ(s.small.active_bytes + s.normal.active_bytes + s.huge.active_bytes, 0u);
+  EXPECT_EQ(s.invalid_frees, 0u);
+}
+
+TEST(Stats, ChunkListNamesAndBounds) {
+  AllocPtr a = Make(np_config_default());
+  ASSERT_TRUE(a);
+  np_stats s = Stats(a.get());
+  const int min_usage[] = {0, 1, 25, 50, 75, 100};
+  const int max_usage[] = {25, 50, 75, 100, 100};
+  for (int i = 0; i < NP_CHUNK_LISTS; ++i) {
+    ASSERT_NE(s.lists[i].name, nullptr) << i;
+    EXPECT_STREQ(s.lists[i].name, kListNames[i]);
+    EXPECT_EQ(s.lists[i].min_usage, min_usage[i]) << kListNames[i];
+    if (i < NP_Q100) EXPECT_EQ(s.lists[i].max_usage, max_usage[i]) << kListNames[i];
+    else EXPECT_GE(s.lists[i].max_usage, 100);
+    EXPECT_EQ(s.lists[i].chunks, 0u);
+  }
+}
+
+TEST(Stats, ManySmallBlocksFillSubpages) {
+  AllocPtr a = Make(np_config_default());
+  ASSERT_TRUE(a);
+  // 16-byte class: 512 per one-page subpage. 1000 blocks -> 2 subpages.
+  std::vector<void*> v;
+  for (int i = 0; i < 1000; ++i) {
+    void* p = np_alloc(a.get(), 16);
+    ASSERT_NE(p, nullptr);
+    v.push_back(p);
+  }
+  np_stats s = Stats(a.get());
+  EXPECT_EQ(s.small.active, 1000u);
+  EXPECT_EQ(s.small.active_bytes, 16000u);
+  EXPECT_EQ(s.small_class[0].subpages, 2u);
+  EXPECT_EQ(s.small_class[0].elements, 1024u);
+  EXPECT_EQ(s.small_class[0].free_elements, 24u);
+  std::set<void*> distinct(v.begin(), v.end());
+  EXPECT_EQ(distinct.size(), v.size());
+  for (void* p : v) EXPECT_EQ(np_free(a.get(), p), NP_OK);
+  s = Stats(a.get());
+  EXPECT_EQ(s.small.active, 0u);
+  EXPECT_EQ(s.small.active_bytes, 0u);
+  // NETTY_FACTS: a completely free subpage is kept if it is the only one on its
+  // class's list, otherwise its run goes back: one subpage remains.
+  EXPECT_EQ(s.small_class[0].subpages, 1u);
+  EXPECT_EQ(s.small_class[0].free_elements, 512u);
+}
+
+// ============================================================================
+// Chunk lists
+// ============================================================================
+
+// Netty's PoolChunkList thresholds, with Java's saturating double->int cast.
+int64_t JavaInt(double d) {
+  if (d >= 2147483647.0) return INT32_MAX;
+  if (d <= -2147483648.0) return INT32_MIN;
+  return static_cast<int64_t>(d);
+}
+
+struct ListModel {
+  // qInit, q000, q025, q050, q075, q100 (Integer.MIN_VALUE / MAX_VALUE as in Netty).
+  static constexpr int64_t kMin[6] = {INT32_MIN, 1, 25, 50, 75, 100};
+  static constexpr int64_t kMax[6] = {25, 50, 75, 100, 100, INT32_MAX};
+  static constexpr int kNext[6] = {NP_Q000, NP_Q025, NP_Q050, NP_Q100, NP_Q100, -1};
+  static constexpr int kPrev[6] = {NP_QINIT, -1, NP_Q000, NP_Q025, NP_Q050, NP_Q075};
+
+  explicit ListModel(size_t chunk) : chunk(chunk), free_bytes(chunk) {}
+  int64_t FreeMin(int l) const {
+    return kMax[l] == 100 ? 0 : JavaInt(double(chunk) * (100.0 - kMax[l] + 0.99999999) / 100);
+  }
+  int64_t FreeMax(int l) const {
+    return kMin[l] == 100 ? 0 : JavaInt(double(chunk) * (100.0 - kMin[l] + 0.99999999) / 100);
+  }
+  void Alloc(size_t bytes) {
+    free_bytes -= bytes;
+    while (kNext[list] != -1 && free_bytes <= FreeMin(list)) list = kNext[list];
+  }
+  void Free(size_t bytes) {
+    free_bytes += bytes;
+    while (list >= 0 && free_bytes > FreeMax(list)) list = kPrev[list];
+  }
+  size_t chunk;
+  int64_t free_bytes;
+  int list = NP_QINIT;  // -1: released
+};
+
+TEST(ChunkLists, NettyThresholdsForFourMiB) {
+  // Derived by hand from freeMinThreshold = (int)(chunk * (100 - maxUsage + 0.99999999) / 100).
+  ListModel m(4 * MiB);
+  EXPECT_EQ(m.FreeMin(NP_QINIT), 3187671);
+  EXPECT_EQ(m.FreeMin(NP_Q000), 2139095);
+  EXPECT_EQ(m.FreeMin(NP_Q025), 1090519);
+  EXPECT_EQ(m.FreeMin(NP_Q050), 0);
+  EXPECT_EQ(m.FreeMax(NP_Q000), 4194303);
+  EXPECT_EQ(m.FreeMax(NP_Q025), 3187671);
+  EXPECT_EQ(m.FreeMax(NP_Q050), 2139095);
+  EXPECT_EQ(m.FreeMax(NP_Q075), 1090519);
+  EXPECT_EQ(m.FreeMax(NP_Q100), 0);
+  EXPECT_EQ(m.FreeMax(NP_QINIT), INT32_MAX);
+}
+
+// Page counts of normal classes only (>= 5 pages: above the 32 KiB class a
+// thread cache would keep). `pages` < 0 frees the block allocated at step -pages-1.
+struct ListStep {
+  int pages;
+  int expect;  // list after the step, -1: chunk released
+};
+
+#define A(p, l) ListStep{p, l}
+#define F(i, l) ListStep{-(i)-1, l}
+// Used pages after each step (4 MiB chunk, 512 pages) in the comments; the
+// boundaries sit exactly on Netty's thresholds (122|123, 250|251, 378|379 going
+// up; 379|373, 251|245, 123|116 going down).
+const ListStep kListScript[] = {
+    A(64, NP_QINIT),  // 0: 64
+    A(40, NP_QINIT),  // 1: 104
+    A(12, NP_QINIT),  // 2: 116
+    A(6, NP_QINIT),   // 3: 122  (free 390 pages > 3187671: stays)
+    F(3, NP_QINIT),   // 4: 116  (qInit never moves down)
+    A(7, NP_Q000),    // 5: 123  (free 389 pages = 3186688 <= 3187671)
+    A(64, NP_Q000),   // 6: 187
+    A(40, NP_Q000),   // 7: 227
+    A(12, NP_Q000),   // 8: 239
+    A(6, NP_Q000),    // 9: 245
+    A(5, NP_Q000),    // 10: 250 (free 262 pages > 2139095: stays)
+    F(10, NP_Q000),   // 11: 245
+    A(6, NP_Q025),    // 12: 251 (free 261 pages = 2138112 <= 2139095)
+    A(64, NP_Q025),   // 13: 315
+    A(40, NP_Q025),   // 14: 355
+    A(12, NP_Q025),   // 15: 367
+    A(6, NP_Q025),    // 16: 373
+    A(5, NP_Q025),    // 17: 378 (free 134 pages > 1090519: stays)
+    F(17, NP_Q025),   // 18: 373
+    A(6, NP_Q050),    // 19: 379 (free 133 pages = 1089536 <= 1090519)
+    A(64, NP_Q050),   // 20: 443
+    A(40, NP_Q050),   // 21: 483
+    A(16, NP_Q050),   // 22: 499
+    A(8, NP_Q050),    // 23: 507
+    A(5, NP_Q100),    // 24: 512 full
+    F(24, NP_Q075),   // 25: 507 (q100 -> q075)
+    F(20, NP_Q075),   // 26: 443
+    F(21, NP_Q075),   // 27: 403
+    F(22, NP_Q075),   // 28: 387
+    F(23, NP_Q075),   // 29: 379 (free 133 pages <= 1090519: stays)
+    F(19, NP_Q050),   // 30: 373
+    F(13, NP_Q050),   // 31: 309
+    F(14, NP_Q050),   // 32: 269
+    F(15, NP_Q050),   // 33: 257
+    F(16, NP_Q050),   // 34: 251 (free 261 pages <= 2139095: stays)
+    F(12, NP_Q025),   // 35: 245
+    F(6, NP_Q025),    // 36: 181
+    F(7, NP_Q025),    // 37: 141
+    F(8, NP_Q025),    // 38: 129
+    F(9, NP_Q025),    // 39: 123 (free 389 pages <= 3187671: stays)
+    F(5, NP_Q000),    // 40: 116
+    F(2, NP_Q000),    // 41: 104
+    F(1, NP_Q000),    // 42: 64
+    F(0, -1),         // 43: 0: out of q000, released
+};
+#undef A
+#undef F
+
+class ChunkListScript : public testing::TestWithParam<unsigned> {};
+
+// max_order 9 runs the script as is; max_order 11 (16 MiB) scales every run by
+// 4, which lands on the same side of each (scaled) threshold.
+TEST_P(ChunkListScript, ChunkMovesBetweenListsAtNettysThresholds) {
+  const unsigned order = GetParam();
+  const size_t scale = size_t(1) << (order - 9);
+  const size_t page = 8192, chunk = page << order;
+  AllocPtr a = Make(Cfg(page, order));
+  ASSERT_TRUE(a);
+  const np_stats s0 = Stats(a.get());
+  ListModel model(chunk);
+  std::vector<void*> blocks(sizeof kListScript / sizeof kListScript[0], nullptr);
+  std::vector<size_t> bytes(blocks.size(), 0);
+  size_t used = 0;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const ListStep& st = kListScript[i];
+    SCOPED_TRACE(testing::Message() << "step " << i);
+    if (st.pages > 0) {
+      bytes[i] = size_t(st.pages) * scale * page;
+      blocks[i] = np_alloc(a.get(), bytes[i]);
+      ASSERT_NE(blocks[i], nullptr);
+      ASSERT_EQ(np_usable_size(a.get(), blocks[i]), bytes[i]);
+      memset(blocks[i], int(i), 64);
+      used += bytes[i];
+      model.Alloc(bytes[i]);
+    } else {
+      size_t j = size_t(-st.pages - 1);
+      ASSERT_NE(blocks[j], nullptr);
+      EXPECT_EQ(static_cast<unsigned char*>(blocks[j])[63], static_cast<unsigned char>(j));
+      ASSERT_EQ(np_free(a.get(), blocks[j]), NP_OK);
+      blocks[j] = nullptr;
+      used -= bytes[j];
+      model.Free(bytes[j]);
+    }
+    ASSERT_EQ(model.list, st.expect) << "the test's own model disagrees with its script";
+    np_stats s = Stats(a.get());
+    EXPECT_EQ(s.normal.active_bytes, used);
+    EXPECT_EQ(s.chunk_allocations, 1u) << "everything fits one chunk";
+    if (st.expect < 0) {
+      EXPECT_EQ(ListOfOnlyChunk(s), -1) << "an empty chunk falling out of q000 is released";
+      EXPECT_EQ(s.chunk_deallocations, 1u);
+      EXPECT_EQ(s.mapped_bytes, s0.mapped_bytes);
+      continue;
+    }
+    const int at = ListOfOnlyChunk(s);
+    ASSERT_EQ(at, st.expect) << "used " << used / page << " of " << chunk / page
+                             << " pages: chunk on "
+                             << (at >= 0 ? kListNames[at] : at == -1 ? "no list" : "several lists")
+                             << ", expected " << kListNames[st.expect];
+    const np_chunk_list_stats& l = s.lists[at];
+    const size_t free_bytes = chunk - used;
+    EXPECT_EQ(l.free_bytes, free_bytes);
+    int usage = free_bytes == 0 ? 100 : 100 - int(free_bytes * 100 / chunk);
+    if (free_bytes != 0 && free_bytes * 100 / chunk == 0) usage = 99;
+    EXPECT_EQ(l.usage[0], usage);
+    EXPECT_EQ(s.chunk_deallocations, 0u);
+    EXPECT_EQ(s.mapped_bytes, s0.mapped_bytes + chunk);
+  }
+  np_stats s = Stats(a.get());
+  EXPECT_EQ(s.normal.active, 0u);
+  EXPECT_EQ(s.invalid_frees, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(ChunkSizes, ChunkListScript, testing::Values(9u, 11u),
+                         [](const testing::TestParamInfo<unsigned>& i) {
+                           return i.param == 9 ? std::string("4MiB") : std::string("16MiB");
+                         });
+
+TEST(ChunkLists, FullChunkMakesASecondChunk) {
+  AllocPtr a = Make(np_config_default());
+  ASSERT_TRUE(a);
+  void* full = np_alloc(a.get(), 4 * MiB);
+  ASSERT_NE(full, nullptr);
+  np_stats s = Stats(a.get());
+  EXPECT_EQ(s.chunk_allocations, 1u);
+  EXPECT_EQ(s.lists[NP_Q100].chunks, 1u) << "a completely used chunk sits on q100";
+  EXPECT_EQ(s.lists[NP_Q100].usage[0], 100);
+  void* more = np_alloc(a.get(), 64 * KiB);
+  ASSERT_NE(more, nullptr);
+  s = Stats(a.get());
+  EXPECT_EQ(s.chunk_allocations, 2u);
+  EXPECT_EQ(s.lists[NP_QINIT].chunks, 1u);
+  EXPECT_EQ(s.mapped_bytes, 8 * MiB);
+  // Freeing the full chunk's only block: q100 -> ... -> out of q000: released.
+  EXPECT_EQ(np_free(a.get(), full), NP_OK);
+  s = Stats(a.get());
+  EXPECT_EQ(s.chunk_deallocations, 1u);
+  EXPECT_EQ(s.lists[NP_Q100].chunks, 0u);
+  EXPECT_EQ(s.mapped_bytes, 4 * MiB);
+  EXPECT_EQ(np_free(a.get(), more), NP_OK);
+}
+
+TEST(ChunkLists, EmptyChunkThatReachedQ000IsReleased) {
+  AllocPtr a = Make(np_config_default());
+  ASSERT_TRUE(a);
+  void* p = np_alloc(a.get(), 2 * MiB);  // 50%: qInit -> q000 -> q025
+  ASSERT_NE(p, nullptr);
+  np_stats s = Stats(a.get());
+  EXPECT_EQ(s.chunk_allocations, 1u);
+  EXPECT_EQ(s.lists[NP_QINIT].chunks, 0u);
+  const uint64_t mapped = s.mapped_bytes;
+  EXPECT_EQ(np_free(a.get(), p), NP_OK);
+  s = Stats(a.get());
+  EXPECT_EQ(s.chunk_deallocations, 1u);
+  EXPECT_EQ(s.mapped_bytes, mapped - 4 * MiB);
+  for (int i = 0; i < NP_CHUNK_LISTS; ++i) EXPECT_EQ(s.lists[i].chunks, 0u) << kListNames[i];
+  // A later allocation makes a new chunk.
+  p = np_alloc(a.get(), 2 * MiB);
+  ASSERT_NE(p, nullptr);
+  s = Stats(a.get());
+  EXPECT_EQ(s.chunk_allocations, 2u);
+  EXPECT_EQ(np_free(a.get(), p), NP_OK);
+}
+
+class QInitRelease : public testing::TestWithParam<int> {};
+
+TEST_P(QInitRelease, EmptyQInitChunkKeptOnlyInNettysMode) {
+  const int release = GetParam();
+  np_config c = np_config_default();
+  c.release_empty_init_chunks = release;
+  AllocPtr a = Make(c);
+  ASSERT_TRUE(a);
+  void* p = np_alloc(a.get(), 512 * KiB);  // 12.5%: stays in qInit
+  ASSERT_NE(p, nullptr);
+  np_stats s = Stats(a.get());
+  EXPECT_EQ(s.lists[NP_QINIT].chunks, 1u);
+  const uint64_t mapped = s.mapped_bytes;
+  EXPECT_EQ(np_free(a.get(), p), NP_OK);
+  s = Stats(a.get());
+  if (release) {
+    EXPECT_EQ(s.chunk_deallocations, 1u);
+    EXPECT_EQ(s.lists[NP_QINIT].chunks, 0u);
+    EXPECT_EQ(s.mapped_bytes, mapped - 4 * MiB);
+  } else {
+    EXPECT_EQ(s.chunk_deallocations, 0u) << "Netty keeps an empty qInit chunk";
+    EXPECT_EQ(s.lists[NP_QINIT].chunks, 1u);
+    EXPECT_EQ(s.lists[NP_QINIT].free_bytes, 4 * MiB);
+    EXPECT_EQ(s.lists[NP_QINIT].usage[0], 0);
+    EXPECT_EQ(s.mapped_bytes, mapped);
+  }
+  // Either way the next allocation works; in Netty's mode it reuses the chunk.
+  p = np_alloc(a.get(), 512 * KiB);
+  ASSERT_NE(p, nullptr);
+  s = Stats(a.get());
+  EXPECT_EQ(s.chunk_allocations, release ? 2u : 1u);
+  EXPECT_EQ(np_free(a.get(), p), NP_OK);
+}
+
+// A chunk that climbed to q000 and came back down never goes back to qInit, and
+// a qInit chunk whose usage fell (without leaving qInit) is kept in Netty's mode.
+TEST_P(QInitRelease, QInitChunkPartlyFreedThenEmptied) {
+  const int release = GetParam();
+  np_config c = np_config_default();
+  c.release_empty_init_chunks = release;
+  AllocPtr a = Make(c);
+  ASSERT_TRUE(a);
+  void* p1 = np_alloc(a.get(), 512 * KiB);
+  void* p2 = np_alloc(a.get(), 256 * KiB);
+  ASSERT_TRUE(p1 && p2);
+  EXPECT_EQ(np_free(a.get(), p1), NP_OK);
+  np_stats s = Stats(a.get());
+  EXPECT_EQ(s.lists[NP_QINIT].chunks, 1u);
+  EXPECT_EQ(s.chunk_deallocations, 0u);
+  EXPECT_EQ(np_free(a.get(), p2), NP_OK);
+  s = Stats(a.get());
+  EXPECT_EQ(s.chunk_deallocations, release ? 1u : 0u);
+  EXPECT_EQ(s.lists[NP_QINIT].chunks, release ? 0u : 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, QInitRelease, testing::Values(0, 1),
+                         [](const testing::TestParamInfo<int>& i) {
+                           return i.param ? std::string("release") : std::string("netty");
+                         });
+
+// ============================================================================
+// Huge blocks
+// ============================================================================
+
+TEST(Huge, EachHugeBlockIsMappedAndUnmapped) {
+  for (unsigned order : {9u, 11u}) {
+    AllocPtr a = Make(Cfg(8192, order));
+    ASSERT_TRUE(a);
+    const size_t chunk = size_t(8192) << order;
+    const uint64_t mapped0 = Stats(a.get()).mapped_bytes;
+    std::vector<std::pair<char*, size_t>> live;
+    uint64_t sum = 0;
+    for (size_t req : {chunk + 1, chunk + 4096, chunk + 5000, 2 * chunk, 3 * chunk + 12345}) {
+      char* p = static_cast<char*>(np_alloc(a.get(), req));
+      ASSERT_NE(p, nullptr) << req;
+      size_t us = np_usable_size(a.get(), p);
+      EXPECT_GE(us, req);
+      EXPECT_EQ(us % 4096, 0u);
+      EXPECT_TRUE(Aligned(p, 4096));
+      FillSparse(p, us, req);
+      live.push_back({p, us});
+      sum += us;
+      np_stats s = Stats(a.get());
+      EXPECT_GE(s.mapped_bytes, mapped0 + sum);
+      EXPECT_EQ(s.huge.active_bytes, sum);
+      EXPECT_EQ(s.chunk_allocations, 0u) << "huge blocks never touch the chunks";
+    }
+    // Interior addresses (also whole chunk sizes in) are not block starts.
+    for (auto& l : live) {
+      EXPECT_EQ(np_usable_size(a.get(), l.first + 4096), 0u);
+      EXPECT_EQ(np_usable_size(a.get(), l.first + chunk), 0u);
+    }
+    size_t i = 0;
+    for (size_t req : {chunk + 1, chunk + 4096, chunk + 5000, 2 * chunk, 3 * chunk + 12345}) {
+      EXPECT_TRUE(CheckSparse(live[i].first, live[i].second, req));
+      ++i;
+    }
+    for (auto& l : live) {
+      EXPECT_EQ(np_free(a.get(), l.first), NP_OK);
+      sum -= l.second;
+      EXPECT_EQ(Stats(a.get()).huge.active_bytes, sum);
+    }
+    np_stats s = Stats(a.get());
+    EXPECT_EQ(s.mapped_bytes, mapped0) << "every huge mapping is returned on free";
+    EXPECT_EQ(s.huge.allocations, 5u);
+    EXPECT_EQ(s.huge.deallocations, 5u);
+    EXPECT_EQ(s.huge.active, 0u);
+  }
+}
+
+// ============================================================================
+// Out of memory
+// ============================================================================
+
+TEST(OutOfMemory, ImpossibleSizesGiveEnomem) {
+  AllocPtr a = Make(np_config_default());
+  ASSERT_TRUE(a);
+  void* keep = np_alloc(a.get(), 100);
+  ASSERT_NE(keep, nullptr);
+  const np_stats before = Stats(a.get());
+  for (size_t req : {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 4095, SIZE_MAX - 4 * MiB,
+                     SIZE_MAX - 4 * MiB - 4096, SIZE_MAX / 2, SIZE_MAX / 2 + 1,
+                     size_t(1) << 48, size_t(1) << 62}) {
+    errno = 0;
+    void* p = np_alloc(a.get(), req);
+    EXPECT_EQ(p, nullptr) << "request " << req;
+    EXPECT_EQ(errno, ENOMEM) << "request " << req;
+    if (p) np_free(a.get(), p);
+  }
+  const np_stats after = Stats(a.get());
+  EXPECT_EQ(after.huge.allocations, before.huge.allocations);
+  EXPECT_EQ(after.mapped_bytes, before.mapped_bytes);
+  EXPECT_EQ(after.small.active, 1u);
+  EXPECT_EQ(np_free(a.get(), keep), NP_OK);
+}
+
+uint64_t VmSizeBytes() {
+  int fd = open("/proc/self/statm", O_RDONLY);
+  if (fd < 0) return 0;
+  char buf[256];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  return strtoull(buf, nullptr, 10) * uint64_t(sysconf(_SC_PAGESIZE));
+}
+
+// Runs in a forked child: exit code 0 = pass, otherwise names the failure.
+int ExhaustAddressSpaceChild() {
+  np_allocator* a = nullptr;
+  np_config c = np_config_default();
+  if (np_allocator_create(&c, &a) != NP_OK) return 10;
+  static void* blocks[100000];
+  size_t n = 0;
+  uint64_t vm = VmSizeBytes();
+  if (vm == 0) return 11;
+  struct rlimit rl;
+  rl.rlim_cur = rl.rlim_max = vm + 96 * MiB;
+  if (setrlimit(RLIMIT_AS, &rl) != 0) return 12;
+  static const size_t sizes[] = {100, 3000, 200000, 1 * MiB, 28672, 40000, 5 * MiB};
+  int err = 0;
+  for (;;) {
+    if (n == sizeof blocks / sizeof blocks[0]) return 13;  // never ran out
+    size_t sz = sizes[n % (sizeof sizes / sizeof sizes[0])];
+    errno = 0;
+    void* p = np_alloc(a, sz);
+    if (p == nullptr) {
+      err = errno;
+      break;
+    }
+    memset(p, 0x5c, sz < 4096 ? sz : 4096);
+    blocks[n++] = p;
+  }
+  if (err != ENOMEM) return 14;
+  if (n < 10) return 15;  // ran out far too early
+  // Every kind of request fails cleanly now.
+  errno = 0;
+  if (np_alloc(a, 64 * MiB) != nullptr || errno != ENOMEM) return 16;
+  np_stats s;
+  if (np_allocator_stats(a, &s) != NP_OK) return 17;
+  if (s.small.active + s.normal.active + s.huge.active != n) return 18;
+  for (size_t i = 0; i < n; ++i)
+    if (np_free(a, blocks[i]) != NP_OK) return 19;
+  if (np_allocator_stats(a, &s) != NP_OK) return 20;
+  if (s.small.active + s.normal.active + s.huge.active != 0) return 21;
+  if (s.small.active_bytes + s.normal.active_bytes + s.huge.active_bytes != 0) return 22;
+  if (s.invalid_frees != 0) return 23;
+  void* p = np_alloc(a, 64);
+  if (p == nullptr) return 24;
+  memset(p, 1, 64);
+  void* q = np_alloc(a, 1 * MiB);
+  if (q == nullptr) return 25;
+  memset(q, 1, 1 * MiB);
+  if (np_free(a, p) != NP_OK || np_free(a, q) != NP_OK) return 26;
+  np_allocator_destroy(a);
+  return 0;
+}
+
+TEST(OutOfMemory, AddressSpaceLimitGivesEnomemAndRecovers) {
+#if defined(NP_TEST_UNDER_SANITIZER_WITH_SHADOW)
+  GTEST_SKIP() << "RLIMIT_AS cannot be used with a sanitizer's shadow memory";
+#endif
+  fflush(nullptr);
+  pid_t pid = fork();
+  ASSERT_NE(pid, -1);
+  if (pid == 0) _exit(ExhaustAddressSpaceChild());
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "child died by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "failure code " << WEXITSTATUS(status) << " (see ExhaustAddressSpaceChild)";
+}
+
+// ============================================================================
+// Threads
+// ============================================================================
+
+struct Mailbox {
+  std::mutex mu;
+  std::deque<std::pair<void*, std::pair<size_t, uint64_t>>> q;
+};
+
+size_t ThreadSize(std::mt19937_64& rng) {
+  unsigned r = rng() % 1000;
+  if (r < 700) return rng() % 2048;                // small, mostly tiny
+  if (r < 850) return 2048 + rng() % (28672 - 2048);  // bigger small
+  if (r < 998) return 28673 + rng() % (600 * KiB);  // normal
+  return 4 * MiB + 1 + rng() % MiB;                 // huge
+}
+
+void ThreadWorker(np_allocator* a, int t, int ops, Mailbox* box, std::atomic<int>* failures) {
+  std::mt19937_64 rng(1000 + t);
+  struct Live {
+    char* p;
+    size_t n;
+    uint64_t id;
+  };
+  std::vector<Live> live;
+  uint64_t next_id = uint64_t(t) << 40;
+  auto release = [&](const Live& l) {
+    if (!CheckSparse(l.p, l.n, l.id)) failures->fetch_add(1);
+    if (np_free(a, l.p) != NP_OK) failures->fetch_add(1);
+  };
+  for (int i = 0; i < ops; ++i) {
+    unsigned r = rng() % 100;
+    if (live.size() < 64 || (r < 50 && live.size() < 400)) {
+      size_t sz = ThreadSize(rng);
+      char* p = static_cast<char*>(np_alloc(a, sz));
+      if (!p) {
+        failures->fetch_add(1);
+        continue;
+      }
+      size_t us = np_usable_size(a, p);
+      if (us < sz) failures->fetch_add(1);
+      Live l{p, us, ++next_id};
+      FillSparse(p, us, l.id);
+      live.push_back(l);
+    } else {
+      size_t k = rng() % live.size();
+      Live l = live[k];
+      live[k] = live.back();
+      live.pop_back();
+      if (r < 70) {
+        // Hand it to another thread, and free whatever others handed over.
+        std::vector<Live> theirs;
+        {
+          std::lock_guard<std::mutex> g(box->mu);
+          box->q.push_back({l.p, {l.n, l.id}});
+          while (box->q.size() > 8) {
+            auto e = box->q.front();
+            box->q.pop_front();
+            theirs.push_back({static_cast<char*>(e.first), e.second.first, e.second.second});
+          }
+        }
+        for (const Live& o : theirs) release(o);
+      } else {
+        release(l);
+      }
+    }
+  }
+  for (const Live& l : live) release(l);
+}
+
+class Threads : public testing::TestWithParam<unsigned> {};
+
+TEST_P(Threads, MixedSizesFromFourThreadsWithCrossThreadFrees) {
+  np_config c = np_config_default();
+  c.arenas = GetParam();
+  AllocPtr a = Make(c);
+  ASSERT_TRUE(a);
+  Mailbox box;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t) ts.emplace_back(ThreadWorker, a.get(), t, 15000, &box, &failures);
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(failures.load(), 0) << "pattern, free or usable-size failures";
+  for (auto& e : box.q) {
+    EXPECT_TRUE(CheckSparse(e.first, e.second.first, e.second.second));
+    EXPECT_EQ(np_free(a.get(), e.first), NP_OK);
+  }
+  np_stats s = Stats(a.get());
+  EXPECT_EQ(s.small.active + s.normal.active + s.huge.active, 0u);
+  EXPECT_EQ(s.small.active_bytes + s.normal.active_bytes + s.huge.active_bytes, 0u);
+  EXPECT_EQ(s.small.allocations, s.small.deallocations);
+  EXPECT_EQ(s.invalid_frees, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Arenas, Threads, testing::Values(0u, 1u, 4u));
+
+TEST(ThreadExit, BlocksOfAnExitedThreadAreFreedByAnother) {
+  AllocPtr a = Make(np_config_default());
+  ASSERT_TRUE(a);
+  std::vector<std::pair<void*, size_t>> blocks;
+  std::thread t([&] {
+    for (size_t sz : {size_t{16}, size_t{100}, size_t{4096}, size_t{28672}, size_t{32768},
+                      size_t{40000}, 1 * MiB, 5 * MiB}) {
+      for (int k = 0; k < 3; ++k) {
+        void* p = np_alloc(a.get(), sz);
+        if (p) memset(p, 0x77, sz);
+        blocks.push_back({p, sz});
+      }
+    }
+  });
+  t.join();
+  for (auto& b : blocks) {
+    ASSERT_NE(b.first, nullptr);
+    const unsigned char* c = static_cast<const unsigned char*>(b.first);
+    EXPECT_EQ(c[0], 0x77);
+    EXPECT_EQ(c[b.second - 1], 0x77);
+    EXPECT_EQ(np_free(a.get(), b.first), NP_OK);
+  }
+  np_stats s = Stats(a.get());
+  EXPECT_EQ(s.small.active + s.normal.active + s.huge.active, 0u);
+  // And the reverse: blocks of this thread freed by a thread that then exits.
+  blocks.clear();
+  for (size_t sz : {size_t{16}, size_t{3000}, size_t{40000}, 5 * MiB}) {
+    void* p = np_alloc(a.get(), sz);
+    ASSERT_NE(p, nullptr);
+    blocks.push_back({p, sz});
+  }
+  std::vector<int> rcs;
+  std::thread f([&] {
+    for (auto& b : blocks) rcs.push_back(np_free(a.get(), b.first));
+  });
+  f.join();
+  for (int rc : rcs) EXPECT_EQ(rc, NP_OK);
+  s = Stats(a.get());
+  EXPECT_EQ(s.small.active + s.normal.active + s.huge.active, 0u);
+  void* p = np_alloc(a.get(), 100);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(np_free(a.get(), p), NP_OK);
+}
+
+}  // namespace
