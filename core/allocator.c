@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -19,6 +20,10 @@ np_config np_config_default(void) {
   c.alignment = 0;
   c.arenas = 0;
   c.release_empty_init_chunks = 0;
+  c.small_cache_size = 256;
+  c.normal_cache_size = 64;
+  c.max_cached_buffer_capacity = 32 * 1024;
+  c.cache_trim_interval = 8192;
   return c;
 }
 
@@ -32,6 +37,8 @@ static int validate(const np_config *c) {
   if (c->alignment != 0 && (!is_pow2(c->alignment) || c->alignment > c->page_size))
     return NP_ERR_ALIGNMENT;
   if (c->arenas > MAX_ARENAS) return NP_ERR_ARENAS;
+  if (c->small_cache_size > 65536 || c->normal_cache_size > 65536 || c->cache_trim_interval == 0)
+    return NP_ERR_CACHE;
   return NP_OK;
 }
 
@@ -56,11 +63,25 @@ static np_small_run small_run_of(const np_size_classes *sc, size_t elem) {
   return (np_small_run){(uint32_t)(run >> sc->page_shift), (uint32_t)n};
 }
 
+/* Netty's default: 2 x cores, but no more than fit 3 chunks each in half the
+ * physical memory. */
+static unsigned default_arenas(const np_config *cfg) {
+  long cores = sysconf(_SC_NPROCESSORS_ONLN), pages = sysconf(_SC_PHYS_PAGES);
+  long page = sysconf(_SC_PAGESIZE);
+  uint64_t n = cores > 0 ? 2 * (uint64_t)cores : 2;
+  if (pages > 0 && page > 0) {
+    uint64_t by_memory = (uint64_t)pages * (uint64_t)page / 2 / (3 * (cfg->page_size << cfg->max_order));
+    if (by_memory < n) n = by_memory;
+  }
+  if (n < 1) n = 1;
+  return n > MAX_ARENAS ? MAX_ARENAS : (unsigned)n;
+}
+
 int np_allocator_create(const np_config *cfg, np_allocator **out) {
   if (cfg == NULL || out == NULL) return NP_ERR_NULL_ARGUMENT;
   int rc = validate(cfg);
   if (rc != NP_OK) return rc;
-  unsigned n_arenas = cfg->arenas ? cfg->arenas : 1;
+  unsigned n_arenas = cfg->arenas ? cfg->arenas : default_arenas(cfg);
   size_t self = sizeof(np_allocator) + n_arenas * sizeof(np_arena);
   np_allocator *a = np_os_map(self);
   if (a == NULL) return NP_ERR_NO_MEMORY;
@@ -71,6 +92,7 @@ int np_allocator_create(const np_config *cfg, np_allocator **out) {
     a->small_runs[i] = small_run_of(&a->sc, np_index_to_size(&a->sc, i));
   a->arenas = (np_arena *)(a + 1);
   a->n_arenas = 0;
+  np_tcaches_init(a);
   rc = np_registry_init(&a->registry, a->sc.page_shift + cfg->max_order);
   for (unsigned i = 0; rc == NP_OK && i < n_arenas; i++, a->n_arenas++)
     rc = np_arena_init(&a->arenas[i], a);
@@ -84,18 +106,18 @@ int np_allocator_create(const np_config *cfg, np_allocator **out) {
 
 void np_allocator_destroy(np_allocator *a) {
   if (a == NULL) return;
+  np_tcaches_destroy(a);
   for (unsigned i = 0; i < a->n_arenas; i++) np_arena_destroy(&a->arenas[i]);
   np_registry_destroy(&a->registry);
   np_os_unmap(a, a->self_size);
 }
 
-/* The arena serving the calling thread: threads are spread round-robin by the
- * order in which they first allocate. (Netty's least-used binding, with its
- * per-thread caches, belongs to the concurrency strategies.) */
+/* The arena of a thread without a cache (caching off, or no cache could be
+ * made): threads spread round-robin by the order of their first allocation. */
 static NP_ATOMIC(unsigned) next_thread_slot;
 static __thread unsigned thread_slot_plus_one;
 
-static np_arena *arena_for_thread(np_allocator *a) {
+static np_arena *arena_without_cache(np_allocator *a) {
   if (a->n_arenas == 1) return &a->arenas[0];
   if (thread_slot_plus_one == 0)
     thread_slot_plus_one = atomic_fetch_add_explicit(&next_thread_slot, 1, memory_order_relaxed) + 1;
@@ -107,17 +129,44 @@ void *np_alloc(np_allocator *a, size_t size) {
     errno = EINVAL;
     return NULL;
   }
-  return np_arena_alloc(arena_for_thread(a), size);
+  np_tcache *tc = np_tcache_get(a, 1);
+  if (tc == NULL) return np_arena_alloc(arena_without_cache(a), size, 0);
+  unsigned idx = np_size_to_index(&a->sc, size);
+  if (idx < a->n_cached) {
+    void *p = np_tcache_alloc(tc, idx);
+    if (p) return p;
+  }
+  return np_arena_alloc(tc->arena, size, tc->id);
 }
 
 int np_free(np_allocator *a, void *ptr) {
   if (a == NULL) return NP_ERR_NULL_ARGUMENT;
   if (ptr == NULL) return NP_OK;
   np_region *r = np_registry_get(&a->registry, ptr);
-  int rc = r ? np_arena_free(r->arena, r, ptr) : NP_ERR_FOREIGN_POINTER;
+  int rc = NP_ERR_FOREIGN_POINTER;
+  if (r && r->kind == NP_REGION_CHUNK) {
+    /* Lock-free look at the block: a cached class goes to its owner's cache. */
+    np_block_ref ref;
+    rc = np_chunk_find_block((np_chunk *)r, ptr, &ref);
+    if (rc == NP_OK && ref.size_idx < a->n_cached) {
+      np_block_tag tag = NP_LOAD(ref.tag);
+      if (tag & NP_TAG_CACHED) rc = NP_ERR_DOUBLE_FREE;
+      else if (np_tcache_free(a, np_tcache_get(a, 0), ptr, &ref, tag)) return NP_OK;
+    }
+    if (rc == NP_OK) rc = np_arena_free(r->arena, r, ptr, 0);
+  } else if (r) {
+    rc = np_arena_free(r->arena, r, ptr, 0);
+  }
   if (rc != NP_OK) atomic_fetch_add_explicit(&a->invalid_frees, 1, memory_order_relaxed);
   return rc;
 }
+
+void np_thread_cache_flush(np_allocator *a) {
+  np_tcache *tc = a ? np_tcache_get(a, 0) : NULL;
+  if (tc) np_tcache_flush(tc);
+}
+
+const char *np_strategy_name(void) { return NP_STRATEGY_NAME; }
 
 size_t np_usable_size(np_allocator *a, const void *ptr) {
   if (a == NULL || ptr == NULL) return 0;
@@ -147,5 +196,7 @@ int np_allocator_stats(np_allocator *a, np_stats *out) {
     out->small_class[i].elems_per_run = a->small_runs[i].max_elems;
   }
   for (unsigned i = 0; i < a->n_arenas; i++) np_arena_stats_add(&a->arenas[i], out);
+  np_tcache_stats_add(a, out);
+  out->strategy = NP_STRATEGY_NAME;
   return NP_OK;
 }

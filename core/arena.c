@@ -8,7 +8,11 @@
  *                     chunk (filed in qInit)
  *   >  chunk size     huge: a mapping of its own, unmapped on free
  *
- * All arena state is changed under the arena's lock (the strategy's np_lock).
+ * Locks (the strategy's np_lock), as in Netty: the arena's lock guards chunks,
+ * chunk lists, normal and huge blocks; each small class's lock guards its
+ * subpage list and the bitmaps of its subpages. A small allocation that finds a
+ * subpage takes only the class lock; anything that touches runs takes the
+ * arena lock first, then a class lock if it needs one.
  */
 #include <errno.h>
 #include <string.h>
@@ -22,8 +26,15 @@ int np_arena_init(np_arena *a, np_allocator *alloc) {
   a->sc = &alloc->sc;
   np_meta_init(&a->meta);
   a->small_heads = np_meta_alloc(&a->meta, a->sc->n_small * sizeof(np_subpage));
-  if (a->small_heads == NULL) return NP_ERR_NO_MEMORY;
-  for (unsigned i = 0; i < a->sc->n_small; i++) np_subpage_head_init(&a->small_heads[i]);
+  a->small_locks = np_meta_alloc(&a->meta, a->sc->n_small * sizeof(np_lock));
+  if (a->small_heads == NULL || a->small_locks == NULL) {
+    np_meta_destroy(&a->meta);
+    return NP_ERR_NO_MEMORY;
+  }
+  for (unsigned i = 0; i < a->sc->n_small; i++) {
+    np_subpage_head_init(&a->small_heads[i]);
+    np_lock_init(&a->small_locks[i]);
+  }
   np_chunk_lists_init(a);
   np_lock_init(&a->lock);
   return NP_OK;
@@ -45,22 +56,23 @@ void np_arena_destroy(np_arena *a) {
     }
   }
   for (np_region *r = a->huge; r; r = r->list_next) unmap_huge(a, r);
+  for (unsigned i = 0; i < a->sc->n_small; i++) np_lock_destroy(&a->small_locks[i]);
   np_meta_destroy(&a->meta);
   np_lock_destroy(&a->lock);
 }
 
 /* ---- Allocation -------------------------------------------------------------- */
 
-static void *alloc_from_chunks(np_arena *a, unsigned idx) {
+static void *alloc_from_chunks(np_arena *a, unsigned idx, np_block_tag owner) {
   static const int order[] = {NP_Q050, NP_Q025, NP_Q000, NP_QINIT, NP_Q075};
   size_t norm = np_index_to_size(a->sc, idx);
   for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-    void *p = np_chunk_list_alloc(&a->lists[order[i]], idx, norm);
+    void *p = np_chunk_list_alloc(&a->lists[order[i]], idx, norm, owner);
     if (p) return p;
   }
   np_chunk *c = np_chunk_new(a);
   if (c == NULL) return NULL;
-  void *p = np_chunk_alloc(c, idx);
+  void *p = np_chunk_alloc(c, idx, owner);
   if (p == NULL) { /* no metadata memory for a new subpage: keep nothing */
     np_chunk_delete(a, c);
     return NULL;
@@ -109,28 +121,42 @@ static void *alloc_huge(np_arena *a, size_t size) {
   return mem;
 }
 
-void *np_arena_alloc(np_arena *a, size_t size) {
+static void count_alloc(np_kind_counters *k, size_t bytes) {
+  NP_ADD(&k->allocations, 1);
+  NP_ADD(&k->active_bytes, bytes);
+}
+
+void *np_arena_alloc(np_arena *a, size_t size, np_block_tag owner) {
   const np_size_classes *sc = a->sc;
   unsigned idx = np_size_to_index(sc, size);
   void *p = NULL;
   if (idx >= sc->n_sizes) {
     p = alloc_huge(a, size);
   } else {
-    np_lock_acquire(&a->lock);
-    if (np_is_small_index(sc, idx)) {
-      np_subpage *head = &a->small_heads[idx], *s = head->next;
-      if (s != head) p = np_subpage_block(s, np_subpage_alloc(s));
+    if (np_is_small_index(sc, idx)) { /* a subpage with room: the class lock only */
+      np_lock_acquire(&a->small_locks[idx]);
+      np_subpage *head = &a->small_heads[idx];
+      if (head->next != head) p = np_subpage_alloc_block(head->next, owner);
+      np_lock_release(&a->small_locks[idx]);
     }
-    if (p == NULL) p = alloc_from_chunks(a, idx);
-    if (p) {
-      np_kind_counters *k = np_is_small_index(sc, idx) ? &a->small : &a->normal;
-      k->allocations++;
-      k->active_bytes += np_index_to_size(sc, idx);
+    if (p == NULL) {
+      np_lock_acquire(&a->lock);
+      p = alloc_from_chunks(a, idx, owner);
+      np_lock_release(&a->lock);
     }
-    np_lock_release(&a->lock);
+    if (p) count_alloc(np_is_small_index(sc, idx) ? &a->small : &a->normal, np_index_to_size(sc, idx));
   }
   if (p == NULL) errno = ENOMEM;
   return p;
+}
+
+np_arena *np_arena_least_used(np_allocator *alloc) {
+  np_arena *best = &alloc->arenas[0];
+  for (unsigned i = 1; i < alloc->n_arenas; i++)
+    if (atomic_load_explicit(&alloc->arenas[i].bound_threads, memory_order_relaxed) <
+        atomic_load_explicit(&best->bound_threads, memory_order_relaxed))
+      best = &alloc->arenas[i];
+  return best;
 }
 
 /* ---- Free -------------------------------------------------------------------- */
@@ -148,15 +174,37 @@ static int free_huge(np_arena *a, np_region *r, void *ptr) {
   return NP_OK;
 }
 
-static int free_pooled(np_arena *a, np_chunk *c, void *ptr) {
-  uint64_t handle;
-  np_subpage *s;
-  int rc = np_chunk_find_block(c, ptr, &handle, &s);
-  if (rc != NP_OK) return rc;
+/* Arena lock held. Finds and checks the block under its class lock too (for
+ * small blocks), frees it, and gives back runs and chunks that became free. */
+static int free_pooled(np_arena *a, np_chunk *c, void *ptr, int from_cache) {
+  np_subpage *s = np_chunk_subpage_of(c, ptr);
+  np_lock *class_lock = s ? &a->small_locks[s->size_idx] : NULL;
+  if (class_lock) np_lock_acquire(class_lock);
+  np_block_ref ref;
+  int rc = np_chunk_find_block(c, ptr, &ref);
+  if (rc == NP_OK && s && !np_subpage_is_allocated(s, np_handle_bitmap_idx(ref.handle)))
+    rc = NP_ERR_DOUBLE_FREE;
+  if (rc == NP_OK && (NP_LOAD(ref.tag) & NP_TAG_CACHED) && !from_cache) rc = NP_ERR_DOUBLE_FREE;
+  if (rc != NP_OK) {
+    if (class_lock) np_lock_release(class_lock);
+    return rc;
+  }
+  NP_STORE(ref.tag, 0);
   np_kind_counters *k = s ? &a->small : &a->normal;
-  k->deallocations++;
-  k->active_bytes -= s ? s->elem_size : (size_t)np_handle_pages(handle) << a->sc->page_shift;
-  if (!np_chunk_list_free(c->list, c, handle, s)) {
+  NP_ADD(&k->deallocations, 1);
+  NP_ADD(&k->active_bytes, -(uint64_t)ref.size);
+  uint64_t run = ref.handle;
+  if (s) {
+    int keep = np_subpage_free(s, &a->small_heads[s->size_idx], np_handle_bitmap_idx(ref.handle));
+    if (!keep) { /* the subpage emptied and left its list: its run goes back */
+      run = np_handle_make(s->run_offset, s->run_pages, 1);
+      NP_STORE(&c->subpages[s->run_offset], NULL);
+      np_subpage_delete(a, s);
+    }
+    np_lock_release(class_lock);
+    if (keep) return NP_OK;
+  }
+  if (!np_chunk_list_free_run(c->list, c, run)) {
     a->chunk_deallocations++;
     a->mapped_bytes -= c->region.size;
     np_chunk_delete(a, c);
@@ -164,13 +212,13 @@ static int free_pooled(np_arena *a, np_chunk *c, void *ptr) {
   return NP_OK;
 }
 
-int np_arena_free(np_arena *a, np_region *r, void *ptr) {
+int np_arena_free(np_arena *a, np_region *r, void *ptr, int from_cache) {
   np_lock_acquire(&a->lock);
   int rc;
   /* Checked again under the lock: a racing free may have released the region. */
   if (np_registry_get(&a->alloc->registry, ptr) != r) rc = NP_ERR_FOREIGN_POINTER;
   else if (r->kind == NP_REGION_HUGE) rc = free_huge(a, r, ptr);
-  else rc = free_pooled(a, (np_chunk *)r, ptr);
+  else rc = free_pooled(a, (np_chunk *)r, ptr, from_cache);
   np_lock_release(&a->lock);
   return rc;
 }
@@ -182,10 +230,15 @@ size_t np_arena_usable_size(np_arena *a, np_region *r, const void *ptr) {
     if (r->kind == NP_REGION_HUGE) {
       size = ptr == r->base ? r->size : 0;
     } else {
-      uint64_t handle;
-      np_subpage *s;
-      if (np_chunk_find_block((np_chunk *)r, ptr, &handle, &s) == NP_OK)
-        size = s ? s->elem_size : (size_t)np_handle_pages(handle) << a->sc->page_shift;
+      np_chunk *c = (np_chunk *)r;
+      np_subpage *s = np_chunk_subpage_of(c, ptr);
+      if (s) np_lock_acquire(&a->small_locks[s->size_idx]);
+      np_block_ref ref;
+      if (np_chunk_find_block(c, ptr, &ref) == NP_OK &&
+          (s == NULL || np_subpage_is_allocated(s, np_handle_bitmap_idx(ref.handle))) &&
+          !(NP_LOAD(ref.tag) & NP_TAG_CACHED))
+        size = ref.size;
+      if (s) np_lock_release(&a->small_locks[s->size_idx]);
     }
   }
   np_lock_release(&a->lock);
@@ -194,11 +247,12 @@ size_t np_arena_usable_size(np_arena *a, np_region *r, const void *ptr) {
 
 /* ---- Statistics -------------------------------------------------------------- */
 
-static void add_kind(np_size_kind_stats *out, const np_kind_counters *k) {
-  out->allocations += k->allocations;
-  out->deallocations += k->deallocations;
-  out->active += k->allocations - k->deallocations;
-  out->active_bytes += k->active_bytes;
+static void add_kind(np_size_kind_stats *out, np_kind_counters *k) {
+  uint64_t allocs = NP_LOAD(&k->allocations), deallocs = NP_LOAD(&k->deallocations);
+  out->allocations += allocs;
+  out->deallocations += deallocs;
+  out->active += allocs - deallocs;
+  out->active_bytes += NP_LOAD(&k->active_bytes);
 }
 
 void np_arena_stats_add(np_arena *a, np_stats *out) {
@@ -219,9 +273,11 @@ void np_arena_stats_add(np_arena *a, np_stats *out) {
         np_subpage *s = c->subpages[p];
         if (s == NULL) continue;
         np_small_class_stats *cs = &out->small_class[s->size_idx];
+        np_lock_acquire(&a->small_locks[s->size_idx]);
         cs->subpages++;
         cs->elements += s->max_elems;
         cs->free_elements += s->num_avail;
+        np_lock_release(&a->small_locks[s->size_idx]);
       }
     }
   }

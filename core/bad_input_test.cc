@@ -293,6 +293,7 @@ TEST_F(BadFree, DoubleFreeSmallAfterItsSubpageWasReleased) {
   EXPECT_EQ(s.small_class[27].subpages, 2u);
   Remove(b1);
   Remove(b2);
+  np_thread_cache_flush(a_.get());  // from the thread cache back to the subpages
   s = Stats(a_.get());
   EXPECT_EQ(s.small_class[27].subpages, 1u);
   ExpectRefused(b1, {NP_ERR_DOUBLE_FREE, NP_ERR_NOT_BLOCK_START}, 4096);

@@ -40,7 +40,8 @@ static size_t tables_layout(const np_size_classes *sc, uint32_t pages, size_t *i
   for (unsigned i = 0; i < sc->n_psizes; i++) items += heap_capacity(sc, pages, i);
   *items_total = items;
   return sc->n_psizes * sizeof(np_run_heap) + items * sizeof(uint64_t) +
-         pages * (sizeof(uint64_t) * 2 + sizeof(np_subpage *) + sizeof(uint32_t));
+         pages * (sizeof(uint64_t) * 2 + sizeof(np_subpage *) + sizeof(uint32_t) +
+                  sizeof(np_block_tag));
 }
 
 /* ---- Free-run bookkeeping ------------------------------------------------- */
@@ -104,6 +105,8 @@ np_chunk *np_chunk_new(np_arena *arena) {
   c->subpages = (np_subpage **)t;
   t += pages * sizeof(np_subpage *);
   c->heap_pos = (uint32_t *)t;
+  t += pages * sizeof(uint32_t);
+  c->run_tags = (np_block_tag *)t;
 
   if (np_registry_set(&arena->alloc->registry, mem, &c->region) != NP_OK) {
     np_os_unmap(mem, sc->chunk_size);
@@ -151,13 +154,13 @@ uint64_t np_chunk_alloc_run(np_chunk *c, size_t pages) {
   if (total > pages) insert_free_run(c, offset + (uint32_t)pages, total - (uint32_t)pages);
   c->free_bytes -= pages << sc->page_shift;
   uint64_t h = np_handle_make(offset, (uint32_t)pages, 1);
-  for (uint32_t p = offset; p < offset + pages; p++) c->page_handle[p] = h;
+  for (uint32_t p = offset; p < offset + pages; p++) NP_STORE(&c->page_handle[p], h);
   return h;
 }
 
 void np_chunk_free_run(np_chunk *c, uint64_t handle) {
   uint32_t offset = np_handle_offset(handle), pages = np_handle_pages(handle);
-  for (uint32_t p = offset; p < offset + pages; p++) c->page_handle[p] = 0;
+  for (uint32_t p = offset; p < offset + pages; p++) NP_STORE(&c->page_handle[p], 0);
   c->free_bytes += (size_t)pages << c->region.arena->sc->page_shift;
   for (;;) { /* merge with the free run that ends right before */
     uint64_t past = offset ? free_run_touching(c, offset - 1) : 0;
@@ -177,55 +180,56 @@ void np_chunk_free_run(np_chunk *c, uint64_t handle) {
 
 /* ---- Blocks ----------------------------------------------------------------- */
 
-void *np_chunk_alloc(np_chunk *c, unsigned size_idx) {
+void *np_chunk_alloc(np_chunk *c, unsigned size_idx, np_block_tag owner) {
   np_arena *arena = c->region.arena;
   const np_size_classes *sc = arena->sc;
   if (!np_is_small_index(sc, size_idx)) {
     uint64_t h = np_chunk_alloc_run(c, np_index_to_size(sc, size_idx) >> sc->page_shift);
-    return h ? np_chunk_base(c) + ((size_t)np_handle_offset(h) << sc->page_shift) : NULL;
+    if (h == 0) return NULL;
+    NP_STORE(&c->run_tags[np_handle_offset(h)], owner);
+    return np_chunk_base(c) + ((size_t)np_handle_offset(h) << sc->page_shift);
   }
   /* Small: a new subpage on a fresh run, put on its class list. */
   const np_small_run *geo = &arena->alloc->small_runs[size_idx];
   uint64_t run = np_chunk_alloc_run(c, geo->run_pages);
   if (run == 0) return NULL;
+  np_lock_acquire(&arena->small_locks[size_idx]);
   np_subpage *s = np_subpage_new(c, size_idx, np_handle_offset(run), geo->run_pages);
-  if (s == NULL) {
-    np_chunk_free_run(c, run);
-    return NULL;
-  }
-  return np_subpage_block(s, np_subpage_alloc(s));
+  void *p = s ? np_subpage_alloc_block(s, owner) : NULL;
+  np_lock_release(&arena->small_locks[size_idx]);
+  if (s == NULL) np_chunk_free_run(c, run);
+  return p;
 }
 
-int np_chunk_find_block(const np_chunk *c, const void *ptr, uint64_t *handle, np_subpage **subpage) {
+np_subpage *np_chunk_subpage_of(const np_chunk *c, const void *ptr) {
+  size_t page = (size_t)((const char *)ptr - np_chunk_base(c)) >> c->region.arena->sc->page_shift;
+  uint64_t h = NP_LOAD(&c->page_handle[page]);
+  return np_handle_is_subpage(h) ? NP_LOAD(&c->subpages[np_handle_offset(h)]) : NULL;
+}
+
+int np_chunk_find_block(const np_chunk *c, const void *ptr, np_block_ref *ref) {
   const np_size_classes *sc = c->region.arena->sc;
   size_t off = (size_t)((const char *)ptr - np_chunk_base(c));
-  uint32_t page = (uint32_t)(off >> sc->page_shift);
-  uint64_t h = c->page_handle[page];
-  *subpage = NULL;
+  uint64_t h = NP_LOAD(&c->page_handle[off >> sc->page_shift]);
+  ref->subpage = NULL;
   if (h == 0) return NP_ERR_DOUBLE_FREE; /* the page belongs to no live run */
   size_t run_off = off - ((size_t)np_handle_offset(h) << sc->page_shift);
   if (!np_handle_is_subpage(h)) {
     if (run_off != 0) return NP_ERR_NOT_BLOCK_START;
-    *handle = h;
+    ref->handle = h;
+    ref->size = (size_t)np_handle_pages(h) << sc->page_shift;
+    ref->size_idx = np_size_to_index(sc, ref->size);
+    ref->tag = &c->run_tags[np_handle_offset(h)];
     return NP_OK;
   }
-  np_subpage *s = c->subpages[np_handle_offset(h)];
+  np_subpage *s = NP_LOAD(&c->subpages[np_handle_offset(h)]);
+  if (s == NULL) return NP_ERR_DOUBLE_FREE;
   uint32_t idx = (uint32_t)(run_off / s->elem_size);
   if ((size_t)idx * s->elem_size != run_off || idx >= s->max_elems) return NP_ERR_NOT_BLOCK_START;
-  if (!(s->bitmap[idx >> 6] & (1ull << (idx & 63)))) return NP_ERR_DOUBLE_FREE;
-  *handle = h | idx;
-  *subpage = s;
+  ref->handle = h | idx;
+  ref->subpage = s;
+  ref->size = s->elem_size;
+  ref->size_idx = s->size_idx;
+  ref->tag = &s->tags[idx];
   return NP_OK;
-}
-
-void np_chunk_free_block(np_chunk *c, uint64_t handle, np_subpage *s) {
-  if (s) {
-    np_arena *arena = c->region.arena;
-    if (np_subpage_free(s, &arena->small_heads[s->size_idx], np_handle_bitmap_idx(handle))) return;
-    /* The subpage emptied and left its list: its run goes back to the chunk. */
-    handle = np_handle_make(s->run_offset, s->run_pages, 1);
-    c->subpages[s->run_offset] = NULL;
-    np_subpage_delete(arena, s);
-  }
-  np_chunk_free_run(c, handle);
 }

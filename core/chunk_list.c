@@ -77,10 +77,11 @@ void np_chunk_list_add(np_chunk_list *l, np_chunk *c) {
   link_chunk(l, c);
 }
 
-void *np_chunk_list_alloc(np_chunk_list *l, unsigned size_idx, size_t norm_size) {
+void *np_chunk_list_alloc(np_chunk_list *l, unsigned size_idx, size_t norm_size,
+                          np_block_tag owner) {
   if (norm_size > l->max_capacity) return NULL;
   for (np_chunk *c = l->head; c; c = c->next) {
-    void *p = np_chunk_alloc(c, size_idx);
+    void *p = np_chunk_alloc(c, size_idx, owner);
     if (p == NULL) continue;
     if (c->free_bytes <= l->free_min_threshold) {
       unlink_chunk(l, c);
@@ -106,8 +107,8 @@ static int move_down(np_chunk_list *l, np_chunk *c) {
   }
 }
 
-int np_chunk_list_free(np_chunk_list *l, np_chunk *c, uint64_t handle, np_subpage *subpage) {
-  np_chunk_free_block(c, handle, subpage);
+int np_chunk_list_free_run(np_chunk_list *l, np_chunk *c, uint64_t run) {
+  np_chunk_free_run(c, run);
   if (c->free_bytes <= l->free_max_threshold) return 1;
   unlink_chunk(l, c);
   return move_down(l, c);

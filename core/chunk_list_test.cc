@@ -11,7 +11,8 @@ namespace {
 class ChunkListTest : public ::testing::Test {
  protected:
   void Create(int release_init) {
-    np_config cfg = np_config_default();  // 8 KiB pages, 4 MiB chunks
+    np_config cfg = np_config_default();
+    cfg.small_cache_size = cfg.normal_cache_size = 0;  // the pool itself, no thread cache
     cfg.release_empty_init_chunks = release_init;
     ASSERT_EQ(np_allocator_create(&cfg, &alloc_), NP_OK);
     arena_ = &alloc_->arenas[0];

@@ -16,6 +16,7 @@ class ChunkTest : public ::testing::Test {
   void Create(unsigned max_order) {
     if (alloc_) np_allocator_destroy(alloc_);
     np_config cfg = np_config_default();
+    cfg.small_cache_size = cfg.normal_cache_size = 0;  // the pool itself, no thread cache
     cfg.max_order = max_order;
     ASSERT_EQ(np_allocator_create(&cfg, &alloc_), NP_OK);
     arena_ = &alloc_->arenas[0];

@@ -9,6 +9,8 @@ static const char *const messages[NP_ERR__COUNT] = {
     [NP_ERR_CHUNK_SIZE] = "invalid chunk size: page_size << max_order must be at most 1 GiB",
     [NP_ERR_ALIGNMENT] = "invalid alignment: it must be 0 or a power of two no larger than page_size",
     [NP_ERR_ARENAS] = "invalid arenas: at most 1024 arenas",
+    [NP_ERR_CACHE] = "invalid thread cache setting: cache sizes at most 65536 entries, "
+                     "cache_trim_interval at least 1",
     [NP_ERR_NO_MEMORY] = "out of memory: the system refused a mapping",
     [NP_ERR_FOREIGN_POINTER] = "pointer was not allocated by this allocator",
     [NP_ERR_NOT_BLOCK_START] = "pointer points inside a block, not at its start",

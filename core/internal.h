@@ -32,16 +32,24 @@ NP_INTERNAL np_chunk *np_chunk_new(np_arena *arena);
 NP_INTERNAL void np_chunk_delete(np_arena *arena, np_chunk *chunk);
 NP_INTERNAL uint64_t np_chunk_alloc_run(np_chunk *chunk, size_t pages); /* 0: no room */
 NP_INTERNAL void np_chunk_free_run(np_chunk *chunk, uint64_t handle);
-/* A block of class size_idx (small or normal) from this chunk; NULL: no room
- * (or no metadata memory for a new subpage). */
-NP_INTERNAL void *np_chunk_alloc(np_chunk *chunk, unsigned size_idx);
+/* A block of class size_idx (small or normal) from this chunk, its tag set to
+ * owner; NULL: no room (or no metadata memory for a new subpage). Arena lock held. */
+NP_INTERNAL void *np_chunk_alloc(np_chunk *chunk, unsigned size_idx, np_block_tag owner);
 NP_INTERNAL int np_chunk_usage(const np_chunk *chunk);
-/* Finds the live block that starts at ptr: its run handle (with the bitmap
- * index for small blocks) and, for small blocks, its subpage. */
-NP_INTERNAL int np_chunk_find_block(const np_chunk *chunk, const void *ptr, uint64_t *handle,
-                                    np_subpage **subpage);
-/* Frees a block found by np_chunk_find_block (the arena's lock held). */
-NP_INTERNAL void np_chunk_free_block(np_chunk *chunk, uint64_t handle, np_subpage *subpage);
+/* The subpage whose run holds ptr, or NULL for a normal run or a free page. */
+NP_INTERNAL np_subpage *np_chunk_subpage_of(const np_chunk *chunk, const void *ptr);
+/* What the block starting at ptr is: run handle (with the element index for
+ * small blocks), subpage, size, class and tag. Reads without a lock are
+ * exact for a live block; callers that need certainty hold the locks and
+ * check np_subpage_is_allocated. */
+typedef struct np_block_ref {
+  uint64_t handle;
+  np_subpage *subpage;  /* NULL for a normal block */
+  size_t size;
+  unsigned size_idx;
+  np_block_tag *tag;
+} np_block_ref;
+NP_INTERNAL int np_chunk_find_block(const np_chunk *chunk, const void *ptr, np_block_ref *ref);
 static inline char *np_chunk_base(const np_chunk *c) { return c->region.base; }
 /* The address of the element a subpage handle names. */
 static inline void *np_subpage_block(const np_subpage *s, uint64_t handle) {
@@ -54,6 +62,9 @@ NP_INTERNAL np_subpage *np_subpage_new(np_chunk *chunk, unsigned size_idx, uint3
                                        uint32_t run_pages);
 NP_INTERNAL void np_subpage_delete(np_arena *arena, np_subpage *s);
 NP_INTERNAL uint64_t np_subpage_alloc(np_subpage *s); /* handle, 0 if full */
+/* np_subpage_alloc, tag the element with its owner, return its address (NULL if full). */
+NP_INTERNAL void *np_subpage_alloc_block(np_subpage *s, np_block_tag owner);
+NP_INTERNAL int np_subpage_is_allocated(const np_subpage *s, uint32_t idx);
 /* Returns 1 while the subpage stays in use, 0 when its run must go back to
  * the chunk (the subpage is off its list then). */
 NP_INTERNAL int np_subpage_free(np_subpage *s, np_subpage *head, uint32_t bitmap_idx);
@@ -61,20 +72,36 @@ NP_INTERNAL void np_subpage_head_init(np_subpage *head);
 
 /* chunk_list.c: chunks grouped by usage. */
 NP_INTERNAL void np_chunk_lists_init(np_arena *arena);
-NP_INTERNAL void *np_chunk_list_alloc(np_chunk_list *list, unsigned size_idx, size_t norm_size);
+NP_INTERNAL void *np_chunk_list_alloc(np_chunk_list *list, unsigned size_idx, size_t norm_size,
+                                      np_block_tag owner);
 NP_INTERNAL void np_chunk_list_add(np_chunk_list *list, np_chunk *chunk);
-/* Frees a block of chunk (on list); returns 0 when the chunk became free
- * and left the lists: the caller destroys it. */
-NP_INTERNAL int np_chunk_list_free(np_chunk_list *list, np_chunk *chunk, uint64_t handle,
-                                   np_subpage *subpage);
+/* Frees a run of chunk (on list); returns 0 when the chunk became free and
+ * left the lists: the caller destroys it. */
+NP_INTERNAL int np_chunk_list_free_run(np_chunk_list *list, np_chunk *chunk, uint64_t run);
 
 /* arena.c */
 NP_INTERNAL int np_arena_init(np_arena *arena, np_allocator *alloc);
 NP_INTERNAL void np_arena_destroy(np_arena *arena);
-NP_INTERNAL void *np_arena_alloc(np_arena *arena, size_t size);
-NP_INTERNAL int np_arena_free(np_arena *arena, np_region *region, void *ptr);
+NP_INTERNAL void *np_arena_alloc(np_arena *arena, size_t size, np_block_tag owner);
+/* Frees a block; a cached block (tag NP_TAG_CACHED) is refused as a double
+ * free unless from_cache says a cache is giving it back. */
+NP_INTERNAL int np_arena_free(np_arena *arena, np_region *region, void *ptr, int from_cache);
 NP_INTERNAL size_t np_arena_usable_size(np_arena *arena, np_region *region, const void *ptr);
 NP_INTERNAL void np_arena_stats_add(np_arena *arena, np_stats *out);
+
+/* thread_cache.c */
+NP_INTERNAL void np_tcaches_init(np_allocator *a);
+NP_INTERNAL void np_tcaches_destroy(np_allocator *a);
+/* The calling thread's cache for a (created on first use when create);
+ * NULL when caching is off or no cache could be made. */
+NP_INTERNAL np_tcache *np_tcache_get(np_allocator *a, int create);
+NP_INTERNAL void *np_tcache_alloc(np_tcache *tc, unsigned size_idx);
+/* Takes a block being freed into its owner's cache; 0 if it must go to the arena. */
+NP_INTERNAL int np_tcache_free(np_allocator *a, np_tcache *mine, void *ptr, const np_block_ref *ref,
+                               np_block_tag tag);
+NP_INTERNAL void np_tcache_flush(np_tcache *tc);
+NP_INTERNAL void np_tcache_stats_add(np_allocator *a, np_stats *out);
+NP_INTERNAL np_arena *np_arena_least_used(np_allocator *a);
 
 /* chunk_registry.c */
 NP_INTERNAL int np_registry_init(np_registry *r, unsigned chunk_shift);

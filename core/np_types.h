@@ -73,6 +73,21 @@ typedef struct np_meta {
   uint64_t mapped_bytes;   /* slabs plus direct mappings */
 } np_meta;
 
+/* ---- Block tags --------------------------------------------------------------
+ * Every pooled block of a cached class has a 16-bit tag out of line: the id of
+ * the thread cache that owns it (0: none) and whether it sits in a cache now.
+ * Frees read it without a lock to find the owner and to refuse a double free
+ * of a cached block. */
+typedef uint16_t np_block_tag;
+#define NP_TAG_CACHED ((np_block_tag)0x8000)
+#define NP_TAG_OWNER_MASK ((np_block_tag)0x7fff)
+#define NP_MAX_THREAD_CACHES 32767
+
+/* Relaxed atomic access to metadata that lock-free paths read. */
+#define NP_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define NP_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define NP_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+
 /* ---- Regions: what the registry maps an address to ------------------------- */
 typedef enum np_region_kind { NP_REGION_CHUNK = 1, NP_REGION_HUGE = 2 } np_region_kind;
 
@@ -103,7 +118,8 @@ typedef struct np_subpage {
   uint32_t bitmap_words;
   uint32_t size_idx;
   int do_not_destroy;             /* cleared once the subpage is given back */
-  uint64_t bitmap[];              /* bit set = element in use */
+  np_block_tag *tags;             /* [max_elems] owner cache and cached bit, after the bitmap */
+  uint64_t bitmap[];              /* bit set = element in use (handed out or cached) */
 } np_subpage;
 
 #define NP_NO_HINT UINT32_MAX
@@ -131,6 +147,7 @@ typedef struct np_chunk {
   uint32_t *heap_pos;       /* [pages] index in its heap of the free run starting here */
   uint64_t *page_handle;    /* [pages] handle of the in-use run covering the page */
   np_subpage **subpages;    /* [pages] subpage whose run starts at the page */
+  np_block_tag *run_tags;   /* [pages] tag of the normal run starting at the page */
 } np_chunk;
 
 /* ---- Chunk lists ------------------------------------------------------------ */
@@ -147,6 +164,7 @@ typedef struct np_chunk_list {
 } np_chunk_list;
 
 /* ---- Arenas ------------------------------------------------------------------ */
+/* Updated with NP_ADD: small blocks are counted under their class lock only. */
 typedef struct np_kind_counters {
   uint64_t allocations, deallocations, active_bytes;
 } np_kind_counters;
@@ -154,10 +172,12 @@ typedef struct np_kind_counters {
 struct np_allocator;
 
 typedef struct np_arena {
-  np_lock lock;
+  np_lock lock;              /* chunks, chunk lists, normal and huge blocks */
   struct np_allocator *alloc;
   const np_size_classes *sc;
   np_subpage *small_heads;   /* [n_small] sentinels of the subpage lists */
+  np_lock *small_locks;      /* [n_small] one per list head (taken after `lock`) */
+  NP_ATOMIC(unsigned) bound_threads;
   np_chunk_list lists[NP_CHUNK_LISTS];
   np_region *huge;           /* live huge blocks */
   np_meta meta;
@@ -183,6 +203,35 @@ typedef struct np_small_run {
   uint32_t max_elems;
 } np_small_run;
 
+/* ---- Thread caches (thread_cache.c) -------------------------------------------
+ * Netty's PoolThreadCache: per thread, one bounded stack per cached class (the
+ * owner's own frees) and one np_mpsc queue per class (frees by other threads). */
+typedef struct np_cache_entry {
+  void *ptr;
+  np_block_tag *tag;
+} np_cache_entry;
+
+typedef struct np_cache_class {
+  np_cache_entry *stack;   /* owner only */
+  uint32_t count, cap;
+  uint32_t hits_since_trim;
+  np_mpsc remote;          /* blocks freed by other threads */
+  /* Owner-written, read by stats: */
+  uint64_t hits, pushes, flushed;
+} np_cache_class;
+
+typedef struct np_tcache {
+  struct np_allocator *alloc;
+  np_arena *arena;                /* bound for the thread's lifetime */
+  struct np_tcache *next_free;    /* retired slots, for reuse */
+  size_t mapped;                  /* bytes of this mapping */
+  NP_ATOMIC(int) alive;           /* remote producers check it ... */
+  NP_ATOMIC(unsigned) inflight;   /* ... after announcing themselves here */
+  uint32_t lookups;               /* cache lookups since the last trim */
+  uint16_t id;                    /* 1..NP_MAX_THREAD_CACHES, the owner tag */
+  np_cache_class classes[];       /* [alloc->n_cached] */
+} np_tcache;
+
 /* ---- The allocator ----------------------------------------------------------- */
 struct np_allocator {
   np_config cfg;
@@ -193,6 +242,20 @@ struct np_allocator {
   np_arena *arenas;
   size_t self_size;          /* bytes mapped for this struct and the arenas */
   NP_ATOMIC(uint64_t) invalid_frees;
+  uint64_t uid;              /* tells a new allocator from a destroyed one at the same address */
+  struct np_allocator *next_live;
+  /* Thread caches */
+  unsigned n_cached;                          /* classes 0..n_cached-1 are cached */
+  uint32_t cache_cap[NP_MAX_SIZE_CLASSES];    /* stack capacity per class */
+  NP_ATOMIC(np_tcache *) *tcaches;            /* [NP_MAX_THREAD_CACHES] by id - 1 */
+  unsigned tcache_count;                      /* ids handed out (under cache_lock) */
+  np_tcache *free_tcaches;                    /* retired, reusable */
+  np_lock cache_lock;
+  /* Counters of retired caches and of remote pushes, per class */
+  uint64_t retired_hits[NP_MAX_SIZE_CLASSES];
+  uint64_t retired_pushes[NP_MAX_SIZE_CLASSES];
+  uint64_t retired_flushed[NP_MAX_SIZE_CLASSES];
+  uint64_t remote_pushes[NP_MAX_SIZE_CLASSES];
 };
 
 #endif

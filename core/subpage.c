@@ -18,6 +18,10 @@
 
 #include "internal.h"
 
+static size_t np_subpage_bytes(uint32_t words, uint32_t elems) {
+  return sizeof(np_subpage) + words * sizeof(uint64_t) + elems * sizeof(np_block_tag);
+}
+
 void np_subpage_head_init(np_subpage *head) { head->prev = head->next = head; }
 
 static void add_to_list(np_subpage *head, np_subpage *s) {
@@ -38,7 +42,7 @@ np_subpage *np_subpage_new(np_chunk *chunk, unsigned size_idx, uint32_t run_offs
   np_arena *arena = chunk->region.arena;
   const np_small_run *geo = &arena->alloc->small_runs[size_idx];
   uint32_t words = (geo->max_elems + 63) / 64;
-  np_subpage *s = np_meta_alloc(&arena->meta, sizeof *s + words * sizeof(uint64_t));
+  np_subpage *s = np_meta_alloc(&arena->meta, np_subpage_bytes(words, geo->max_elems));
   if (s == NULL) return NULL;
   s->chunk = chunk;
   s->run_offset = run_offset;
@@ -50,17 +54,18 @@ np_subpage *np_subpage_new(np_chunk *chunk, unsigned size_idx, uint32_t run_offs
   s->bitmap_words = words;
   s->size_idx = size_idx;
   s->do_not_destroy = 1;
+  s->tags = (np_block_tag *)(s->bitmap + words);
   /* Every page of the run maps to the subpage for free by pointer. */
   uint64_t h = np_handle_make(run_offset, run_pages, 1) | NP_HANDLE_SUBPAGE_BIT;
-  for (uint32_t p = run_offset; p < run_offset + run_pages; p++) chunk->page_handle[p] = h;
-  chunk->subpages[run_offset] = s;
+  NP_STORE(&chunk->subpages[run_offset], s);
+  for (uint32_t p = run_offset; p < run_offset + run_pages; p++) NP_STORE(&chunk->page_handle[p], h);
   add_to_list(&arena->small_heads[size_idx], s);
   return s;
 }
 
 void np_subpage_delete(np_arena *arena, np_subpage *s) {
   if (s->prev) remove_from_list(s);
-  np_meta_free(&arena->meta, s, sizeof *s + s->bitmap_words * sizeof(uint64_t));
+  np_meta_free(&arena->meta, s, np_subpage_bytes(s->bitmap_words, s->max_elems));
 }
 
 static uint32_t find_free_element(const np_subpage *s) {
@@ -82,6 +87,17 @@ uint64_t np_subpage_alloc(np_subpage *s) {
   s->bitmap[idx >> 6] |= 1ull << (idx & 63);
   if (--s->num_avail == 0) remove_from_list(s);
   return np_handle_make(s->run_offset, s->run_pages, 1) | NP_HANDLE_SUBPAGE_BIT | idx;
+}
+
+void *np_subpage_alloc_block(np_subpage *s, np_block_tag owner) {
+  uint64_t h = np_subpage_alloc(s);
+  if (h == 0) return NULL;
+  NP_STORE(&s->tags[np_handle_bitmap_idx(h)], owner);
+  return np_subpage_block(s, h);
+}
+
+int np_subpage_is_allocated(const np_subpage *s, uint32_t idx) {
+  return (s->bitmap[idx >> 6] >> (idx & 63)) & 1;
 }
 
 int np_subpage_free(np_subpage *s, np_subpage *head, uint32_t idx) {

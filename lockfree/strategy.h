@@ -1,16 +1,32 @@
 /*
- * The concurrency strategy interface: what core/ calls to make an arena safe
- * for many threads. A strategy supplies, in its np_strategy_impl.h:
+ * The concurrency strategy interface: everything core/ needs from a strategy,
+ * and nothing else. A strategy folder (mutex/, ck/, ...) supplies
+ * np_strategy_impl.h with these types and (inline) functions:
  *
- *   np_lock                 a lock type embedded in arenas
- *   np_lock_init/destroy    set up / tear down a lock
- *   np_lock_acquire/release mutual exclusion for arena state
+ *   np_lock                     a lock embedded in arenas and small-class heads
+ *     np_lock_init / np_lock_destroy / np_lock_acquire / np_lock_release
+ *
+ *   np_mpsc                     a bounded multi-producer single-consumer queue
+ *                               of pointers: the way a block freed on another
+ *                               thread goes back to the cache that owns it
+ *     size_t np_mpsc_storage_bytes(unsigned capacity)   capacity: a power of two
+ *     void   np_mpsc_init(np_mpsc *q, void *storage, unsigned capacity)
+ *     int    np_mpsc_enqueue(np_mpsc *q, void *p)   any thread; 0 when full (or
+ *                                                   when waiting would be needed)
+ *     void  *np_mpsc_dequeue(np_mpsc *q)            the owner only; NULL if empty
+ *     unsigned np_mpsc_size(np_mpsc *q)             any thread; a snapshot
+ *     void   np_mpsc_destroy(np_mpsc *q)
+ *
+ *   NP_STRATEGY_NAME            "mutex", "ck", ...
  *
  * core/ never tests which strategy is built; it only calls these.
  */
 #ifndef NP_STRATEGY_H
 #define NP_STRATEGY_H
 
+#include <stddef.h>
+
 #include "np_strategy_impl.h"
+#include "tsan_annotations.h"
 
 #endif

@@ -38,6 +38,7 @@ typedef enum np_error {
   NP_ERR_CHUNK_SIZE,          /* page_size << max_order above 1 GiB */
   NP_ERR_ALIGNMENT,           /* alignment not 0 or a power of two up to page_size */
   NP_ERR_ARENAS,              /* arena count out of range */
+  NP_ERR_CACHE,               /* thread-cache setting out of range */
   NP_ERR_NO_MEMORY,           /* the system refused memory (mmap failed) */
   NP_ERR_FOREIGN_POINTER,     /* pointer is not inside memory of this allocator */
   NP_ERR_NOT_BLOCK_START,     /* pointer is inside a block, not at its start */
@@ -53,11 +54,18 @@ typedef struct np_config {
   size_t page_size;   /* bytes per page: a power of two, >= 4096 (default 8192) */
   unsigned max_order; /* chunk = page_size << max_order; <= 14 (default 9: 4 MiB) */
   size_t alignment;   /* 0, or a power of two <= page_size every block is aligned to */
-  unsigned arenas;    /* number of arenas (<= 1024), threads spread over them;
-                       * 0 picks the default (1 for now) */
+  unsigned arenas;    /* number of arenas (<= 1024); each thread binds to the one
+                       * with the fewest threads. 0: 2 x cores, capped so that 3
+                       * chunks per arena fit in half the memory */
   /* Netty keeps a completely free chunk that never left qInit forever (a known
    * problem). Non-zero releases such a chunk to the system as well. */
   int release_empty_init_chunks;
+  /* Thread caches (Netty's PoolThreadCache); entries are rounded up to a power
+   * of two, 0 turns a kind of cache off. */
+  unsigned small_cache_size;          /* per small class (default 256) */
+  unsigned normal_cache_size;         /* per cached normal class (default 64) */
+  size_t max_cached_buffer_capacity;  /* largest normal size cached (default 32 KiB) */
+  unsigned cache_trim_interval;       /* cache lookups between trims (default 8192), >= 1 */
 } np_config;
 
 /* Netty's defaults: 8 KiB pages, 4 MiB chunks, Netty's qInit behaviour. */
@@ -82,6 +90,13 @@ NP_API void *np_alloc(np_allocator *a, size_t size);
  * allocator did not hand out, one inside a block, or one already freed is
  * reported by the return code and the pool is left unchanged. */
 NP_API int np_free(np_allocator *a, void *ptr);
+
+/* Returns the calling thread's cached blocks to the arenas (they are freed,
+ * not lost, either way: a thread's cache is emptied when it exits). */
+NP_API void np_thread_cache_flush(np_allocator *a);
+
+/* "mutex" or "ck": the concurrency strategy this library was built with. */
+NP_API const char *np_strategy_name(void);
 
 /* The usable size of a live block (its size class for pooled blocks, the
  * page-rounded mapping for huge ones); 0 for a pointer that is not a live block. */
@@ -131,6 +146,9 @@ typedef struct np_stats {
   uint64_t chunk_deallocations; /* chunks returned, ever */
   uint64_t mapped_bytes;        /* bytes currently mapped for chunks and huge blocks */
   uint64_t invalid_frees;       /* np_free calls refused with an error */
+  uint64_t thread_caches;       /* live thread caches */
+  uint64_t cached_bytes;        /* bytes sitting in thread caches (not active) */
+  const char *strategy;         /* np_strategy_name() */
   np_chunk_list_stats lists[NP_CHUNK_LISTS];
   np_small_class_stats small_class[NP_MAX_SIZE_CLASSES];
 } np_stats;

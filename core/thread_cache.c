@@ -1,0 +1,334 @@
+/*
+ * Thread caches: Netty's PoolThreadCache policy, over the strategy's MPSC queue.
+ *
+ *   thread T's cache (one mapping)
+ *   class 0  [stack: T's own frees, LIFO]  [np_mpsc: frees by other threads]
+ *   class 1  [ ...                      ]  [ ...                           ]
+ *   ...      small classes (small_cache_size entries), then normal classes up
+ *            to max_cached_buffer_capacity (normal_cache_size entries)
+ *
+ * - Allocation: pop T's stack, else dequeue its MPSC queue, else the arena
+ *   (which tags the block with T's cache id: T owns it from then on).
+ * - Free: the block's tag names its owner. T's own blocks go on T's stack;
+ *   another thread's go into the owner's MPSC queue (only the owner dequeues).
+ *   A full stack or queue, a dead owner, or no owner: the arena.
+ * - A tag with NP_TAG_CACHED marks a block sitting in a cache: freeing it again
+ *   is a double free, detected without a lock.
+ * - Trim: every cache_trim_interval lookups (hits and misses), each class frees
+ *   to the arena as many entries as it had unused room: capacity minus the
+ *   hits since the last trim (Netty's MemoryRegionCache.trim).
+ * - Thread exit: the cache is emptied to the arenas and marked dead; frees of
+ *   its blocks go straight to the arena after that. Producers announce
+ *   themselves (inflight) before checking `alive`, and the exiting owner waits
+ *   for inflight to reach 0 after clearing it, so no block is left in the queue
+ *   of a dead cache. Dead caches are reused by later threads.
+ *
+ * Each thread finds its cache through a small thread-local table keyed by
+ * allocator (address and uid), so several allocators can coexist.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define TLS_SLOTS 8
+
+typedef struct tls_slot {
+  np_allocator *alloc;
+  uint64_t uid;
+  np_tcache *tc;
+} tls_slot;
+
+static __thread tls_slot tls_caches[TLS_SLOTS];
+
+/* Live allocators, for thread-exit handlers that must not touch a destroyed one. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static np_allocator *live_allocators;
+static uint64_t next_uid = 1;
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+
+static unsigned next_pow2(unsigned v) {
+  unsigned p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+void np_tcaches_init(np_allocator *a) {
+  const np_config *cfg = &a->cfg;
+  a->n_cached = 0;
+  for (unsigned i = 0; i < a->sc.n_sizes; i++) {
+    size_t size = np_index_to_size(&a->sc, i);
+    unsigned cap;
+    if (np_is_small_index(&a->sc, i)) cap = cfg->small_cache_size;
+    else if (size <= cfg->max_cached_buffer_capacity) cap = cfg->normal_cache_size;
+    else break;
+    a->cache_cap[i] = cap ? next_pow2(cap) : 0;
+    a->n_cached = i + 1;
+  }
+  np_lock_init(&a->cache_lock);
+  pthread_mutex_lock(&live_lock);
+  a->uid = next_uid++;
+  a->next_live = live_allocators;
+  live_allocators = a;
+  pthread_mutex_unlock(&live_lock);
+}
+
+void np_tcaches_destroy(np_allocator *a) {
+  pthread_mutex_lock(&live_lock); /* after this no exiting thread touches a */
+  for (np_allocator **p = &live_allocators; *p; p = &(*p)->next_live)
+    if (*p == a) {
+      *p = a->next_live;
+      break;
+    }
+  pthread_mutex_unlock(&live_lock);
+  if (a->tcaches) {
+    for (unsigned i = 0; i < a->tcache_count; i++) {
+      np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);
+      for (unsigned c = 0; c < a->n_cached; c++) np_mpsc_destroy(&tc->classes[c].remote);
+      np_os_unmap(tc, tc->mapped);
+    }
+    np_os_unmap(a->tcaches, NP_MAX_THREAD_CACHES * sizeof(*a->tcaches));
+  }
+  np_lock_destroy(&a->cache_lock);
+}
+
+/* ---- Creating and retiring caches ------------------------------------------- */
+
+static size_t tcache_layout(np_allocator *a) {
+  size_t bytes = sizeof(np_tcache) + a->n_cached * sizeof(np_cache_class);
+  for (unsigned c = 0; c < a->n_cached; c++)
+    if (a->cache_cap[c])
+      bytes += a->cache_cap[c] * sizeof(np_cache_entry) + np_mpsc_storage_bytes(a->cache_cap[c]);
+  return bytes;
+}
+
+static np_tcache *tcache_new(np_allocator *a) {
+  size_t bytes = tcache_layout(a);
+  np_tcache *tc = np_os_map(bytes);
+  if (tc == NULL) return NULL;
+  tc->alloc = a;
+  tc->mapped = bytes;
+  char *mem = (char *)&tc->classes[a->n_cached];
+  for (unsigned c = 0; c < a->n_cached; c++) {
+    np_cache_class *cc = &tc->classes[c];
+    cc->cap = a->cache_cap[c];
+    if (cc->cap == 0) continue;
+    cc->stack = (np_cache_entry *)mem;
+    mem += cc->cap * sizeof(np_cache_entry);
+    np_mpsc_init(&cc->remote, mem, cc->cap);
+    mem += np_mpsc_storage_bytes(cc->cap);
+  }
+  return tc;
+}
+
+static void thread_exit(void *unused);
+
+static void make_exit_key(void) { pthread_key_create(&exit_key, thread_exit); }
+
+/* A cache for the calling thread: a retired one if any, else a new one. */
+static np_tcache *tcache_acquire(np_allocator *a) {
+  np_tcache *tc = NULL;
+  np_lock_acquire(&a->cache_lock);
+  if (a->tcaches == NULL) a->tcaches = np_os_map(NP_MAX_THREAD_CACHES * sizeof(*a->tcaches));
+  if (a->tcaches && a->free_tcaches) {
+    tc = a->free_tcaches;
+    a->free_tcaches = tc->next_free;
+  } else if (a->tcaches && a->tcache_count < NP_MAX_THREAD_CACHES && (tc = tcache_new(a))) {
+    tc->id = (uint16_t)(a->tcache_count + 1);
+    atomic_store_explicit(&a->tcaches[a->tcache_count], tc, memory_order_release);
+    a->tcache_count++;
+  }
+  np_lock_release(&a->cache_lock);
+  if (tc == NULL) return NULL;
+  tc->lookups = 0;
+  tc->arena = np_arena_least_used(a);
+  atomic_fetch_add_explicit(&tc->arena->bound_threads, 1, memory_order_relaxed);
+  atomic_store_explicit(&tc->alive, 1, memory_order_seq_cst);
+  return tc;
+}
+
+np_tcache *np_tcache_get(np_allocator *a, int create) {
+  for (int i = 0; i < TLS_SLOTS; i++)
+    if (tls_caches[i].alloc == a && tls_caches[i].uid == a->uid) return tls_caches[i].tc;
+  if (!create || a->n_cached == 0) return NULL;
+  int slot = -1;
+  for (int i = 0; i < TLS_SLOTS && slot < 0; i++) {
+    if (tls_caches[i].alloc == NULL) slot = i;
+  }
+  if (slot < 0) { /* slots of destroyed allocators can be reused */
+    pthread_mutex_lock(&live_lock);
+    for (int i = 0; i < TLS_SLOTS && slot < 0; i++) {
+      np_allocator *live = live_allocators;
+      while (live && !(live == tls_caches[i].alloc && live->uid == tls_caches[i].uid)) live = live->next_live;
+      if (live == NULL) slot = i;
+    }
+    pthread_mutex_unlock(&live_lock);
+    if (slot < 0) return NULL; /* more live allocators in this thread than slots */
+  }
+  np_tcache *tc = tcache_acquire(a);
+  if (tc == NULL) return NULL;
+  pthread_once(&exit_key_once, make_exit_key);
+  pthread_setspecific(exit_key, (void *)1); /* so that thread_exit runs */
+  tls_caches[slot] = (tls_slot){a, a->uid, tc};
+  return tc;
+}
+
+/* ---- Giving blocks back to the arena ------------------------------------------ */
+
+static void flush_block(np_tcache *tc, np_cache_class *cc, void *ptr) {
+  np_region *r = np_registry_get(&tc->alloc->registry, ptr);
+  np_arena_free(r->arena, r, ptr, 1);
+  cc->flushed++;
+}
+
+/* Frees up to n cached entries of a class to the arena: the remote queue
+ * first, then the oldest entries of the stack. */
+static void flush_class(np_tcache *tc, np_cache_class *cc, uint32_t n) {
+  void *p;
+  while (n && (p = np_mpsc_dequeue(&cc->remote))) {
+    flush_block(tc, cc, p);
+    n--;
+  }
+  uint32_t take = n < cc->count ? n : cc->count;
+  for (uint32_t i = 0; i < take; i++) flush_block(tc, cc, cc->stack[i].ptr);
+  memmove(cc->stack, cc->stack + take, (cc->count - take) * sizeof(np_cache_entry));
+  cc->count -= take;
+}
+
+void np_tcache_flush(np_tcache *tc) {
+  for (unsigned c = 0; c < tc->alloc->n_cached; c++) flush_class(tc, &tc->classes[c], UINT32_MAX);
+}
+
+static void trim(np_tcache *tc) {
+  for (unsigned c = 0; c < tc->alloc->n_cached; c++) {
+    np_cache_class *cc = &tc->classes[c];
+    if (cc->cap > cc->hits_since_trim) flush_class(tc, cc, cc->cap - cc->hits_since_trim);
+    cc->hits_since_trim = 0;
+  }
+  tc->lookups = 0;
+}
+
+/* The thread is gone: empty its caches, mark them dead, and make them reusable. */
+static void tcache_retire(np_tcache *tc) {
+  np_allocator *a = tc->alloc;
+  np_tcache_flush(tc);
+  atomic_store_explicit(&tc->alive, 0, memory_order_seq_cst);
+  while (atomic_load_explicit(&tc->inflight, memory_order_seq_cst) != 0) sched_yield();
+  np_tcache_flush(tc); /* what producers that saw it alive put in */
+  atomic_fetch_sub_explicit(&tc->arena->bound_threads, 1, memory_order_relaxed);
+  np_lock_acquire(&a->cache_lock);
+  for (unsigned c = 0; c < a->n_cached; c++) { /* keep the counts for stats */
+    np_cache_class *cc = &tc->classes[c];
+    a->retired_hits[c] += cc->hits;
+    a->retired_pushes[c] += cc->pushes;
+    a->retired_flushed[c] += cc->flushed;
+    NP_STORE(&cc->hits, 0);
+    NP_STORE(&cc->pushes, 0);
+    NP_STORE(&cc->flushed, 0);
+    cc->hits_since_trim = 0;
+  }
+  tc->next_free = a->free_tcaches;
+  a->free_tcaches = tc;
+  np_lock_release(&a->cache_lock);
+}
+
+static void thread_exit(void *unused) {
+  (void)unused;
+  pthread_mutex_lock(&live_lock);
+  for (int i = 0; i < TLS_SLOTS; i++) {
+    tls_slot *s = &tls_caches[i];
+    if (s->alloc == NULL) continue;
+    for (np_allocator *live = live_allocators; live; live = live->next_live)
+      if (live == s->alloc && live->uid == s->uid) {
+        tcache_retire(s->tc);
+        break;
+      }
+    *s = (tls_slot){0};
+  }
+  pthread_mutex_unlock(&live_lock);
+}
+
+/* ---- Fast paths ------------------------------------------------------------------ */
+
+void *np_tcache_alloc(np_tcache *tc, unsigned idx) {
+  if (++tc->lookups >= tc->alloc->cfg.cache_trim_interval) trim(tc);
+  np_cache_class *cc = &tc->classes[idx];
+  if (cc->count) {
+    np_cache_entry e = cc->stack[--cc->count];
+    NP_STORE(e.tag, tc->id);
+    NP_STORE(&cc->hits, cc->hits + 1);
+    cc->hits_since_trim++;
+    return e.ptr;
+  }
+  void *p = cc->cap ? np_mpsc_dequeue(&cc->remote) : NULL;
+  if (p) {
+    np_block_ref ref;
+    np_chunk *c = (np_chunk *)np_registry_get(&tc->alloc->registry, p);
+    np_chunk_find_block(c, p, &ref);
+    NP_STORE(ref.tag, tc->id);
+    NP_STORE(&cc->hits, cc->hits + 1);
+    cc->hits_since_trim++;
+  }
+  return p;
+}
+
+int np_tcache_free(np_allocator *a, np_tcache *mine, void *ptr, const np_block_ref *ref,
+                   np_block_tag tag) {
+  unsigned owner = tag & NP_TAG_OWNER_MASK;
+  if (owner == 0) return 0;
+  if (mine && owner == mine->id) {
+    np_cache_class *cc = &mine->classes[ref->size_idx];
+    if (cc->count >= cc->cap) return 0;
+    NP_STORE(ref->tag, tag | NP_TAG_CACHED);
+    cc->stack[cc->count++] = (np_cache_entry){ptr, ref->tag};
+    NP_STORE(&cc->pushes, cc->pushes + 1);
+    return 1;
+  }
+  np_tcache *tc = atomic_load_explicit(&a->tcaches[owner - 1], memory_order_acquire);
+  int done = 0;
+  atomic_fetch_add_explicit(&tc->inflight, 1, memory_order_seq_cst);
+  if (atomic_load_explicit(&tc->alive, memory_order_seq_cst)) {
+    np_cache_class *cc = &tc->classes[ref->size_idx];
+    NP_STORE(ref->tag, tag | NP_TAG_CACHED);
+    done = cc->cap && np_mpsc_enqueue(&cc->remote, ptr);
+    if (done) NP_ADD(&a->remote_pushes[ref->size_idx], 1);
+    else NP_STORE(ref->tag, tag);
+  }
+  atomic_fetch_sub_explicit(&tc->inflight, 1, memory_order_seq_cst);
+  return done;
+}
+
+/* ---- Statistics ------------------------------------------------------------------- */
+
+/* Stats count blocks from the user's side: a block in a cache is neither
+ * allocated nor active. */
+void np_tcache_stats_add(np_allocator *a, np_stats *out) {
+  np_lock_acquire(&a->cache_lock);
+  unsigned live = 0;
+  for (unsigned i = 0; i < a->tcache_count; i++)
+    if (atomic_load_explicit(&atomic_load_explicit(&a->tcaches[i], memory_order_acquire)->alive,
+                             memory_order_relaxed))
+      live++;
+  out->thread_caches = live;
+  for (unsigned c = 0; c < a->n_cached; c++) {
+    uint64_t hits = a->retired_hits[c], pushes = a->retired_pushes[c] + NP_LOAD(&a->remote_pushes[c]);
+    uint64_t flushed = a->retired_flushed[c];
+    for (unsigned i = 0; i < a->tcache_count; i++) {
+      np_cache_class *cc = &atomic_load_explicit(&a->tcaches[i], memory_order_acquire)->classes[c];
+      hits += NP_LOAD(&cc->hits);
+      pushes += NP_LOAD(&cc->pushes);
+      flushed += NP_LOAD(&cc->flushed);
+    }
+    uint64_t size = np_index_to_size(&a->sc, c);
+    uint64_t cached = pushes - hits - flushed;
+    np_size_kind_stats *k = np_is_small_index(&a->sc, c) ? &out->small : &out->normal;
+    k->allocations += hits;
+    k->deallocations += pushes - flushed;
+    k->active -= cached;
+    k->active_bytes -= cached * size;
+    out->cached_bytes += cached * size;
+  }
+  np_lock_release(&a->cache_lock);
+}
