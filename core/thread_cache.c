@@ -65,7 +65,7 @@ void np_tcaches_init(np_allocator *a) {
     else if (size <= cfg->max_cached_buffer_capacity) cap = cfg->normal_cache_size;
     else break;
     a->cache_cap[i] = cap ? next_pow2(cap) : 0;
-    a->n_cached = i + 1;
+    if (cap) a->n_cached = i + 1;
   }
   np_lock_init(&a->cache_lock);
   pthread_mutex_lock(&live_lock);
@@ -152,7 +152,7 @@ static np_tcache *tcache_acquire(np_allocator *a) {
 np_tcache *np_tcache_get(np_allocator *a, int create) {
   for (int i = 0; i < TLS_SLOTS; i++)
     if (tls_caches[i].alloc == a && tls_caches[i].uid == a->uid) return tls_caches[i].tc;
-  if (!create || a->n_cached == 0) return NULL;
+  if (!create) return NULL;
   int slot = -1;
   for (int i = 0; i < TLS_SLOTS && slot < 0; i++) {
     if (tls_caches[i].alloc == NULL) slot = i;

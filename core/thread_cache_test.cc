@@ -1,0 +1,204 @@
+// Thread caches: Netty's sizes and trim, frees by other threads going back to
+// the owner's cache, double frees of cached blocks, and owners that exit.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+#include <vector>
+
+#include "npool.h"
+
+namespace {
+
+struct Alloc {
+  explicit Alloc(np_config cfg = np_config_default()) {
+    EXPECT_EQ(np_allocator_create(&cfg, &a), NP_OK);
+  }
+  ~Alloc() { np_allocator_destroy(a); }
+  np_stats Stats() {
+    np_stats s;
+    np_allocator_stats(a, &s);
+    return s;
+  }
+  np_allocator *a = nullptr;
+};
+
+TEST(ThreadCache, DefaultsAreNettys) {
+  np_config c = np_config_default();
+  EXPECT_EQ(c.small_cache_size, 256u);
+  EXPECT_EQ(c.normal_cache_size, 64u);
+  EXPECT_EQ(c.max_cached_buffer_capacity, 32768u);
+  EXPECT_EQ(c.cache_trim_interval, 8192u);
+  c.cache_trim_interval = 0;
+  np_allocator *a = nullptr;
+  EXPECT_EQ(np_allocator_create(&c, &a), NP_ERR_CACHE);
+  c = np_config_default();
+  c.small_cache_size = 1u << 20;
+  EXPECT_EQ(np_allocator_create(&c, &a), NP_ERR_CACHE);
+  EXPECT_EQ(a, nullptr);
+}
+
+// A freed block is reused by the same thread's next allocation of its class,
+// and while it sits in the cache it counts as neither active nor allocated.
+TEST(ThreadCache, OwnFreeIsReusedAndNotActive) {
+  Alloc al;
+  void *p = np_alloc(al.a, 100);
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(np_free(al.a, p), NP_OK);
+  np_stats s = al.Stats();
+  EXPECT_EQ(s.small.active, 0u);
+  EXPECT_EQ(s.small.active_bytes, 0u);
+  EXPECT_EQ(s.cached_bytes, 112u);
+  EXPECT_EQ(s.thread_caches, 1u);
+  EXPECT_EQ(np_alloc(al.a, 100), p);
+  s = al.Stats();
+  EXPECT_EQ(s.small.active, 1u);
+  EXPECT_EQ(s.small.allocations, 2u);
+  EXPECT_EQ(s.cached_bytes, 0u);
+  EXPECT_EQ(np_usable_size(al.a, p), 112u);
+  ASSERT_EQ(np_free(al.a, p), NP_OK);
+  EXPECT_EQ(np_usable_size(al.a, p), 0u);  // cached: not a live block
+}
+
+TEST(ThreadCache, DoubleFreeOfCachedBlockIsRefused) {
+  Alloc al;
+  void *small = np_alloc(al.a, 64), *normal = np_alloc(al.a, 32768);
+  ASSERT_EQ(np_free(al.a, small), NP_OK);
+  ASSERT_EQ(np_free(al.a, normal), NP_OK);
+  np_stats before = al.Stats();
+  EXPECT_EQ(np_free(al.a, small), NP_ERR_DOUBLE_FREE);
+  EXPECT_EQ(np_free(al.a, normal), NP_ERR_DOUBLE_FREE);
+  np_stats after = al.Stats();
+  EXPECT_EQ(after.invalid_frees, before.invalid_frees + 2);
+  EXPECT_EQ(after.cached_bytes, before.cached_bytes);
+  // Each comes back exactly once.
+  EXPECT_EQ(np_alloc(al.a, 64), small);
+  EXPECT_NE(np_alloc(al.a, 64), small);
+}
+
+// Normal sizes above max_cached_buffer_capacity are never cached.
+TEST(ThreadCache, OnlyClassesUpToMaxCachedCapacity) {
+  Alloc al;
+  void *p = np_alloc(al.a, 40960);
+  ASSERT_EQ(np_free(al.a, p), NP_OK);
+  EXPECT_EQ(al.Stats().cached_bytes, 0u);
+  p = np_alloc(al.a, 32768);
+  ASSERT_EQ(np_free(al.a, p), NP_OK);
+  EXPECT_EQ(al.Stats().cached_bytes, 32768u);
+}
+
+// Capacity: at most small_cache_size (rounded to a power of two) per class.
+TEST(ThreadCache, CapacityIsBounded) {
+  np_config c = np_config_default();
+  c.small_cache_size = 5;  // rounded to 8
+  Alloc al(c);
+  std::vector<void *> v;
+  for (int i = 0; i < 20; i++) v.push_back(np_alloc(al.a, 16));
+  for (void *p : v) ASSERT_EQ(np_free(al.a, p), NP_OK);
+  np_stats s = al.Stats();
+  EXPECT_EQ(s.cached_bytes, 8u * 16);
+  EXPECT_EQ(s.small.active, 0u);
+}
+
+TEST(ThreadCache, DisabledByZeroSizes) {
+  np_config c = np_config_default();
+  c.small_cache_size = c.normal_cache_size = 0;
+  Alloc al(c);
+  void *p = np_alloc(al.a, 16);
+  ASSERT_EQ(np_free(al.a, p), NP_OK);
+  EXPECT_EQ(al.Stats().cached_bytes, 0u);
+  // The thread still has a cache object: it binds the thread to its arena.
+  EXPECT_EQ(al.Stats().thread_caches, 1u);
+}
+
+// Netty's trim: every cache_trim_interval lookups each class frees its unused
+// room (capacity - hits since the last trim).
+TEST(ThreadCache, TrimFreesUnusedEntries) {
+  np_config c = np_config_default();
+  c.cache_trim_interval = 64;
+  Alloc al(c);
+  std::vector<void *> v;
+  for (int i = 0; i < 100; i++) v.push_back(np_alloc(al.a, 1024));
+  for (void *p : v) ASSERT_EQ(np_free(al.a, p), NP_OK);
+  EXPECT_EQ(al.Stats().cached_bytes, 100u * 1024);
+  // Lookups of another class only: class 1024 has no hits, so its whole
+  // capacity (256 >= 100 entries) is unused room and it is emptied.
+  for (int i = 0; i < 70; i++) ASSERT_EQ(np_free(al.a, np_alloc(al.a, 16)), NP_OK);
+  np_stats s = al.Stats();
+  EXPECT_LE(s.cached_bytes, 16u);  // at most the last 16-byte block
+  EXPECT_EQ(s.small.active, 0u);
+}
+
+TEST(ThreadCache, FlushEmptiesTheCallersCache) {
+  Alloc al;
+  std::vector<void *> v;
+  for (int i = 0; i < 50; i++) v.push_back(np_alloc(al.a, 300 + i * 200));
+  for (void *p : v) ASSERT_EQ(np_free(al.a, p), NP_OK);
+  EXPECT_GT(al.Stats().cached_bytes, 0u);
+  np_thread_cache_flush(al.a);
+  np_stats s = al.Stats();
+  EXPECT_EQ(s.cached_bytes, 0u);
+  EXPECT_EQ(s.small.active_bytes + s.normal.active_bytes, 0u);
+}
+
+// A block freed by another thread goes back to its owner's cache; the owner's
+// next allocation of that class returns it.
+TEST(ThreadCache, RemoteFreeReturnsToOwner) {
+  Alloc al;
+  void *p = np_alloc(al.a, 200);
+  ASSERT_NE(p, nullptr);
+  std::thread([&] { EXPECT_EQ(np_free(al.a, p), NP_OK); }).join();
+  EXPECT_EQ(al.Stats().cached_bytes, 224u);  // 200 -> class 224
+  EXPECT_EQ(np_alloc(al.a, 200), p);
+  // A second remote free of the same cached block is a double free.
+  ASSERT_EQ(np_free(al.a, p), NP_OK);
+  std::thread([&] { EXPECT_EQ(np_free(al.a, p), NP_ERR_DOUBLE_FREE); }).join();
+}
+
+// The owner exits: its cache is emptied, and its blocks freed later by other
+// threads go to the arena. Nothing stays active.
+TEST(ThreadCache, OwnerExitedFreesGoToArena) {
+  Alloc al;
+  std::vector<void *> blocks;
+  std::thread([&] {
+    for (int i = 0; i < 300; i++) blocks.push_back(np_alloc(al.a, 16 + (i % 40) * 100));
+    for (int i = 0; i < 100; i++) ASSERT_EQ(np_free(al.a, blocks[i]), NP_OK);  // cached
+  }).join();
+  np_stats s = al.Stats();
+  EXPECT_EQ(s.cached_bytes, 0u) << "the exiting thread's cache was emptied";
+  EXPECT_EQ(s.thread_caches, 0u);
+  EXPECT_EQ(s.small.active, 200u);
+  for (int i = 100; i < 300; i++) ASSERT_EQ(np_free(al.a, blocks[i]), NP_OK);
+  s = al.Stats();
+  EXPECT_EQ(s.small.active + s.normal.active, 0u);
+  EXPECT_EQ(s.small.active_bytes + s.normal.active_bytes, 0u);
+  // The main thread made no cache of its own by freeing.
+  EXPECT_EQ(s.cached_bytes, 0u);
+}
+
+// Threads bind to the least-used arena: with 4 arenas, 4 live threads use 4
+// different arenas.
+TEST(ThreadCache, ThreadsBindToLeastUsedArena) {
+  np_config c = np_config_default();
+  c.arenas = 4;
+  Alloc al(c);
+  std::vector<std::thread> ts;
+  std::vector<void *> first(4);
+  std::promise<void> go;
+  std::shared_future<void> all_bound = go.get_future().share();
+  std::atomic<int> bound{0};
+  for (int i = 0; i < 4; i++)
+    ts.emplace_back([&, i] {
+      first[i] = np_alloc(al.a, 65536);  // normal, uncached: a chunk of its arena
+      bound++;
+      all_bound.wait();
+      np_free(al.a, first[i]);
+    });
+  while (bound.load() < 4) std::this_thread::yield();
+  np_stats s = al.Stats();
+  EXPECT_EQ(s.chunk_allocations, 4u) << "one chunk in each of 4 arenas";
+  go.set_value();
+  for (auto &t : ts) t.join();
+}
+
+}  // namespace
