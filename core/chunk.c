@@ -88,6 +88,7 @@ np_chunk *np_chunk_new(np_arena *arena) {
   c->region.base = mem;
   c->region.size = sc->chunk_size;
   c->pages = pages;
+  c->page_shift = sc->page_shift;
   c->free_bytes = sc->chunk_size;
 
   char *t = c->tables; /* carve the tables, 8-byte fields first */
@@ -208,23 +209,24 @@ np_subpage *np_chunk_subpage_of(const np_chunk *c, const void *ptr) {
 }
 
 int np_chunk_find_block(const np_chunk *c, const void *ptr, np_block_ref *ref) {
-  const np_size_classes *sc = c->region.arena->sc;
+  const unsigned page_shift = c->page_shift;
   size_t off = (size_t)((const char *)ptr - np_chunk_base(c));
-  uint64_t h = NP_LOAD(&c->page_handle[off >> sc->page_shift]);
+  uint64_t h = NP_LOAD(&c->page_handle[off >> page_shift]);
   ref->subpage = NULL;
   if (h == 0) return NP_ERR_DOUBLE_FREE; /* the page belongs to no live run */
-  size_t run_off = off - ((size_t)np_handle_offset(h) << sc->page_shift);
+  size_t run_off = off - ((size_t)np_handle_offset(h) << page_shift);
   if (!np_handle_is_subpage(h)) {
     if (run_off != 0) return NP_ERR_NOT_BLOCK_START;
     ref->handle = h;
-    ref->size = (size_t)np_handle_pages(h) << sc->page_shift;
-    ref->size_idx = np_size_to_index(sc, ref->size);
+    ref->size = (size_t)np_handle_pages(h) << page_shift;
+    ref->size_idx = np_size_to_index(c->region.arena->sc, ref->size);
     ref->tag = &c->run_tags[np_handle_offset(h)];
     return NP_OK;
   }
   np_subpage *s = NP_LOAD(&c->subpages[np_handle_offset(h)]);
   if (s == NULL) return NP_ERR_DOUBLE_FREE;
-  uint32_t idx = (uint32_t)(run_off / s->elem_size);
+  /* run_off / elem_size, exact for 32-bit operands (Lemire's fastdiv). */
+  uint32_t idx = (uint32_t)(((unsigned __int128)s->elem_magic * (uint32_t)run_off) >> 64);
   if ((size_t)idx * s->elem_size != run_off || idx >= s->max_elems) return NP_ERR_NOT_BLOCK_START;
   ref->handle = h | idx;
   ref->subpage = s;

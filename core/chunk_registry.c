@@ -45,19 +45,9 @@ void np_registry_destroy(np_registry *r) {
   r->root = NULL;
 }
 
-/* Splits addr into root and leaf index; 0 if addr is outside the space. */
-static int key_of(const np_registry *r, const void *addr, size_t *ri, size_t *li) {
-  uintptr_t a = (uintptr_t)addr;
-  if (a >> NP_REGISTRY_ADDRESS_BITS) return 0;
-  uintptr_t key = a >> r->shift;
-  *ri = key >> r->leaf_bits;
-  *li = key & (((uintptr_t)1 << r->leaf_bits) - 1);
-  return 1;
-}
-
 int np_registry_set(np_registry *r, const void *addr, np_region *region) {
   size_t ri, li;
-  if (!key_of(r, addr, &ri, &li)) return NP_ERR_NO_MEMORY;
+  if (!np_registry_key(r, addr, &ri, &li)) return NP_ERR_NO_MEMORY;
   _Atomic(np_region *) *leaf = atomic_load_explicit(&r->root[ri], memory_order_acquire);
   if (leaf == NULL) {
     np_lock_acquire(&r->lock);
@@ -75,14 +65,8 @@ int np_registry_set(np_registry *r, const void *addr, np_region *region) {
 
 void np_registry_clear(np_registry *r, const void *addr) {
   size_t ri, li;
-  if (!key_of(r, addr, &ri, &li)) return;
+  if (!np_registry_key(r, addr, &ri, &li)) return;
   _Atomic(np_region *) *leaf = atomic_load_explicit(&r->root[ri], memory_order_acquire);
   if (leaf) atomic_store_explicit(&leaf[li], NULL, memory_order_release);
 }
 
-np_region *np_registry_get(const np_registry *r, const void *addr) {
-  size_t ri, li;
-  if (!key_of(r, addr, &ri, &li)) return NULL;
-  _Atomic(np_region *) *leaf = atomic_load_explicit(&r->root[ri], memory_order_acquire);
-  return leaf ? atomic_load_explicit(&leaf[li], memory_order_acquire) : NULL;
-}

@@ -93,8 +93,13 @@ NP_INTERNAL void np_arena_stats_add(np_arena *arena, np_stats *out);
 NP_INTERNAL void np_tcaches_init(np_allocator *a);
 NP_INTERNAL void np_tcaches_destroy(np_allocator *a);
 /* The calling thread's cache for a (created on first use when create);
- * NULL when caching is off or no cache could be made. */
-NP_INTERNAL np_tcache *np_tcache_get(np_allocator *a, int create);
+ * NULL when no cache could be made. Slot 0 is checked inline. */
+NP_INTERNAL np_tcache *np_tcache_get_slow(np_allocator *a, int create);
+extern __thread np_tls_slot np_tls_caches[NP_TLS_SLOTS] NP_INTERNAL;
+static inline np_tcache *np_tcache_get(np_allocator *a, int create) {
+  if (np_tls_caches[0].alloc == a && np_tls_caches[0].uid == a->uid) return np_tls_caches[0].tc;
+  return np_tcache_get_slow(a, create);
+}
 NP_INTERNAL void *np_tcache_alloc(np_tcache *tc, unsigned size_idx);
 /* Takes a block being freed into its owner's cache; 0 if it must go to the arena. */
 NP_INTERNAL int np_tcache_free(np_allocator *a, np_tcache *mine, void *ptr, const np_block_ref *ref,
@@ -108,7 +113,29 @@ NP_INTERNAL int np_registry_init(np_registry *r, unsigned chunk_shift);
 NP_INTERNAL void np_registry_destroy(np_registry *r);
 NP_INTERNAL int np_registry_set(np_registry *r, const void *addr, np_region *region);
 NP_INTERNAL void np_registry_clear(np_registry *r, const void *addr);
-NP_INTERNAL np_region *np_registry_get(const np_registry *r, const void *addr);
+
+/* Splits addr into root and leaf index; 0 if addr is outside the space. */
+static inline int np_registry_key(const np_registry *r, const void *addr, size_t *ri, size_t *li) {
+  uintptr_t a = (uintptr_t)addr;
+  if (a >> NP_REGISTRY_ADDRESS_BITS) return 0;
+  uintptr_t key = a >> r->shift;
+  *ri = key >> r->leaf_bits;
+  *li = key & (((uintptr_t)1 << r->leaf_bits) - 1);
+  return 1;
+}
+
+/* The region holding addr, or NULL: two loads, no lock (every free starts here). */
+static inline np_region *np_registry_get(const np_registry *r, const void *addr) {
+  size_t ri, li;
+  if (!np_registry_key(r, addr, &ri, &li)) return NULL;
+#ifdef __cplusplus
+  auto *leaf = r->root[ri].load(std::memory_order_acquire);
+  return leaf ? leaf[li].load(std::memory_order_acquire) : NULL;
+#else
+  _Atomic(np_region *) *leaf = atomic_load_explicit(&r->root[ri], memory_order_acquire);
+  return leaf ? atomic_load_explicit(&leaf[li], memory_order_acquire) : NULL;
+#endif
+}
 
 #ifdef __cplusplus
 }

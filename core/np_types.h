@@ -112,6 +112,7 @@ typedef struct np_subpage {
   uint32_t run_offset;            /* in pages */
   uint32_t run_pages;
   uint32_t elem_size;
+  uint64_t elem_magic;            /* UINT64_MAX / elem_size + 1: division by multiplication */
   uint32_t max_elems;
   uint32_t num_avail;
   uint32_t next_avail;            /* hint: an element known free, or NP_NO_HINT */
@@ -139,6 +140,7 @@ typedef struct np_chunk {
   struct np_chunk *prev, *next;   /* neighbours on that list */
   size_t free_bytes;
   uint32_t pages;
+  uint32_t page_shift;            /* the size classes' copy, one load closer to a free */
   /* Arrays in one metadata mapping (tables_size bytes at `tables`): */
   void *tables;
   size_t tables_size;
@@ -228,9 +230,18 @@ typedef struct np_tcache {
   NP_ATOMIC(int) alive;           /* remote producers check it ... */
   NP_ATOMIC(unsigned) inflight;   /* ... after announcing themselves here */
   uint32_t lookups;               /* cache lookups since the last trim */
+  uint32_t trim_interval;         /* the config's cache_trim_interval */
   uint16_t id;                    /* 1..NP_MAX_THREAD_CACHES, the owner tag */
   np_cache_class classes[];       /* [alloc->n_cached] */
 } np_tcache;
+
+/* A thread's way to its caches: one slot per allocator it uses. */
+#define NP_TLS_SLOTS 8
+typedef struct np_tls_slot {
+  struct np_allocator *alloc;
+  uint64_t uid;
+  np_tcache *tc;
+} np_tls_slot;
 
 /* ---- The allocator ----------------------------------------------------------- */
 struct np_allocator {

@@ -48,6 +48,7 @@ np_subpage *np_subpage_new(np_chunk *chunk, unsigned size_idx, uint32_t run_offs
   s->run_offset = run_offset;
   s->run_pages = run_pages;
   s->elem_size = (uint32_t)np_index_to_size(arena->sc, size_idx);
+  s->elem_magic = UINT64_MAX / s->elem_size + 1;
   s->max_elems = geo->max_elems;
   s->num_avail = geo->max_elems;
   s->next_avail = 0;

@@ -32,15 +32,11 @@
 
 #include "internal.h"
 
-#define TLS_SLOTS 8
+#define TLS_SLOTS NP_TLS_SLOTS
+typedef np_tls_slot tls_slot;
+#define tls_caches np_tls_caches
 
-typedef struct tls_slot {
-  np_allocator *alloc;
-  uint64_t uid;
-  np_tcache *tc;
-} tls_slot;
-
-static __thread tls_slot tls_caches[TLS_SLOTS];
+__thread np_tls_slot np_tls_caches[NP_TLS_SLOTS];
 
 /* Live allocators, for thread-exit handlers that must not touch a destroyed one. */
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -143,14 +139,15 @@ static np_tcache *tcache_acquire(np_allocator *a) {
   np_lock_release(&a->cache_lock);
   if (tc == NULL) return NULL;
   tc->lookups = 0;
+  tc->trim_interval = a->cfg.cache_trim_interval;
   tc->arena = np_arena_least_used(a);
   atomic_fetch_add_explicit(&tc->arena->bound_threads, 1, memory_order_relaxed);
   atomic_store_explicit(&tc->alive, 1, memory_order_seq_cst);
   return tc;
 }
 
-np_tcache *np_tcache_get(np_allocator *a, int create) {
-  for (int i = 0; i < TLS_SLOTS; i++)
+np_tcache *np_tcache_get_slow(np_allocator *a, int create) {
+  for (int i = 1; i < TLS_SLOTS; i++)
     if (tls_caches[i].alloc == a && tls_caches[i].uid == a->uid) return tls_caches[i].tc;
   if (!create) return NULL;
   int slot = -1;
@@ -253,7 +250,7 @@ static void thread_exit(void *unused) {
 /* ---- Fast paths ------------------------------------------------------------------ */
 
 void *np_tcache_alloc(np_tcache *tc, unsigned idx) {
-  if (++tc->lookups >= tc->alloc->cfg.cache_trim_interval) trim(tc);
+  if (++tc->lookups >= tc->trim_interval) trim(tc);
   np_cache_class *cc = &tc->classes[idx];
   if (cc->count) {
     np_cache_entry e = cc->stack[--cc->count];
