@@ -93,6 +93,11 @@ int np_allocator_create(const np_config *cfg, np_allocator **out) {
   a->arenas = (np_arena *)(a + 1);
   a->n_arenas = 0;
   np_tcaches_init(a);
+  rc = np_cpu_cache_init(a);
+  if (rc != NP_OK) {
+    np_os_unmap(a, self);
+    return rc;
+  }
   rc = np_registry_init(&a->registry, a->sc.page_shift + cfg->max_order);
   for (unsigned i = 0; rc == NP_OK && i < n_arenas; i++, a->n_arenas++)
     rc = np_arena_init(&a->arenas[i], a);
@@ -107,6 +112,7 @@ int np_allocator_create(const np_config *cfg, np_allocator **out) {
 void np_allocator_destroy(np_allocator *a) {
   if (a == NULL) return;
   np_tcaches_destroy(a);
+  np_cpu_cache_destroy(a);
   for (unsigned i = 0; i < a->n_arenas; i++) np_arena_destroy(&a->arenas[i]);
   np_registry_destroy(&a->registry);
   np_os_unmap(a, a->self_size);
@@ -133,10 +139,12 @@ void *np_alloc(np_allocator *a, size_t size) {
   if (tc == NULL) return np_arena_alloc(arena_without_cache(a), size, 0);
   unsigned idx = np_size_to_index(&a->sc, size);
   if (idx < a->n_cached) {
-    void *p = np_tcache_alloc(tc, idx);
+    void *p = a->percpu_active ? np_cpu_cache_alloc(a, tc, idx) : np_tcache_alloc(tc, idx);
     if (p) return p;
   }
-  return np_arena_alloc(tc->arena, size, tc->id);
+  /* Per-CPU caches come with per-CPU arenas; thread caches with the thread's. */
+  np_arena *arena = a->percpu_active ? np_cpu_cache_arena(a) : tc->arena;
+  return np_arena_alloc(arena, size, tc->id);
 }
 
 int np_free(np_allocator *a, void *ptr) {
@@ -151,7 +159,9 @@ int np_free(np_allocator *a, void *ptr) {
     if (rc == NP_OK && ref.size_idx < a->n_cached) {
       np_block_tag tag = NP_LOAD(ref.tag);
       if (tag & NP_TAG_CACHED) rc = NP_ERR_DOUBLE_FREE;
-      else if (np_tcache_free(a, np_tcache_get(a, 0), ptr, &ref, tag)) return NP_OK;
+      else if (a->percpu_active ? np_cpu_cache_free(a, np_tcache_get(a, 1), ptr, &ref, tag)
+                                : np_tcache_free(a, np_tcache_get(a, 0), ptr, &ref, tag))
+        return NP_OK;
     }
     if (rc == NP_OK) rc = np_arena_free(r->arena, r, ptr, 0);
   } else if (r) {
@@ -162,7 +172,12 @@ int np_free(np_allocator *a, void *ptr) {
 }
 
 void np_thread_cache_flush(np_allocator *a) {
-  np_tcache *tc = a ? np_tcache_get(a, 0) : NULL;
+  if (a == NULL) return;
+  if (a->percpu_active) {
+    np_cpu_cache_flush_all(a, np_tcache_get(a, 1));
+    return;
+  }
+  np_tcache *tc = np_tcache_get(a, 0);
   if (tc) np_tcache_flush(tc);
 }
 
@@ -198,5 +213,11 @@ int np_allocator_stats(np_allocator *a, np_stats *out) {
   for (unsigned i = 0; i < a->n_arenas; i++) np_arena_stats_add(&a->arenas[i], out);
   np_tcache_stats_add(a, out);
   out->strategy = NP_STRATEGY_NAME;
+  const char *why_not = np_percpu_unavailable_reason(); /* NULL: the strategy has none */
+  out->cache_mode = a->n_cached == 0   ? "off"
+                    : a->percpu_active ? "per-CPU"
+                    : why_not          ? "per-thread (per-CPU fallback)"
+                                       : "per-thread";
+  out->per_cpu_unavailable = why_not && !a->percpu_active ? why_not : "";
   return NP_OK;
 }

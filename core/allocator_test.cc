@@ -113,6 +113,15 @@ np_config Cfg(size_t page = 8192, unsigned max_order = 9) {
   return c;
 }
 
+// The pool itself, with no cache in front: tests that count subpages, chunks
+// or arena operations exactly (caches, per-CPU ones especially, move blocks in
+// batches).
+np_config PoolOnly() {
+  np_config c = np_config_default();
+  c.small_cache_size = c.normal_cache_size = 0;
+  return c;
+}
+
 np_stats Stats(np_allocator* a) {
   np_stats s;
   memset(&s, 0, sizeof s);
@@ -575,7 +584,7 @@ INSTANTIATE_TEST_SUITE_P(Alignments, AlignmentTest,
 // ============================================================================
 
 TEST(Stats, CountersFollowAllocationsOfEachKind) {
-  AllocPtr a = Make(np_config_default());
+  AllocPtr a = Make(PoolOnly());
   ASSERT_TRUE(a);
   np_stats s = Stats(a.get());
   EXPECT_EQ(s.chunk_allocations, 0u) << "chunks are made lazily";
@@ -661,7 +670,7 @@ TEST(Stats, ChunkListNamesAndBounds) {
 }
 
 TEST(Stats, ManySmallBlocksFillSubpages) {
-  AllocPtr a = Make(np_config_default());
+  AllocPtr a = Make(PoolOnly());
   ASSERT_TRUE(a);
   // 16-byte class: 512 per one-page subpage. 1000 blocks -> 2 subpages.
   std::vector<void*> v;

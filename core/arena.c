@@ -150,6 +150,26 @@ void *np_arena_alloc(np_arena *a, size_t size, np_block_tag owner) {
   return p;
 }
 
+unsigned np_arena_alloc_batch(np_arena *a, unsigned idx, void **out, unsigned n) {
+  const np_size_classes *sc = a->sc;
+  unsigned got = 0;
+  if (np_is_small_index(sc, idx)) { /* as many as the class's subpages hold, one lock */
+    np_lock_acquire(&a->small_locks[idx]);
+    np_subpage *head = &a->small_heads[idx];
+    while (got < n && head->next != head) out[got++] = np_subpage_alloc_block(head->next, 0);
+    np_lock_release(&a->small_locks[idx]);
+  }
+  if (got < n) { /* the rest from the chunks, under the arena lock once */
+    np_lock_acquire(&a->lock);
+    while (got < n && (out[got] = alloc_from_chunks(a, idx, 0)) != NULL) got++;
+    np_lock_release(&a->lock);
+  }
+  np_kind_counters *k = np_is_small_index(sc, idx) ? &a->small : &a->normal;
+  NP_ADD(&k->allocations, got);
+  NP_ADD(&k->active_bytes, (uint64_t)got * np_index_to_size(sc, idx));
+  return got;
+}
+
 np_arena *np_arena_least_used(np_allocator *alloc) {
   np_arena *best = &alloc->arenas[0];
   for (unsigned i = 1; i < alloc->n_arenas; i++)

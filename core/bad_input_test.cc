@@ -105,7 +105,12 @@ class BadFree : public testing::Test {
   };
 
   void SetUp() override {
-    a_ = Make(np_config_default());
+    // The pool itself: the fixture's layout (which pages and elements were
+    // never handed out) must not depend on a cache's batches. Bad frees with
+    // caches on are in thread_cache_test and cpu_cache_test.
+    np_config c = np_config_default();
+    c.small_cache_size = c.normal_cache_size = 0;
+    a_ = Make(c);
     ASSERT_TRUE(a_);
     // The first normal block of a fresh allocator lands at page offset 0 of its
     // chunk (lowest offset wins): pages 64.. of that chunk are known free until

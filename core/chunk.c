@@ -235,3 +235,9 @@ int np_chunk_find_block(const np_chunk *c, const void *ptr, np_block_ref *ref) {
   ref->tag = &s->tags[idx];
   return NP_OK;
 }
+
+np_block_tag *np_block_tag_of(np_allocator *a, const void *p) {
+  np_block_ref ref;
+  np_chunk_find_block((np_chunk *)np_registry_get(&a->registry, p), p, &ref);
+  return ref.tag;
+}

@@ -92,13 +92,16 @@ class Concurrency : public ::testing::Test {
     EXPECT_EQ(np_free(a_, b.p), NP_OK);
   }
   void ExpectNothingActive() {
+    // Per-CPU caches (rseq) outlive the threads: return them first. For
+    // thread caches this is a no-op (this thread has none; the others exited).
+    np_thread_cache_flush(a_);
     np_stats s;
     np_allocator_stats(a_, &s);
     EXPECT_EQ(s.small.active + s.normal.active + s.huge.active, 0u);
     EXPECT_EQ(s.small.active_bytes + s.normal.active_bytes + s.huge.active_bytes, 0u);
     EXPECT_EQ(s.cached_bytes, 0u);
     EXPECT_EQ(s.invalid_frees, 0u);
-    EXPECT_EQ(s.thread_caches, 0u);
+    EXPECT_LE(s.thread_caches, 1u);  // with per-CPU caches, the flush's own
   }
 
   np_allocator *a_ = nullptr;

@@ -50,6 +50,8 @@ typedef struct np_block_ref {
   np_block_tag *tag;
 } np_block_ref;
 NP_INTERNAL int np_chunk_find_block(const np_chunk *chunk, const void *ptr, np_block_ref *ref);
+/* The tag of a live pooled block p of a. */
+NP_INTERNAL np_block_tag *np_block_tag_of(np_allocator *a, const void *p);
 static inline char *np_chunk_base(const np_chunk *c) { return c->region.base; }
 /* The address of the element a subpage handle names. */
 static inline void *np_subpage_block(const np_subpage *s, uint64_t handle) {
@@ -86,6 +88,9 @@ NP_INTERNAL void *np_arena_alloc(np_arena *arena, size_t size, np_block_tag owne
 /* Frees a block; a cached block (tag NP_TAG_CACHED) is refused as a double
  * free unless from_cache says a cache is giving it back. */
 NP_INTERNAL int np_arena_free(np_arena *arena, np_region *region, void *ptr, int from_cache);
+/* Up to n blocks of a pooled class (taking each lock once where it can);
+ * returns how many, 0 when out of memory. Tags are 0. */
+NP_INTERNAL unsigned np_arena_alloc_batch(np_arena *arena, unsigned size_idx, void **out, unsigned n);
 NP_INTERNAL size_t np_arena_usable_size(np_arena *arena, np_region *region, const void *ptr);
 NP_INTERNAL void np_arena_stats_add(np_arena *arena, np_stats *out);
 
@@ -107,6 +112,16 @@ NP_INTERNAL int np_tcache_free(np_allocator *a, np_tcache *mine, void *ptr, cons
 NP_INTERNAL void np_tcache_flush(np_tcache *tc);
 NP_INTERNAL void np_tcache_stats_add(np_allocator *a, np_stats *out);
 NP_INTERNAL np_arena *np_arena_least_used(np_allocator *a);
+
+/* cpu_cache.c: per-CPU caches (strategies with np_percpu_available()). */
+NP_INTERNAL int np_cpu_cache_init(np_allocator *a);
+NP_INTERNAL void np_cpu_cache_destroy(np_allocator *a);
+NP_INTERNAL void *np_cpu_cache_alloc(np_allocator *a, np_tcache *tc, unsigned size_idx);
+NP_INTERNAL int np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, const np_block_ref *ref,
+                                  np_block_tag tag);
+NP_INTERNAL void np_cpu_cache_trim_current(np_allocator *a, np_tcache *tc);
+NP_INTERNAL void np_cpu_cache_flush_all(np_allocator *a, np_tcache *tc);
+NP_INTERNAL np_arena *np_cpu_cache_arena(np_allocator *a); /* this CPU's */
 
 /* chunk_registry.c */
 NP_INTERNAL int np_registry_init(np_registry *r, unsigned chunk_shift);

@@ -218,8 +218,8 @@ typedef struct np_cache_class {
   uint32_t count, cap;
   uint32_t hits_since_trim;
   np_mpsc remote;          /* blocks freed by other threads */
-  /* Owner-written, read by stats: */
-  uint64_t hits, pushes, flushed;
+  /* Owner-written, read by stats (blocks cached = pushes + refilled - hits - flushed): */
+  uint64_t hits, pushes, refilled, flushed;
 } np_cache_class;
 
 typedef struct np_tcache {
@@ -266,7 +266,12 @@ struct np_allocator {
   uint64_t retired_hits[NP_MAX_SIZE_CLASSES];
   uint64_t retired_pushes[NP_MAX_SIZE_CLASSES];
   uint64_t retired_flushed[NP_MAX_SIZE_CLASSES];
+  uint64_t retired_refilled[NP_MAX_SIZE_CLASSES];
   uint64_t remote_pushes[NP_MAX_SIZE_CLASSES];
+  /* Per-CPU caches (cpu_cache.c), when the strategy has them and they work */
+  int percpu_active;
+  np_percpu percpu;
+  size_t percpu_bytes;
 };
 
 #endif

@@ -82,7 +82,8 @@ void np_tcaches_destroy(np_allocator *a) {
   if (a->tcaches) {
     for (unsigned i = 0; i < a->tcache_count; i++) {
       np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);
-      for (unsigned c = 0; c < a->n_cached; c++) np_mpsc_destroy(&tc->classes[c].remote);
+      for (unsigned c = 0; c < a->n_cached; c++)
+        if (tc->classes[c].cap) np_mpsc_destroy(&tc->classes[c].remote);
       np_os_unmap(tc, tc->mapped);
     }
     np_os_unmap(a->tcaches, NP_MAX_THREAD_CACHES * sizeof(*a->tcaches));
@@ -92,11 +93,15 @@ void np_tcaches_destroy(np_allocator *a) {
 
 /* ---- Creating and retiring caches ------------------------------------------- */
 
+/* Entries per class of a thread cache: none when per-CPU caches serve the
+ * allocator (a thread's cache then only binds its arena and keeps counts). */
+static uint32_t thread_cap(np_allocator *a, unsigned c) { return a->percpu_active ? 0 : a->cache_cap[c]; }
+
 static size_t tcache_layout(np_allocator *a) {
   size_t bytes = sizeof(np_tcache) + a->n_cached * sizeof(np_cache_class);
   for (unsigned c = 0; c < a->n_cached; c++)
-    if (a->cache_cap[c])
-      bytes += a->cache_cap[c] * sizeof(np_cache_entry) + np_mpsc_storage_bytes(a->cache_cap[c]);
+    if (thread_cap(a, c))
+      bytes += thread_cap(a, c) * sizeof(np_cache_entry) + np_mpsc_storage_bytes(thread_cap(a, c));
   return bytes;
 }
 
@@ -109,7 +114,7 @@ static np_tcache *tcache_new(np_allocator *a) {
   char *mem = (char *)&tc->classes[a->n_cached];
   for (unsigned c = 0; c < a->n_cached; c++) {
     np_cache_class *cc = &tc->classes[c];
-    cc->cap = a->cache_cap[c];
+    cc->cap = thread_cap(a, c);
     if (cc->cap == 0) continue;
     cc->stack = (np_cache_entry *)mem;
     mem += cc->cap * sizeof(np_cache_entry);
@@ -184,6 +189,7 @@ static void flush_block(np_tcache *tc, np_cache_class *cc, void *ptr) {
  * first, then the oldest entries of the stack. */
 static void flush_class(np_tcache *tc, np_cache_class *cc, uint32_t n) {
   void *p;
+  if (cc->cap == 0) return;
   while (n && (p = np_mpsc_dequeue(&cc->remote))) {
     flush_block(tc, cc, p);
     n--;
@@ -221,6 +227,8 @@ static void tcache_retire(np_tcache *tc) {
     a->retired_hits[c] += cc->hits;
     a->retired_pushes[c] += cc->pushes;
     a->retired_flushed[c] += cc->flushed;
+    a->retired_refilled[c] += cc->refilled;
+    NP_STORE(&cc->refilled, 0);
     NP_STORE(&cc->hits, 0);
     NP_STORE(&cc->pushes, 0);
     NP_STORE(&cc->flushed, 0);
@@ -261,10 +269,7 @@ void *np_tcache_alloc(np_tcache *tc, unsigned idx) {
   }
   void *p = cc->cap ? np_mpsc_dequeue(&cc->remote) : NULL;
   if (p) {
-    np_block_ref ref;
-    np_chunk *c = (np_chunk *)np_registry_get(&tc->alloc->registry, p);
-    np_chunk_find_block(c, p, &ref);
-    NP_STORE(ref.tag, tc->id);
+    NP_STORE(np_block_tag_of(tc->alloc, p), tc->id);
     NP_STORE(&cc->hits, cc->hits + 1);
     cc->hits_since_trim++;
   }
@@ -311,17 +316,20 @@ void np_tcache_stats_add(np_allocator *a, np_stats *out) {
   out->thread_caches = live;
   for (unsigned c = 0; c < a->n_cached; c++) {
     uint64_t hits = a->retired_hits[c], pushes = a->retired_pushes[c] + NP_LOAD(&a->remote_pushes[c]);
-    uint64_t flushed = a->retired_flushed[c];
+    uint64_t flushed = a->retired_flushed[c], refilled = a->retired_refilled[c];
     for (unsigned i = 0; i < a->tcache_count; i++) {
       np_cache_class *cc = &atomic_load_explicit(&a->tcaches[i], memory_order_acquire)->classes[c];
       hits += NP_LOAD(&cc->hits);
       pushes += NP_LOAD(&cc->pushes);
       flushed += NP_LOAD(&cc->flushed);
+      refilled += NP_LOAD(&cc->refilled);
     }
     uint64_t size = np_index_to_size(&a->sc, c);
-    uint64_t cached = pushes - hits - flushed;
+    uint64_t cached = pushes + refilled - hits - flushed;
     np_size_kind_stats *k = np_is_small_index(&a->sc, c) ? &out->small : &out->normal;
-    k->allocations += hits;
+    /* Refills are the caches' allocations, flushes their frees; hits and
+     * pushes are the users'. */
+    k->allocations += hits - refilled;
     k->deallocations += pushes - flushed;
     k->active -= cached;
     k->active_bytes -= cached * size;

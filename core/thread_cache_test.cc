@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -23,7 +24,19 @@ struct Alloc {
   np_allocator *a = nullptr;
 };
 
-TEST(ThreadCache, DefaultsAreNettys) {
+// These tests are about per-thread caches. With the rseq strategy they run
+// where rseq is off (the fallback: GLIBC_TUNABLES=glibc.pthread.rseq=0, see
+// core/BUILD); per-CPU caches have cpu_cache_test.
+class ThreadCache : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Alloc probe;
+    if (std::string(probe.Stats().cache_mode) == "per-CPU")
+      GTEST_SKIP() << "per-CPU caches are active: cpu_cache_test covers them";
+  }
+};
+
+TEST_F(ThreadCache, DefaultsAreNettys) {
   np_config c = np_config_default();
   EXPECT_EQ(c.small_cache_size, 256u);
   EXPECT_EQ(c.normal_cache_size, 64u);
@@ -40,7 +53,7 @@ TEST(ThreadCache, DefaultsAreNettys) {
 
 // A freed block is reused by the same thread's next allocation of its class,
 // and while it sits in the cache it counts as neither active nor allocated.
-TEST(ThreadCache, OwnFreeIsReusedAndNotActive) {
+TEST_F(ThreadCache, OwnFreeIsReusedAndNotActive) {
   Alloc al;
   void *p = np_alloc(al.a, 100);
   ASSERT_NE(p, nullptr);
@@ -60,7 +73,7 @@ TEST(ThreadCache, OwnFreeIsReusedAndNotActive) {
   EXPECT_EQ(np_usable_size(al.a, p), 0u);  // cached: not a live block
 }
 
-TEST(ThreadCache, DoubleFreeOfCachedBlockIsRefused) {
+TEST_F(ThreadCache, DoubleFreeOfCachedBlockIsRefused) {
   Alloc al;
   void *small = np_alloc(al.a, 64), *normal = np_alloc(al.a, 32768);
   ASSERT_EQ(np_free(al.a, small), NP_OK);
@@ -77,7 +90,7 @@ TEST(ThreadCache, DoubleFreeOfCachedBlockIsRefused) {
 }
 
 // Normal sizes above max_cached_buffer_capacity are never cached.
-TEST(ThreadCache, OnlyClassesUpToMaxCachedCapacity) {
+TEST_F(ThreadCache, OnlyClassesUpToMaxCachedCapacity) {
   Alloc al;
   void *p = np_alloc(al.a, 40960);
   ASSERT_EQ(np_free(al.a, p), NP_OK);
@@ -88,7 +101,7 @@ TEST(ThreadCache, OnlyClassesUpToMaxCachedCapacity) {
 }
 
 // Capacity: at most small_cache_size (rounded to a power of two) per class.
-TEST(ThreadCache, CapacityIsBounded) {
+TEST_F(ThreadCache, CapacityIsBounded) {
   np_config c = np_config_default();
   c.small_cache_size = 5;  // rounded to 8
   Alloc al(c);
@@ -100,7 +113,7 @@ TEST(ThreadCache, CapacityIsBounded) {
   EXPECT_EQ(s.small.active, 0u);
 }
 
-TEST(ThreadCache, DisabledByZeroSizes) {
+TEST_F(ThreadCache, DisabledByZeroSizes) {
   np_config c = np_config_default();
   c.small_cache_size = c.normal_cache_size = 0;
   Alloc al(c);
@@ -113,7 +126,7 @@ TEST(ThreadCache, DisabledByZeroSizes) {
 
 // Netty's trim: every cache_trim_interval lookups each class frees its unused
 // room (capacity - hits since the last trim).
-TEST(ThreadCache, TrimFreesUnusedEntries) {
+TEST_F(ThreadCache, TrimFreesUnusedEntries) {
   np_config c = np_config_default();
   c.cache_trim_interval = 64;
   Alloc al(c);
@@ -129,7 +142,7 @@ TEST(ThreadCache, TrimFreesUnusedEntries) {
   EXPECT_EQ(s.small.active, 0u);
 }
 
-TEST(ThreadCache, FlushEmptiesTheCallersCache) {
+TEST_F(ThreadCache, FlushEmptiesTheCallersCache) {
   Alloc al;
   std::vector<void *> v;
   for (int i = 0; i < 50; i++) v.push_back(np_alloc(al.a, 300 + i * 200));
@@ -143,7 +156,7 @@ TEST(ThreadCache, FlushEmptiesTheCallersCache) {
 
 // A block freed by another thread goes back to its owner's cache; the owner's
 // next allocation of that class returns it.
-TEST(ThreadCache, RemoteFreeReturnsToOwner) {
+TEST_F(ThreadCache, RemoteFreeReturnsToOwner) {
   Alloc al;
   void *p = np_alloc(al.a, 200);
   ASSERT_NE(p, nullptr);
@@ -157,7 +170,7 @@ TEST(ThreadCache, RemoteFreeReturnsToOwner) {
 
 // The owner exits: its cache is emptied, and its blocks freed later by other
 // threads go to the arena. Nothing stays active.
-TEST(ThreadCache, OwnerExitedFreesGoToArena) {
+TEST_F(ThreadCache, OwnerExitedFreesGoToArena) {
   Alloc al;
   std::vector<void *> blocks;
   std::thread([&] {
@@ -178,7 +191,7 @@ TEST(ThreadCache, OwnerExitedFreesGoToArena) {
 
 // Threads bind to the least-used arena: with 4 arenas, 4 live threads use 4
 // different arenas.
-TEST(ThreadCache, ThreadsBindToLeastUsedArena) {
+TEST_F(ThreadCache, ThreadsBindToLeastUsedArena) {
   np_config c = np_config_default();
   c.arenas = 4;
   Alloc al(c);

@@ -17,7 +17,18 @@
  *     unsigned np_mpsc_size(np_mpsc *q)             any thread; a snapshot
  *     void   np_mpsc_destroy(np_mpsc *q)
  *
- *   NP_STRATEGY_NAME            "mutex", "ck", ...
+ *   Per-CPU stacks (np_percpu, see common/percpu_stack.h), for strategies
+ *   that cache per CPU; the others say "not available" (common/no_percpu.h):
+ *     int  np_percpu_available(void)                   usable in this process
+ *     const char *np_percpu_unavailable_reason(void)   "" when available, why
+ *                                                      not, or NULL: none here
+ *     int  np_percpu_pop(np_percpu *, unsigned cls, void **out)   1 or 0
+ *     int  np_percpu_push(np_percpu *, unsigned cls, void *p)     1 or 0 (full)
+ *     int  np_percpu_current_cpu(void)
+ *     int  np_percpu_lock_cpu(np_percpu *, unsigned cpu)  stop that CPU's
+ *     void np_percpu_unlock_cpu(np_percpu *, unsigned cpu)  sequences (0), or -1
+ *
+ *   NP_STRATEGY_NAME            "mutex", "ck", "rseq"
  *
  * core/ never tests which strategy is built; it only calls these.
  */

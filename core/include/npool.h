@@ -91,11 +91,12 @@ NP_API void *np_alloc(np_allocator *a, size_t size);
  * reported by the return code and the pool is left unchanged. */
 NP_API int np_free(np_allocator *a, void *ptr);
 
-/* Returns the calling thread's cached blocks to the arenas (they are freed,
- * not lost, either way: a thread's cache is emptied when it exits). */
+/* Returns cached blocks to the arenas: the calling thread's cache, or with
+ * per-CPU caches (rseq) every CPU's, safely while other threads run. (Cached
+ * blocks are not lost either way: a thread's cache is emptied when it exits.) */
 NP_API void np_thread_cache_flush(np_allocator *a);
 
-/* "mutex" or "ck": the concurrency strategy this library was built with. */
+/* "mutex", "ck" or "rseq": the concurrency strategy this library was built with. */
 NP_API const char *np_strategy_name(void);
 
 /* The usable size of a live block (its size class for pooled blocks, the
@@ -149,6 +150,10 @@ typedef struct np_stats {
   uint64_t thread_caches;       /* live thread caches */
   uint64_t cached_bytes;        /* bytes sitting in thread caches (not active) */
   const char *strategy;         /* np_strategy_name() */
+  const char *cache_mode;       /* "per-thread", "per-CPU" (rseq), "off", or
+                                 * "per-thread (per-CPU fallback)" when the
+                                 * strategy's per-CPU caches cannot run here */
+  const char *per_cpu_unavailable; /* why, in that case; "" otherwise */
   np_chunk_list_stats lists[NP_CHUNK_LISTS];
   np_small_class_stats small_class[NP_MAX_SIZE_CLASSES];
 } np_stats;

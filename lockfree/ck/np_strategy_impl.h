@@ -23,6 +23,8 @@
 #include <ck_md.h>
 #include <stddef.h>
 
+#include "no_percpu.h"
+
 #define NP_STRATEGY_NAME "ck"
 
 /* ck's headers are C only (C++ rejects some of their inline functions), but

@@ -1,0 +1,148 @@
+// Per-CPU caches (the rseq strategy): which cache path is active, reuse on one
+// CPU, double frees of cached blocks, cross-CPU flushes while other threads
+// run, and threads migrated or preempted inside sequences.
+#include <gtest/gtest.h>
+#include <sched.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "npool.h"
+
+namespace {
+
+np_stats Stats(np_allocator *a) {
+  np_stats s;
+  np_allocator_stats(a, &s);
+  return s;
+}
+
+bool RseqTurnedOff() {
+  const char *t = getenv("GLIBC_TUNABLES");
+  return t && strstr(t, "glibc.pthread.rseq=0");
+}
+
+class CpuCache : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    np_config c = np_config_default();
+    c.arenas = 2;
+    ASSERT_EQ(np_allocator_create(&c, &a_), NP_OK);
+    mode_ = Stats(a_).cache_mode;
+  }
+  void TearDown() override { np_allocator_destroy(a_); }
+  bool PerCpu() const { return mode_ == "per-CPU"; }
+  np_allocator *a_ = nullptr;
+  std::string mode_;
+};
+
+// The stats say which cache path runs, and why per-CPU caches are off.
+TEST_F(CpuCache, ModeIsReported) {
+  np_stats s = Stats(a_);
+  if (std::string(np_strategy_name()) != "rseq") {
+    EXPECT_EQ(mode_, "per-thread");
+    EXPECT_STREQ(s.per_cpu_unavailable, "");
+  } else if (RseqTurnedOff()) {
+    EXPECT_EQ(mode_, "per-thread (per-CPU fallback)");
+    EXPECT_NE(std::string(s.per_cpu_unavailable).find("rseq"), std::string::npos)
+        << s.per_cpu_unavailable;
+  } else {
+    EXPECT_EQ(mode_, "per-CPU") << s.per_cpu_unavailable;
+  }
+}
+
+// Pinned to one CPU, a freed block is the next one handed out.
+TEST_F(CpuCache, ReuseOnOneCpu) {
+  if (!PerCpu()) GTEST_SKIP() << "per-CPU caches not active (" << mode_ << ")";
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  void *p = np_alloc(a_, 64);
+  ASSERT_EQ(np_free(a_, p), NP_OK);
+  EXPECT_EQ(np_alloc(a_, 64), p);
+  ASSERT_EQ(np_free(a_, p), NP_OK);
+  EXPECT_EQ(np_free(a_, p), NP_ERR_DOUBLE_FREE) << "a block in a per-CPU cache";
+  EXPECT_EQ(np_usable_size(a_, p), 0u);
+  np_stats s = Stats(a_);
+  EXPECT_EQ(s.small.active, 0u);
+  EXPECT_GT(s.cached_bytes, 0u);  // the refill batch and the freed block
+  np_thread_cache_flush(a_);
+  s = Stats(a_);
+  EXPECT_EQ(s.cached_bytes, 0u);
+  EXPECT_EQ(s.small.active_bytes, 0u);
+  EXPECT_EQ(s.small.allocations, s.small.deallocations);
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  for (int i = 0; i < CPU_SETSIZE; i++) CPU_SET(i, &all);
+  sched_setaffinity(0, sizeof all, &all);
+}
+
+// Many threads on few cores hammer one size class, migrating themselves
+// between CPUs and yielding while they hold blocks, while another thread keeps
+// flushing every CPU's cache. Every block carries its holder's mark and is
+// checked after a yield; at the end the user-side counts match the stats.
+TEST_F(CpuCache, MigrationPreemptionAndFlushesNeverCorrupt) {
+  const int threads = 8;
+  const int ops = 20000;
+  unsigned ncpu = std::max(1u, std::thread::hardware_concurrency());
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> allocs{0}, corrupt{0};
+  std::thread flusher([&] {
+    while (!stop.load()) {
+      np_thread_cache_flush(a_);
+      std::this_thread::yield();
+    }
+  });
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; t++)
+    ts.emplace_back([&, t] {
+      uint64_t mark = (uint64_t)(t + 1) << 40;
+      void *held[4] = {};
+      for (int i = 0; i < ops; i++) {
+        if (i % 97 == 0) {  // move to another CPU now and then
+          cpu_set_t one;
+          CPU_ZERO(&one);
+          CPU_SET((t + i / 97) % ncpu, &one);
+          sched_setaffinity(0, sizeof one, &one);
+        }
+        int slot = i % 4;
+        if (held[slot]) {
+          uint64_t *w = (uint64_t *)held[slot];
+          if (w[0] != mark + (uint64_t)i - 4 || w[7] != ~(mark + (uint64_t)i - 4)) corrupt++;
+          if (np_free(a_, held[slot]) != NP_OK) corrupt++;
+        }
+        uint64_t *w = (uint64_t *)np_alloc(a_, 64);
+        if (w == nullptr) {
+          corrupt++;
+          held[slot] = nullptr;
+          continue;
+        }
+        allocs++;
+        w[0] = mark + (uint64_t)i;
+        w[7] = ~(mark + (uint64_t)i);
+        held[slot] = w;
+        if (i % 16 == 0) sched_yield();
+      }
+      for (void *p : held)
+        if (p && np_free(a_, p) != NP_OK) corrupt++;
+    });
+  for (auto &t : ts) t.join();
+  stop = true;
+  flusher.join();
+  EXPECT_EQ(corrupt.load(), 0u);
+  np_thread_cache_flush(a_);
+  np_stats s = Stats(a_);
+  EXPECT_EQ(s.small.allocations, allocs.load()) << mode_;
+  EXPECT_EQ(s.small.deallocations, allocs.load());
+  EXPECT_EQ(s.small.active, 0u);
+  EXPECT_EQ(s.small.active_bytes, 0u);
+  EXPECT_EQ(s.cached_bytes, 0u);
+  EXPECT_EQ(s.invalid_frees, 0u);
+}
+
+}  // namespace

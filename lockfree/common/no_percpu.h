@@ -1,0 +1,29 @@
+/*
+ * For strategies without per-CPU caches: the per-CPU primitives of
+ * strategy.h report "not available", so core/cpu_cache.c is never entered
+ * (and the compiler drops it from the fast paths).
+ */
+#ifndef NP_NO_PERCPU_H
+#define NP_NO_PERCPU_H
+
+#include "percpu_stack.h"
+
+static inline int np_percpu_available(void) { return 0; }
+/* NULL: this strategy has no per-CPU caches at all (nothing to fall back from). */
+static inline const char *np_percpu_unavailable_reason(void) { return NULL; }
+static inline int np_percpu_pop(np_percpu *pc, unsigned cls, void **out) {
+  (void)pc, (void)cls, (void)out;
+  return 0;
+}
+static inline int np_percpu_push(np_percpu *pc, unsigned cls, void *p) {
+  (void)pc, (void)cls, (void)p;
+  return 0;
+}
+static inline int np_percpu_current_cpu(void) { return 0; }
+static inline int np_percpu_lock_cpu(np_percpu *pc, unsigned cpu) {
+  (void)pc, (void)cpu;
+  return 0;
+}
+static inline void np_percpu_unlock_cpu(np_percpu *pc, unsigned cpu) { (void)pc, (void)cpu; }
+
+#endif

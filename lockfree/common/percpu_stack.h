@@ -1,0 +1,32 @@
+/*
+ * The per-CPU stack layout that a strategy with per-CPU caches changes in
+ * restartable sequences, and that core/cpu_cache.c sets up and maintains.
+ * One stack per (CPU, cached class), in one array:
+ *
+ *   stacks[cpu * n_classes + class] = { count, slots, cap, lock }
+ *
+ * count is changed only by a sequence's final store (its commit). lock points
+ * at the CPU's maintenance word: sequences give up while it is non-zero, so
+ * another thread can trim or drain that CPU (see np_percpu_lock_cpu).
+ * The field offsets are part of the assembly in lockfree/rseq/.
+ */
+#ifndef NP_PERCPU_STACK_H
+#define NP_PERCPU_STACK_H
+
+#include <stdint.h>
+
+typedef struct np_percpu_stack {
+  intptr_t count;   /* offset 0 */
+  void **slots;     /* offset 8 */
+  intptr_t cap;     /* offset 16 */
+  uint32_t *lock;   /* offset 24 */
+} np_percpu_stack;
+
+typedef struct np_percpu {
+  np_percpu_stack *stacks; /* [n_cpus * n_classes] */
+  uint32_t *locks;         /* [n_cpus], one per 64-byte line */
+  uint32_t n_cpus;
+  uint32_t n_classes;
+} np_percpu;
+
+#endif

@@ -1,0 +1,162 @@
+/*
+ * rseq strategy: per-CPU caches changed only inside restartable sequences
+ * (Linux rseq), refilled from and drained to per-CPU arenas in batches by
+ * core/cpu_cache.c. Locks are pthread mutexes; if rseq cannot be used, the
+ * core falls back to its per-thread caches, with the mutex-guarded MPSC ring.
+ *
+ * rseq facts this relies on:
+ * - glibc (2.35+) registers an rseq area for every thread; we use it, at
+ *   __rseq_offset from the thread pointer. __rseq_size == 0 means none
+ *   (GLIBC_TUNABLES=glibc.pthread.rseq=0, valgrind, old kernels): fallback.
+ * - A critical section is described by a struct rseq_cs in section __rseq_cs
+ *   (32-byte aligned: version 0, flags 0, start, post-commit offset, abort
+ *   address). The thread arms it by storing its address in rseq->rseq_cs; if
+ *   the thread is preempted, migrated or signalled before the commit, the
+ *   kernel moves it to the abort address (and clears rseq_cs, so every attempt
+ *   re-arms). The 4 bytes before the abort address must be RSEQ_SIG.
+ * - The CPU number is read inside the sequence (rseq->cpu_id), and the commit
+ *   is the sequence's last instruction: a single store. No system call inside.
+ * Only x86-64 has the assembly; elsewhere np_percpu_available() is 0.
+ */
+#ifndef NP_STRATEGY_IMPL_H
+#define NP_STRATEGY_IMPL_H
+
+#define NP_STRATEGY_NAME "rseq"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "locked_mpsc.h"
+#include "percpu_stack.h"
+#include "pthread_lock.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* Why per-CPU caches are off ("" when they are on). */
+const char *np_percpu_unavailable_reason(void);
+/* Stops every sequence on cpu from committing to pc (returns 0), or says it
+ * cannot (-1): then only the CPU's own threads may change its stacks. */
+int np_percpu_lock_cpu(np_percpu *pc, unsigned cpu);
+void np_percpu_unlock_cpu(np_percpu *pc, unsigned cpu);
+#ifdef __cplusplus
+}
+#endif
+
+#if defined(__x86_64__) && !defined(__cplusplus)
+#include <sys/rseq.h>
+
+#define NP_RSEQ_CPU_ID_OFFSET 4
+#define NP_RSEQ_CS_OFFSET 8
+
+static inline char *np_rseq_area(void) {
+  return (char *)__builtin_thread_pointer() + __rseq_offset;
+}
+
+static inline int np_percpu_available(void) { return __rseq_size > 0; }
+
+static inline int np_percpu_current_cpu(void) {
+  return (int)__atomic_load_n((uint32_t *)(np_rseq_area() + NP_RSEQ_CPU_ID_OFFSET), __ATOMIC_RELAXED);
+}
+
+/* The stack of (this CPU, cls) in %rax, or a jump to `miss` when the CPU is
+ * out of range or under maintenance. Inside a sequence. */
+#define NP_RSEQ_FIND_STACK(miss)                                     \
+  "movl " NP_STR(NP_RSEQ_CPU_ID_OFFSET) "(%[rseq]), %%eax\n\t"       \
+  "cmpl %[ncpus], %%eax\n\t"                                         \
+  "jae %l[" #miss "]\n\t"                                            \
+  "imull %[ncls], %%eax\n\t"                                         \
+  "addl %[cls], %%eax\n\t"                                           \
+  "shlq $5, %%rax\n\t"                                               \
+  "addq %[stacks], %%rax\n\t"                                        \
+  "movq 24(%%rax), %%rcx\n\t"                                        \
+  "cmpl $0, (%%rcx)\n\t"                                             \
+  "jnz %l[" #miss "]\n\t"
+#define NP_STR2(x) #x
+#define NP_STR(x) NP_STR2(x)
+
+/* The descriptor (in __rseq_cs), the arming store, and the abort handler (in
+ * __rseq_failure, after the signature) around a sequence body. */
+#define NP_RSEQ_SEQUENCE(body)                                       \
+  ".pushsection __rseq_cs, \"aw\"\n\t"                               \
+  ".balign 32\n\t"                                                   \
+  "3:\n\t"                                                           \
+  ".long 0x0, 0x0\n\t"                                               \
+  ".quad 1f, (2f - 1f), 4f\n\t"                                      \
+  ".popsection\n\t"                                                  \
+  "leaq 3b(%%rip), %%rax\n\t"                                        \
+  "movq %%rax, " NP_STR(NP_RSEQ_CS_OFFSET) "(%[rseq])\n\t"           \
+  "1:\n\t" body "2:\n\t"                                             \
+  ".pushsection __rseq_failure, \"ax\"\n\t"                          \
+  ".long 0x53053053\n\t"                                             \
+  "4:\n\t"                                                           \
+  "jmp %l[aborted]\n\t"                                              \
+  ".popsection\n\t"
+
+/* Pops the top of this CPU's stack of cls into *out: 1, or 0 if it is empty
+ * (or the CPU is under maintenance). */
+static inline int np_percpu_pop(np_percpu *pc, unsigned cls, void **out) {
+  char *rseq = np_rseq_area();
+retry:
+  __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
+                                NP_RSEQ_FIND_STACK(miss)
+                                "movq (%%rax), %%rcx\n\t"          /* count */
+                                "testq %%rcx, %%rcx\n\t"
+                                "jz %l[miss]\n\t"
+                                "movq 8(%%rax), %%rdx\n\t"         /* slots */
+                                "movq -8(%%rdx,%%rcx,8), %%rdx\n\t"
+                                "movq %%rdx, (%[out])\n\t"
+                                "decq %%rcx\n\t"
+                                "movq %%rcx, (%%rax)\n\t")         /* commit */
+                            :
+                            : [rseq] "r"(rseq), [stacks] "r"(pc->stacks), [ncpus] "r"(pc->n_cpus),
+                              [ncls] "r"(pc->n_classes), [cls] "r"(cls), [out] "r"(out)
+                            : "rax", "rcx", "rdx", "memory", "cc"
+                            : aborted, miss);
+  return 1;
+aborted:
+  goto retry;
+miss:
+  return 0;
+}
+
+/* Pushes p on this CPU's stack of cls: 1, or 0 if it is full (or the CPU is
+ * under maintenance). */
+static inline int np_percpu_push(np_percpu *pc, unsigned cls, void *p) {
+  char *rseq = np_rseq_area();
+retry:
+  __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
+                                NP_RSEQ_FIND_STACK(miss)
+                                "movq (%%rax), %%rcx\n\t"          /* count */
+                                "cmpq 16(%%rax), %%rcx\n\t"        /* cap */
+                                "jae %l[miss]\n\t"
+                                "movq 8(%%rax), %%rdx\n\t"         /* slots */
+                                "movq %[p], (%%rdx,%%rcx,8)\n\t"
+                                "incq %%rcx\n\t"
+                                "movq %%rcx, (%%rax)\n\t")         /* commit */
+                            :
+                            : [rseq] "r"(rseq), [stacks] "r"(pc->stacks), [ncpus] "r"(pc->n_cpus),
+                              [ncls] "r"(pc->n_classes), [cls] "r"(cls), [p] "r"(p)
+                            : "rax", "rcx", "rdx", "memory", "cc"
+                            : aborted, miss);
+  return 1;
+aborted:
+  goto retry;
+miss:
+  return 0;
+}
+
+#else /* not x86-64 (or C++, which only needs the types): no per-CPU caches */
+static inline int np_percpu_available(void) { return 0; }
+static inline int np_percpu_current_cpu(void) { return 0; }
+static inline int np_percpu_pop(np_percpu *pc, unsigned cls, void **out) {
+  (void)pc, (void)cls, (void)out;
+  return 0;
+}
+static inline int np_percpu_push(np_percpu *pc, unsigned cls, void *p) {
+  (void)pc, (void)cls, (void)p;
+  return 0;
+}
+#endif
+
+#endif
