@@ -35,12 +35,12 @@ int np_cpu_cache_init(np_allocator *a) {
   size_t slots = 0;
   for (unsigned c = 0; c < a->n_cached; c++) slots += a->cache_cap[c];
   a->percpu_bytes = n * sizeof(np_percpu_stack) + (size_t)pc->n_cpus * 64 +
-                    (size_t)pc->n_cpus * slots * sizeof(void *);
+                    (size_t)pc->n_cpus * slots * sizeof(np_percpu_entry);
   char *mem = np_os_map(a->percpu_bytes);
   if (mem == NULL) return NP_ERR_NO_MEMORY;
   pc->stacks = (np_percpu_stack *)mem;
   pc->locks = (uint32_t *)(mem + n * sizeof(np_percpu_stack));
-  void **slot = (void **)(mem + n * sizeof(np_percpu_stack) + (size_t)pc->n_cpus * 64);
+  np_percpu_entry *slot = (np_percpu_entry *)(mem + n * sizeof(np_percpu_stack) + (size_t)pc->n_cpus * 64);
   for (uint32_t cpu = 0; cpu < pc->n_cpus; cpu++)
     for (unsigned c = 0; c < a->n_cached; c++) {
       np_percpu_stack *s = &pc->stacks[cpu * pc->n_classes + c];
@@ -67,8 +67,8 @@ static void free_to_arena(np_allocator *a, np_tcache *tc, unsigned idx, void *p)
 
 /* Pops up to n blocks of class idx from the current CPU and frees them. */
 static void drain_current(np_allocator *a, np_tcache *tc, unsigned idx, intptr_t n) {
-  void *p;
-  while (n-- > 0 && np_percpu_pop(&a->percpu, idx, &p)) free_to_arena(a, tc, idx, p);
+  np_percpu_entry e;
+  while (n-- > 0 && np_percpu_pop(&a->percpu, idx, &e)) free_to_arena(a, tc, idx, e.ptr);
 }
 
 np_arena *np_cpu_cache_arena(np_allocator *a) {
@@ -81,11 +81,11 @@ void *np_cpu_cache_alloc(np_allocator *a, np_tcache *tc, unsigned idx) {
     tc->lookups = 0;
     np_cpu_cache_trim_current(a, tc);
   }
-  void *p;
-  if (np_percpu_pop(&a->percpu, idx, &p)) {
-    NP_STORE((np_block_tag *)np_block_tag_of(a, p), 0);
+  np_percpu_entry e;
+  if (np_percpu_pop(&a->percpu, idx, &e)) {
+    NP_STORE((np_block_tag *)e.tag, 0);
     NP_STORE(&cc->hits, cc->hits + 1);
-    return p;
+    return e.ptr;
   }
   /* Miss: a batch from this CPU's arena; one for the caller, the rest cached. */
   void *batch[REFILL_BATCH_MAX];
@@ -97,7 +97,7 @@ void *np_cpu_cache_alloc(np_allocator *a, np_tcache *tc, unsigned idx) {
   for (unsigned i = 1; i < got; i++) {
     np_block_tag *tag = np_block_tag_of(a, batch[i]);
     NP_STORE(tag, NP_TAG_CACHED);
-    if (np_percpu_push(&a->percpu, idx, batch[i])) {
+    if (np_percpu_push(&a->percpu, idx, batch[i], tag)) {
       NP_STORE(&cc->refilled, cc->refilled + 1);
     } else { /* full meanwhile (another thread on this CPU refilled too) */
       NP_STORE(&cc->refilled, cc->refilled + 1);
@@ -114,7 +114,7 @@ int np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, const np_block_
   np_cache_class *cc = &tc->classes[idx];
   NP_STORE(ref->tag, (np_block_tag)(tag | NP_TAG_CACHED));
   for (int attempt = 0; attempt < 2; attempt++) {
-    if (np_percpu_push(&a->percpu, idx, ptr)) {
+    if (np_percpu_push(&a->percpu, idx, ptr, ref->tag)) {
       NP_STORE(&cc->pushes, cc->pushes + 1);
       return 1;
     }
@@ -139,7 +139,7 @@ static void flush_cpu(np_allocator *a, np_tcache *tc, unsigned cpu) {
   if (np_percpu_lock_cpu(pc, cpu) == 0) {
     for (unsigned c = 0; c < pc->n_classes; c++) {
       np_percpu_stack *s = &pc->stacks[cpu * pc->n_classes + c];
-      while (s->count > 0) free_to_arena(a, tc, c, s->slots[--s->count]);
+      while (s->count > 0) free_to_arena(a, tc, c, s->slots[--s->count].ptr);
     }
     np_percpu_unlock_cpu(pc, cpu);
     return;

@@ -15,9 +15,15 @@
 
 #include <stdint.h>
 
+/* An entry: the block, and the address of its metadata tag (opaque here). */
+typedef struct np_percpu_entry {
+  void *ptr;
+  void *tag;
+} np_percpu_entry;
+
 typedef struct np_percpu_stack {
-  intptr_t count;   /* offset 0 */
-  void **slots;     /* offset 8 */
+  intptr_t count;          /* offset 0 */
+  np_percpu_entry *slots;  /* offset 8 */
   intptr_t cap;     /* offset 16 */
   uint32_t *lock;   /* offset 24 */
 } np_percpu_stack;

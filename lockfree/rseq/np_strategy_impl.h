@@ -95,7 +95,7 @@ static inline int np_percpu_current_cpu(void) {
 
 /* Pops the top of this CPU's stack of cls into *out: 1, or 0 if it is empty
  * (or the CPU is under maintenance). */
-static inline int np_percpu_pop(np_percpu *pc, unsigned cls, void **out) {
+static inline int np_percpu_pop(np_percpu *pc, unsigned cls, np_percpu_entry *out) {
   char *rseq = np_rseq_area();
 retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
@@ -104,14 +104,18 @@ retry:
                                 "testq %%rcx, %%rcx\n\t"
                                 "jz %l[miss]\n\t"
                                 "movq 8(%%rax), %%rdx\n\t"         /* slots */
-                                "movq -8(%%rdx,%%rcx,8), %%rdx\n\t"
-                                "movq %%rdx, (%[out])\n\t"
+                                "shlq $4, %%rcx\n\t"               /* 16-byte entries */
+                                "movq -16(%%rdx,%%rcx), %%r8\n\t"
+                                "movq %%r8, (%[out])\n\t"
+                                "movq -8(%%rdx,%%rcx), %%r8\n\t"
+                                "movq %%r8, 8(%[out])\n\t"
+                                "shrq $4, %%rcx\n\t"
                                 "decq %%rcx\n\t"
                                 "movq %%rcx, (%%rax)\n\t")         /* commit */
                             :
                             : [rseq] "r"(rseq), [stacks] "r"(pc->stacks), [ncpus] "r"(pc->n_cpus),
                               [ncls] "r"(pc->n_classes), [cls] "r"(cls), [out] "r"(out)
-                            : "rax", "rcx", "rdx", "memory", "cc"
+                            : "rax", "rcx", "rdx", "r8", "memory", "cc"
                             : aborted, miss);
   return 1;
 aborted:
@@ -120,9 +124,9 @@ miss:
   return 0;
 }
 
-/* Pushes p on this CPU's stack of cls: 1, or 0 if it is full (or the CPU is
- * under maintenance). */
-static inline int np_percpu_push(np_percpu *pc, unsigned cls, void *p) {
+/* Pushes (p, tag) on this CPU's stack of cls: 1, or 0 if it is full (or the
+ * CPU is under maintenance). */
+static inline int np_percpu_push(np_percpu *pc, unsigned cls, void *p, void *tag) {
   char *rseq = np_rseq_area();
 retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
@@ -131,13 +135,16 @@ retry:
                                 "cmpq 16(%%rax), %%rcx\n\t"        /* cap */
                                 "jae %l[miss]\n\t"
                                 "movq 8(%%rax), %%rdx\n\t"         /* slots */
-                                "movq %[p], (%%rdx,%%rcx,8)\n\t"
+                                "movq %%rcx, %%r8\n\t"
+                                "shlq $4, %%r8\n\t"                /* 16-byte entries */
+                                "movq %[p], (%%rdx,%%r8)\n\t"
+                                "movq %[tag], 8(%%rdx,%%r8)\n\t"
                                 "incq %%rcx\n\t"
                                 "movq %%rcx, (%%rax)\n\t")         /* commit */
                             :
                             : [rseq] "r"(rseq), [stacks] "r"(pc->stacks), [ncpus] "r"(pc->n_cpus),
-                              [ncls] "r"(pc->n_classes), [cls] "r"(cls), [p] "r"(p)
-                            : "rax", "rcx", "rdx", "memory", "cc"
+                              [ncls] "r"(pc->n_classes), [cls] "r"(cls), [p] "r"(p), [tag] "r"(tag)
+                            : "rax", "rcx", "rdx", "r8", "memory", "cc"
                             : aborted, miss);
   return 1;
 aborted:
@@ -149,12 +156,12 @@ miss:
 #else /* not x86-64 (or C++, which only needs the types): no per-CPU caches */
 static inline int np_percpu_available(void) { return 0; }
 static inline int np_percpu_current_cpu(void) { return 0; }
-static inline int np_percpu_pop(np_percpu *pc, unsigned cls, void **out) {
+static inline int np_percpu_pop(np_percpu *pc, unsigned cls, np_percpu_entry *out) {
   (void)pc, (void)cls, (void)out;
   return 0;
 }
-static inline int np_percpu_push(np_percpu *pc, unsigned cls, void *p) {
-  (void)pc, (void)cls, (void)p;
+static inline int np_percpu_push(np_percpu *pc, unsigned cls, void *p, void *tag) {
+  (void)pc, (void)cls, (void)p, (void)tag;
   return 0;
 }
 #endif
