@@ -30,6 +30,7 @@
 #include <gtest/gtest.h>
 
 #include "npool.h"
+#include "core/test_support.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
@@ -43,24 +44,14 @@
 
 namespace {
 
+using np_test::SizeClassTable;
+using np_test::Stats;
+
 constexpr size_t KiB = 1024;
 constexpr size_t MiB = 1024 * KiB;
 
 // ---- Reference model of the size classes (NETTY_FACTS "Sizes") -------------
 
-// Every pooled class size, 16 B up to and including the chunk size.
-std::vector<size_t> SizeClassTable(size_t chunk) {
-  std::vector<size_t> t = {16, 32, 48, 64};
-  size_t size = 64;
-  for (int log2_group = 6; size < chunk; ++log2_group) {
-    size_t delta = size_t(1) << (log2_group - 2);
-    for (int n = 0; n < 4 && size < chunk; ++n) {
-      size += delta;
-      t.push_back(size);
-    }
-  }
-  return t;
-}
 
 // The class a request is rounded to; 0 for a huge request.
 size_t Normalize(const std::vector<size_t>& table, size_t req) {
@@ -122,12 +113,6 @@ np_config PoolOnly() {
   return c;
 }
 
-np_stats Stats(np_allocator* a) {
-  np_stats s;
-  memset(&s, 0, sizeof s);
-  EXPECT_EQ(np_allocator_stats(a, &s), NP_OK);
-  return s;
-}
 
 // A pattern that names its block: every 8-byte word holds id-derived bits.
 uint64_t Word(uint64_t id, size_t off) { return (id * 0x9E3779B97F4A7C15ull) ^ (off >> 3); }

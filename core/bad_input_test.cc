@@ -15,8 +15,12 @@
 #include <gtest/gtest.h>
 
 #include "npool.h"
+#include "core/test_support.h"
 
 namespace {
+
+using np_test::SizeClassTable;
+using np_test::Stats;
 
 constexpr size_t KiB = 1024;
 constexpr size_t MiB = 1024 * KiB;
@@ -35,12 +39,6 @@ AllocPtr Make(const np_config& cfg) {
   return AllocPtr(rc == NP_OK ? a : nullptr);
 }
 
-np_stats Stats(np_allocator* a) {
-  np_stats s;
-  memset(&s, 0, sizeof s);
-  EXPECT_EQ(np_allocator_stats(a, &s), NP_OK);
-  return s;
-}
 
 uint64_t Word(uint64_t id, size_t off) { return (id * 0x9E3779B97F4A7C15ull) ^ (off >> 3); }
 

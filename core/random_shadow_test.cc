@@ -24,8 +24,12 @@
 #include <gtest/gtest.h>
 
 #include "npool.h"
+#include "core/test_support.h"
 
 namespace {
+
+using np_test::SizeClassTable;
+using np_test::Stats;
 
 constexpr size_t KiB = 1024;
 constexpr size_t MiB = 1024 * KiB;
@@ -33,18 +37,6 @@ constexpr size_t kOps = 20000;
 constexpr size_t kMaxLiveBytes = 160 * MiB;
 constexpr size_t kMaxLiveBlocks = 3000;
 
-std::vector<size_t> SizeClassTable(size_t chunk) {
-  std::vector<size_t> t = {16, 32, 48, 64};
-  size_t size = 64;
-  for (int log2_group = 6; size < chunk; ++log2_group) {
-    size_t delta = size_t(1) << (log2_group - 2);
-    for (int n = 0; n < 4 && size < chunk; ++n) {
-      size += delta;
-      t.push_back(size);
-    }
-  }
-  return t;
-}
 
 enum Kind { kSmall, kNormal, kHuge, kKinds };
 const char* const kKindName[kKinds] = {"small", "normal", "huge"};

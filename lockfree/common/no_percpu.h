@@ -8,18 +8,10 @@
 
 #include "percpu_stack.h"
 
-static inline int np_percpu_available(void) { return 0; }
+#include "percpu_absent_ops.h"
+
 /* NULL: this strategy has no per-CPU caches at all (nothing to fall back from). */
 static inline const char *np_percpu_unavailable_reason(void) { return NULL; }
-static inline int np_percpu_pop(np_percpu *pc, unsigned cls, np_percpu_entry *out) {
-  (void)pc, (void)cls, (void)out;
-  return 0;
-}
-static inline int np_percpu_push(np_percpu *pc, unsigned cls, void *p, void *tag) {
-  (void)pc, (void)cls, (void)p, (void)tag;
-  return 0;
-}
-static inline int np_percpu_current_cpu(void) { return 0; }
 static inline int np_percpu_lock_cpu(np_percpu *pc, unsigned cpu) {
   (void)pc, (void)cpu;
   return 0;

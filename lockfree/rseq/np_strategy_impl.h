@@ -154,16 +154,7 @@ miss:
 }
 
 #else /* not x86-64 (or C++, which only needs the types): no per-CPU caches */
-static inline int np_percpu_available(void) { return 0; }
-static inline int np_percpu_current_cpu(void) { return 0; }
-static inline int np_percpu_pop(np_percpu *pc, unsigned cls, np_percpu_entry *out) {
-  (void)pc, (void)cls, (void)out;
-  return 0;
-}
-static inline int np_percpu_push(np_percpu *pc, unsigned cls, void *p, void *tag) {
-  (void)pc, (void)cls, (void)p, (void)tag;
-  return 0;
-}
+#include "percpu_absent_ops.h"
 #endif
 
 #endif
