@@ -10,7 +10,8 @@
  * its own, --repeats times, the allocators interleaved repeat by repeat (and
  * the order rotated each repeat), and prints the median alloc+free pairs per
  * second of each allocator and its ratio to jemalloc's median in the same cell.
- * The min..max spread over the repeats follows the table.
+ * The min..max spread over the repeats follows the table. Threads are pinned
+ * to CPUs by default (--no-pin: the scheduler places them; see --help).
  *
  * The default allocator list comes from experiments/BUILD (the generated
  * mt_bench_allocators.h); the worker binaries are found beside this program in
@@ -34,6 +35,19 @@
 
 #define MAX_LIST 16
 
+/* The build's sanitizer (the workers are built in the same configuration). */
+#if defined(__SANITIZE_THREAD__)
+#define SANITIZER "thread"
+#elif defined(__SANITIZE_ADDRESS__)
+#define SANITIZER "address"
+#elif defined(NP_SANITIZER)
+#define SANITIZER "other"
+#else
+#define SANITIZER "none"
+#endif
+#define SANITIZER_NOTE \
+  (strcmp(SANITIZER, "none") ? ", SANITIZER BUILD (" SANITIZER "): numbers not meaningful" : "")
+
 typedef struct list {
   int n;
   char *buf; /* the items point into it */
@@ -53,10 +67,18 @@ static void usage(FILE *f) {
           "  --repeats N          runs per allocator and cell; the median is shown (default 3)\n"
           "  --slots N            churn: live blocks per thread (default 1000)\n"
           "  --ring N             prodcons: SPSC ring entries, a power of two (default 1024)\n"
+          "  --batch N            prodcons: the producer publishes every N blocks (default 32)\n"
+          "  --no-pin             let the scheduler place the threads. By default (--pin) they\n"
+          "                       are pinned: churn round robin over the usable CPUs;\n"
+          "                       prodcons producer i on CPU 2i, consumer i on CPU 2i+1\n"
+          "                       (mod CPUs), so every handoff crosses CPUs. Unpinned,\n"
+          "                       prodcons with more threads than CPUs is bimodal: a pair\n"
+          "                       that shares a CPU hands off in bursts, several times faster\n"
           "  --quick              --repeats 1 --duration-ms 20 --warmup-ms 5 (a smoke run)\n"
           "  --csv FILE           also write every run (not just medians) as CSV\n"
           "  --bindir DIR         where the mt_bench_<allocator> binaries are\n"
           "                       (default: this program's runfiles)\n"
+          "  --build-info         print \"optimised=0|1 sanitizer=none|address|thread|other\"\n"
           "LISTs are comma-separated. Exits non-zero if any run failed.\n",
           MTB_DEFAULT_ALLOCATORS);
 }
@@ -216,20 +238,23 @@ static void print_machine(void) {
   printf("# system:  %s %s, glibc %s; load average at start %s\n", u.sysname, u.release,
          gnu_get_libc_version(), load);
 #ifdef NDEBUG
-  printf("# build:   optimised (NDEBUG), gcc %s\n", __VERSION__);
+  printf("# build:   optimised (NDEBUG), gcc %s%s\n", __VERSION__, SANITIZER_NOTE);
 #else
-  printf("# build:   NOT optimised (no -c opt): the numbers below are not meaningful, gcc %s\n",
-         __VERSION__);
+  printf("# build:   NOT optimised (no -c opt): the numbers below are not meaningful, gcc %s%s\n",
+         __VERSION__, SANITIZER_NOTE);
 #endif
 }
 
+/* Globals, so that what they hold stays reachable on an early return. */
+static list workloads, dists, threads, allocs;
+
 int main(int argc, char **argv) {
-  list workloads = {0}, dists = {0}, threads = {0}, allocs = {0};
   split(&workloads, "churn,prodcons", "workloads");
   split(&dists, "64,mixed", "size distributions");
   split(&threads, "1,2,4,8", "thread counts");
   split(&allocs, MTB_DEFAULT_ALLOCATORS, "allocators");
-  long duration_ms = 400, warmup_ms = 100, repeats = 3, slots = 1000, ring = 1024;
+  long duration_ms = 400, warmup_ms = 100, repeats = 3, slots = 1000, ring = 1024, batch = 32;
+  int pin = 1;
   const char *csv_path = NULL, *bindir = NULL;
 
   for (int i = 1; i < argc; i++) {
@@ -245,14 +270,26 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--repeats") && v) repeats = parse_long(a, v, 1);
     else if (!strcmp(a, "--slots") && v) slots = parse_long(a, v, 1);
     else if (!strcmp(a, "--ring") && v) ring = parse_long(a, v, 2);
+    else if (!strcmp(a, "--batch") && v) batch = parse_long(a, v, 1);
     else if (!strcmp(a, "--csv") && v) csv_path = v;
     else if (!strcmp(a, "--bindir") && v) bindir = v;
     else {
       takes = 0;
-      if (!strcmp(a, "--quick")) {
+      if (!strcmp(a, "--pin")) {
+        pin = 1;
+      } else if (!strcmp(a, "--no-pin")) {
+        pin = 0;
+      } else if (!strcmp(a, "--quick")) {
         repeats = 1;
         duration_ms = 20;
         warmup_ms = 5;
+      } else if (!strcmp(a, "--build-info")) {
+#ifdef NDEBUG
+        printf("optimised=1 sanitizer=%s\n", SANITIZER);
+#else
+        printf("optimised=0 sanitizer=%s\n", SANITIZER);
+#endif
+        return 0;
       } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
         usage(stdout);
         return 0;
@@ -293,7 +330,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "mt_bench: cannot write %s: %s\n", csv_full, strerror(errno));
       return 1;
     }
-    fprintf(csv, "workload,sizes,threads,allocator,repeat,ops,ns,ops_per_s\n");
+    fprintf(csv, "workload,sizes,threads,pinned,allocator,repeat,ops,ns,ops_per_s\n");
   }
 
   const int na = allocs.n;
@@ -304,6 +341,12 @@ int main(int argc, char **argv) {
   for (int a = 0; a < na; a++) {
     path[a] = worker_path(bindir, allocs.item[a]);
     if (!strcmp(allocs.item[a], "jemalloc")) je = a;
+    if (access(path[a], X_OK) != 0) {
+      fprintf(stderr,
+              "mt_bench: no worker binary for allocator '%s' (%s: %s); built ones by default: %s\n",
+              allocs.item[a], path[a], strerror(errno), MTB_DEFAULT_ALLOCATORS);
+      return 2;
+    }
   }
 
   cpu_set_t set;
@@ -315,9 +358,13 @@ int main(int argc, char **argv) {
          "#          allocators interleaved (order rotated each repeat)\n",
          repeats, duration_ms, warmup_ms);
   printf("# churn:    each thread replaces a random one of its %ld live blocks per op\n", slots);
-  printf("# prodcons: threads/2 producer->consumer pairs, lock-free SPSC ring of %ld; consumers "
-         "free;\n#           ops = blocks freed; odd thread counts (1) are not run\n",
-         ring);
+  printf("# prodcons: threads/2 producer->consumer pairs, lock-free SPSC ring of %ld (published "
+         "every %ld);\n#           consumers free; ops = blocks freed; odd thread counts (1) are "
+         "not run\n",
+         ring, batch > ring ? ring : batch);
+  printf("# threads: %s\n", pin ? "pinned: churn round robin over the usable CPUs; prodcons "
+                                  "producer i on CPU 2i, consumer i on CPU 2i+1 (mod CPUs)"
+                                : "placed by the scheduler (--no-pin)");
   printf("# sizes:   64 = 64 B; mixed = log-uniform 16 B..32 KiB, fixed seed per thread\n");
   printf("# allocators (worker binaries in %s):\n", bindir);
   for (int a = 0; a < na; a++) {
@@ -375,7 +422,8 @@ int main(int argc, char **argv) {
   double *samples = calloc((size_t)repeats * MAX_LIST, sizeof(double));
   int *sample_ok = calloc((size_t)repeats * MAX_LIST, sizeof(int));
   int cell = 0;
-  char dur_s[32], warm_s[32], slots_s[32], ring_s[32], thr_s[32], seed_s[32];
+  char dur_s[32], warm_s[32], slots_s[32], ring_s[32], batch_s[32], thr_s[32], seed_s[32];
+  snprintf(batch_s, sizeof batch_s, "%ld", batch);
   snprintf(dur_s, sizeof dur_s, "%ld", duration_ms);
   snprintf(warm_s, sizeof warm_s, "%ld", warmup_ms);
   snprintf(slots_s, sizeof slots_s, "%ld", slots);
@@ -394,10 +442,12 @@ int main(int argc, char **argv) {
           for (int k = 0; k < na; k++) {
             int a = (int)((k + r) % na);
             snprintf(seed_s, sizeof seed_s, "%ld", 1 + r);
-            char *args[] = {path[a],      "--workload", (char *)wname, "--dist",     (char *)dname,
-                            "--threads",  thr_s,        "--duration-ms", dur_s,      "--warmup-ms",
-                            warm_s,       "--slots",    slots_s,      "--ring",     ring_s,
-                            "--seed",     seed_s,       NULL};
+            char *args[] = {path[a],        "--workload",  (char *)wname, "--dist",
+                            (char *)dname,  "--threads",   thr_s,         "--duration-ms",
+                            dur_s,          "--warmup-ms", warm_s,        "--slots",
+                            slots_s,        "--ring",      ring_s,        "--batch",
+                            batch_s,        "--seed",      seed_s,        pin ? "--pin" : NULL,
+                            NULL};
             int st;
             char *out = run_capture(args, &st);
             unsigned long long ops = 0, ns = 0;
@@ -417,8 +467,8 @@ int main(int argc, char **argv) {
             samples[r * MAX_LIST + a] = ops_s;
             sample_ok[r * MAX_LIST + a] = ok;
             if (csv)
-              fprintf(csv, "%s,%s,%d,%s,%ld,%llu,%llu,%.0f\n", wname, dname, nt, allocs.item[a],
-                      r + 1, ops, ns, ops_s);
+              fprintf(csv, "%s,%s,%d,%d,%s,%ld,%llu,%llu,%.0f\n", wname, dname, nt, pin,
+                      allocs.item[a], r + 1, ops, ns, ops_s);
             free(out);
           }
 
@@ -472,8 +522,8 @@ int main(int argc, char **argv) {
   int any_failed = 0;
   printf("\n");
   for (int a = 0; a < na; a++) {
-    printf("allocator %s: %d cells, %d runs, %d failed\n", allocs.item[a], cells_ok[a], runs[a],
-           runs_failed[a] + info_failed[a]);
+    printf("allocator %s: %d cells, %d runs, %d failed%s\n", allocs.item[a], cells_ok[a], runs[a],
+           runs_failed[a], info_failed[a] ? " (and its --info failed)" : "");
     if (runs_failed[a] || info_failed[a]) any_failed = 1;
   }
   if (csv) {

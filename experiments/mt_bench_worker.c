@@ -14,7 +14,7 @@
  *
  *   mt_bench_<alloc> --workload churn|prodcons --dist 64|mixed --threads N
  *                    [--duration-ms N] [--warmup-ms N] [--slots N] [--ring N]
- *                    [--seed N]
+ *                    [--batch N] [--seed N] [--pin] [--leak-one]
  *   mt_bench_<alloc> --info        one line naming what is measured
  *
  * It prints one line "result ops=<pairs> ns=<time> threads=<n>" on stdout.
@@ -29,7 +29,11 @@
  *             --ring entries, default 1024). Producers allocate and push;
  *             consumers pop and free, so every block is freed by a thread
  *             other than the one that allocated it. ops = blocks freed by the
- *             consumers. Needs an even thread count >= 2.
+ *             consumers. Needs an even thread count >= 2. The producer
+ *             publishes its tail every --batch blocks (default 32; 1 = every
+ *             block), so that the handoff costs one exchange of the index's
+ *             cache line per batch, not per block, and the allocators'
+ *             cross-thread paths rather than the ring dominate.
  * Sizes: "64" is 64 bytes always; "mixed" is log-uniform over [16, 32768]
  * bytes, drawn from a fixed seed per thread (the same sequence for every
  * allocator). Each new block gets its first byte written; before a block is
@@ -40,12 +44,16 @@
  * closes it (phase 2). Each thread looks at the phase every 64 ops and counts
  * the ops it did between seeing phase 1 and seeing phase 2; the window's
  * length is measured by the main thread around its two phase stores.
+ * --pin pins the threads (see pin_cpu); without it the scheduler places them
+ * (the driver passes --pin unless told --no-pin).
  * The harness's own memory (slot arrays, rings, size tables) comes from mmap,
  * so the allocator under test serves only the workload's blocks.
  *
  * npool's correctness guard: after every thread has exited (and so emptied
  * its thread cache), np_allocator_stats must show zero active bytes (small,
- * normal and huge) and no refused frees, or the process exits 3.
+ * normal and huge) and no refused frees; after np_thread_cache_flush (which
+ * also empties per-CPU caches) still zero active bytes and zero cached bytes.
+ * Otherwise the process exits 3 (--leak-one provokes it, for the smoke test).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -156,9 +164,11 @@ typedef struct spsc_ring {
   /* consumer's line: its index (read by the producer) and its view of tail */
   _Alignas(CACHELINE) atomic_size_t head;
   size_t tail_cache;
-  /* producer's line */
+  /* producer's line: the published tail, and the producer's own tail, ahead
+   * of it by the blocks written but not yet published */
   _Alignas(CACHELINE) atomic_size_t tail;
   size_t head_cache;
+  size_t tail_local, tail_published;
   _Alignas(CACHELINE) atomic_int producer_done;
   size_t mask;
   _Alignas(CACHELINE) void *slots[]; /* mask + 1 entries */
@@ -169,19 +179,30 @@ static spsc_ring *ring_create(size_t cap) {
   atomic_init(&r->head, 0);
   atomic_init(&r->tail, 0);
   atomic_init(&r->producer_done, 0);
-  r->tail_cache = r->head_cache = 0;
+  r->tail_cache = r->head_cache = r->tail_local = r->tail_published = 0;
   r->mask = cap - 1;
   return r;
 }
 
-static inline int ring_push(spsc_ring *r, void *p) {
-  size_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+/* Makes every block pushed so far visible to the consumer. */
+static inline void ring_publish(spsc_ring *r) {
+  r->tail_published = r->tail_local;
+  atomic_store_explicit(&r->tail, r->tail_local, memory_order_release);
+}
+
+/* Pushes p; publishes the tail every `batch` blocks (and when the ring is
+ * full), so that the two threads exchange the index's cache line once per
+ * batch rather than once per block. Returns 0 when the ring is full. */
+static inline int ring_push(spsc_ring *r, void *p, size_t batch) {
+  size_t t = r->tail_local;
   if (t - r->head_cache > r->mask) {
+    ring_publish(r);
     r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
     if (t - r->head_cache > r->mask) return 0; /* full */
   }
   r->slots[t & r->mask] = p;
-  atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+  r->tail_local = t + 1;
+  if (t + 1 - r->tail_published >= batch) ring_publish(r);
   return 1;
 }
 
@@ -216,10 +237,11 @@ typedef struct worker {
 static struct {
   int workload, dist, threads;
   long duration_ms, warmup_ms;
-  size_t slots, ring;
+  size_t slots, ring, batch;
   uint64_t seed;
   int leak_one; /* test hook: thread 0 leaves one block allocated */
-} g_opt = {WL_CHURN, DIST_64, 1, 400, 100, 1000, 1024, 1, 0};
+  int pin;      /* pin threads to CPUs (see pin_cpu) */
+} g_opt = {WL_CHURN, DIST_64, 1, 400, 100, 1000, 1024, 32, 1, 0, 0};
 
 static _Alignas(CACHELINE) atomic_int g_phase; /* 0 warm-up, 1 timed, 2 stop */
 static pthread_barrier_t g_start;
@@ -302,6 +324,7 @@ static void run_churn(worker *w) {
 static void run_producer(worker *w) {
   spsc_ring *ring = w->ring;
   const uint32_t *sizes = w->sizes;
+  const size_t batch = g_opt.batch;
   uint64_t rng = w->rng;
   pthread_barrier_wait(&g_start);
   for (;;) {
@@ -312,10 +335,11 @@ static void run_producer(worker *w) {
       if (__builtin_expect(p == NULL, 0)) alloc_failed(w, sz);
       *(volatile unsigned char *)p = (unsigned char)(r >> 32);
       unsigned spins = 0;
-      while (!ring_push(ring, p)) backoff(&spins);
+      while (!ring_push(ring, p, batch)) backoff(&spins);
     }
     if (atomic_load_explicit(&g_phase, memory_order_relaxed) == 2) break;
   }
+  ring_publish(ring);
   atomic_store_explicit(&ring->producer_done, 1, memory_order_release);
 }
 
@@ -347,6 +371,16 @@ static void run_consumer(worker *w) {
   w->sink = acc;
 }
 
+/* --pin: the CPU of thread t among the n CPUs this process may use. churn:
+ * round robin. prodcons: producer i on the (2i)th, consumer i on the
+ * (2i+1)th (mod n), so every pair's handoff crosses CPUs when n >= 2. */
+static int pin_cpu(const worker *w, int nt, const int *cpus, int n) {
+  if (w->role == ROLE_CHURN) return cpus[w->id % n];
+  int pairs = nt / 2;
+  int pair = w->role == ROLE_PRODUCER ? w->id : w->id - pairs;
+  return cpus[(2 * pair + (w->role == ROLE_CONSUMER)) % n];
+}
+
 static void *thread_main(void *arg) {
   worker *w = arg;
   switch (w->role) {
@@ -371,8 +405,21 @@ static const char *lib_of(void *fn) {
  * malloc is the allocator this binary claims to measure. */
 static int identity(char *buf, size_t len) {
 #if defined(MTB_NPOOL)
-  snprintf(buf, len, "np_alloc/np_free, np_config_default(), strategy \"%s\" (linked into %s)",
-           np_strategy_name(), lib_of((void *)&np_alloc));
+  /* The cache mode needs an allocator (rseq falls back to per-thread caches
+   * where the kernel or glibc offers no rseq registration). */
+  np_config cfg = np_config_default();
+  np_allocator *a = NULL;
+  static np_stats st;
+  const char *mode = "?", *why = "";
+  if (np_allocator_create(&cfg, &a) == NP_OK && np_allocator_stats(a, &st) == NP_OK) {
+    mode = st.cache_mode ? st.cache_mode : "?";
+    why = st.per_cpu_unavailable ? st.per_cpu_unavailable : "";
+  }
+  snprintf(buf, len,
+           "np_alloc/np_free, np_config_default(), strategy \"%s\", caches: %s%s%s%s (in %s)",
+           np_strategy_name(), mode, *why ? " (" : "", why, *why ? ")" : "",
+           lib_of((void *)&np_alloc));
+  np_allocator_destroy(a);
   return 0;
 #elif defined(MTB_JEMALLOC)
   const char *version = "?";
@@ -402,7 +449,8 @@ static int identity(char *buf, size_t len) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: mt_bench_<allocator> --workload churn|prodcons --dist 64|mixed --threads N\n"
-          "         [--duration-ms N] [--warmup-ms N] [--slots N] [--ring N] [--seed N]\n"
+          "         [--duration-ms N] [--warmup-ms N] [--slots N] [--ring N] [--batch N]\n"
+          "         [--seed N] [--pin]\n"
           "         [--leak-one]   (churn: thread 0 leaves one block allocated, to test\n"
           "                        npool's end-of-run check, which must then exit 3)\n"
           "       mt_bench_<allocator> --info\n"
@@ -455,9 +503,14 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--ring") && v) {
       g_opt.ring = (size_t)parse_long(a, v, 2);
       i++;
+    } else if (!strcmp(a, "--batch") && v) {
+      g_opt.batch = (size_t)parse_long(a, v, 1);
+      i++;
     } else if (!strcmp(a, "--seed") && v) {
       g_opt.seed = (uint64_t)parse_long(a, v, 0);
       i++;
+    } else if (!strcmp(a, "--pin")) {
+      g_opt.pin = 1;
     } else if (!strcmp(a, "--leak-one")) {
       g_opt.leak_one = 1;
     } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -491,6 +544,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "mt_bench_worker: --ring must be a power of two\n");
     return 2;
   }
+  if (g_opt.batch > g_opt.ring) g_opt.batch = g_opt.ring;
   /* A hung run (a deadlock in an allocator) must not hang the driver. */
   alarm((unsigned)(60 + 10 * (g_opt.duration_ms + g_opt.warmup_ms) / 1000));
 
@@ -522,9 +576,25 @@ int main(int argc, char **argv) {
 
   atomic_store(&g_phase, 0);
   if (pthread_barrier_init(&g_start, NULL, (unsigned)nt + 1) != 0) die("%s", "pthread_barrier_init");
+  int cpus[CPU_SETSIZE], ncpus = 0;
+  if (g_opt.pin) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) die("sched_getaffinity: %s", strerror(errno));
+    for (int c = 0; c < CPU_SETSIZE; c++)
+      if (CPU_ISSET(c, &set)) cpus[ncpus++] = c;
+  }
   for (int t = 0; t < nt; t++) {
-    int err = pthread_create(&ws[t].thread, NULL, thread_main, &ws[t]);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    if (g_opt.pin) {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(pin_cpu(&ws[t], nt, cpus, ncpus), &one);
+      pthread_attr_setaffinity_np(&attr, sizeof one, &one);
+    }
+    int err = pthread_create(&ws[t].thread, &attr, thread_main, &ws[t]);
     if (err) die("pthread_create: %s", strerror(err));
+    pthread_attr_destroy(&attr);
   }
   pthread_barrier_wait(&g_start);
   sleep_ms(g_opt.warmup_ms);
@@ -548,23 +618,33 @@ int main(int argc, char **argv) {
             np_strerror(atomic_load(&g_first_free_error)));
     status = 3;
   }
-  /* Every thread has exited, so every thread cache has been emptied. */
+  /* Every thread has exited, so every thread cache has been emptied; blocks
+   * in caches (per-CPU ones stay) are free, not active. */
   static np_stats st;
   rc = np_allocator_stats(g_np, &st);
   if (rc != NP_OK) die("np_allocator_stats: %s", np_strerror(rc));
   uint64_t active = st.small.active_bytes + st.normal.active_bytes + st.huge.active_bytes;
-  printf("# npool stats after join: active_bytes=%llu (small %llu, normal %llu, huge %llu) "
-         "cached_bytes=%llu thread_caches=%llu invalid_frees=%llu mapped_bytes=%llu\n",
-         (unsigned long long)active, (unsigned long long)st.small.active_bytes,
-         (unsigned long long)st.normal.active_bytes, (unsigned long long)st.huge.active_bytes,
-         (unsigned long long)st.cached_bytes, (unsigned long long)st.thread_caches,
-         (unsigned long long)st.invalid_frees, (unsigned long long)st.mapped_bytes);
-  if (active != 0 || st.invalid_frees != 0) {
+  uint64_t cached = st.cached_bytes, caches = st.thread_caches;
+  /* Then every cache is flushed (every CPU's, with per-CPU caches): nothing
+   * may stay cached. */
+  np_thread_cache_flush(g_np);
+  rc = np_allocator_stats(g_np, &st);
+  if (rc != NP_OK) die("np_allocator_stats: %s", np_strerror(rc));
+  uint64_t active2 = st.small.active_bytes + st.normal.active_bytes + st.huge.active_bytes;
+  printf("# npool stats after join: active_bytes=%llu cached_bytes=%llu thread_caches=%llu "
+         "invalid_frees=%llu mapped_bytes=%llu cache_mode=\"%s\"; after np_thread_cache_flush: "
+         "active_bytes=%llu cached_bytes=%llu\n",
+         (unsigned long long)active, (unsigned long long)cached,
+         (unsigned long long)caches, (unsigned long long)st.invalid_frees,
+         (unsigned long long)st.mapped_bytes, st.cache_mode ? st.cache_mode : "?",
+         (unsigned long long)active2, (unsigned long long)st.cached_bytes);
+  if (active != 0 || active2 != 0 || st.invalid_frees != 0 || st.cached_bytes != 0) {
     fprintf(stderr,
-            "mt_bench_worker: npool (%s) correctness guard failed: %llu active bytes and %llu "
-            "refused frees after all threads joined (expected 0 and 0)\n",
-            np_strategy_name(), (unsigned long long)active,
-            (unsigned long long)st.invalid_frees);
+            "mt_bench_worker: npool (%s) correctness guard failed after all threads joined: "
+            "%llu active bytes (%llu after a cache flush), %llu refused frees, %llu bytes still "
+            "cached after the flush (expected all 0)\n",
+            np_strategy_name(), (unsigned long long)active, (unsigned long long)active2,
+            (unsigned long long)st.invalid_frees, (unsigned long long)st.cached_bytes);
     status = 3;
   }
   np_allocator_destroy(g_np);
