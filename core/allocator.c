@@ -9,36 +9,16 @@
 
 #include "internal.h"
 
-#define MAX_ARENAS 1024
 #define MAX_CHUNK_SIZE ((size_t)1 << 30)
 
-np_config np_config_default(void) {
-  np_config c;
-  memset(&c, 0, sizeof c);
-  c.page_size = 8192;
-  c.max_order = 9;
-  c.alignment = 0;
-  c.arenas = 0;
-  c.release_empty_init_chunks = 0;
-  c.small_cache_size = 256;
-  c.normal_cache_size = 64;
-  c.max_cached_buffer_capacity = 32 * 1024;
-  c.cache_trim_interval = 8192;
-  return c;
-}
-
-static int is_pow2(size_t v) { return v && (v & (v - 1)) == 0; }
-
+/* Each setting against its own range (config.c's table, in field order), then
+ * how they combine. */
 static int validate(const np_config *c) {
-  if (!is_pow2(c->page_size) || c->page_size < 4096) return NP_ERR_PAGE_SIZE;
-  if (c->max_order > 14) return NP_ERR_MAX_ORDER;
+  int rc = np_config_check_each(c);
+  if (rc != NP_OK) return rc;
   if (c->page_size > MAX_CHUNK_SIZE || (c->page_size << c->max_order) > MAX_CHUNK_SIZE)
     return NP_ERR_CHUNK_SIZE;
-  if (c->alignment != 0 && (!is_pow2(c->alignment) || c->alignment > c->page_size))
-    return NP_ERR_ALIGNMENT;
-  if (c->arenas > MAX_ARENAS) return NP_ERR_ARENAS;
-  if (c->small_cache_size > 65536 || c->normal_cache_size > 65536 || c->cache_trim_interval == 0)
-    return NP_ERR_CACHE;
+  if (c->alignment > c->page_size) return NP_ERR_ALIGNMENT;
   return NP_OK;
 }
 
@@ -74,7 +54,7 @@ static unsigned default_arenas(const np_config *cfg) {
     if (by_memory < n) n = by_memory;
   }
   if (n < 1) n = 1;
-  return n > MAX_ARENAS ? MAX_ARENAS : (unsigned)n;
+  return n > NP_MAX_ARENAS ? NP_MAX_ARENAS : (unsigned)n;
 }
 
 int np_allocator_create(const np_config *cfg, np_allocator **out) {
@@ -111,6 +91,7 @@ int np_allocator_create(const np_config *cfg, np_allocator **out) {
 
 void np_allocator_destroy(np_allocator *a) {
   if (a == NULL) return;
+  if (a->cfg.stats_print) np_stats_print(a, stderr, 0);
   np_tcaches_destroy(a);
   np_cpu_cache_destroy(a);
   for (unsigned i = 0; i < a->n_arenas; i++) np_arena_destroy(&a->arenas[i]);
@@ -189,8 +170,9 @@ size_t np_usable_size(np_allocator *a, const void *ptr) {
   return r ? np_arena_usable_size(r->arena, r, ptr) : 0;
 }
 
-int np_allocator_stats(np_allocator *a, np_stats *out) {
-  if (a == NULL || out == NULL) return NP_ERR_NULL_ARGUMENT;
+/* What np_allocator_stats and np_allocator_arena_stats share: the geometry,
+ * the settings, the names and the strategy. */
+static void stats_common(np_allocator *a, np_stats *out) {
   memset(out, 0, sizeof *out);
   const np_size_classes *sc = &a->sc;
   out->page_size = sc->page_size;
@@ -198,7 +180,9 @@ int np_allocator_stats(np_allocator *a, np_stats *out) {
   out->arenas = a->n_arenas;
   out->size_classes = sc->n_sizes;
   out->small_classes = sc->n_small;
-  out->invalid_frees = atomic_load_explicit(&a->invalid_frees, memory_order_relaxed);
+  out->small_cache_size = a->cfg.small_cache_size;
+  out->normal_cache_size = a->cfg.normal_cache_size;
+  out->max_cached_buffer_capacity = a->cfg.max_cached_buffer_capacity;
   const np_chunk_list *proto = a->arenas[0].lists;
   for (int i = 0; i < NP_CHUNK_LISTS; i++) {
     out->lists[i].name = proto[i].name;
@@ -210,8 +194,6 @@ int np_allocator_stats(np_allocator *a, np_stats *out) {
     out->small_class[i].run_pages = a->small_runs[i].run_pages;
     out->small_class[i].elems_per_run = a->small_runs[i].max_elems;
   }
-  for (unsigned i = 0; i < a->n_arenas; i++) np_arena_stats_add(&a->arenas[i], out);
-  np_tcache_stats_add(a, out);
   out->strategy = NP_STRATEGY_NAME;
   const char *why_not = np_percpu_unavailable_reason(); /* NULL: the strategy has none */
   out->cache_mode = a->n_cached == 0   ? "off"
@@ -219,5 +201,22 @@ int np_allocator_stats(np_allocator *a, np_stats *out) {
                     : why_not          ? "per-thread (per-CPU fallback)"
                                        : "per-thread";
   out->per_cpu_unavailable = why_not && !a->percpu_active ? why_not : "";
+}
+
+int np_allocator_stats(np_allocator *a, np_stats *out) {
+  if (a == NULL || out == NULL) return NP_ERR_NULL_ARGUMENT;
+  stats_common(a, out);
+  out->invalid_frees = atomic_load_explicit(&a->invalid_frees, memory_order_relaxed);
+  for (unsigned i = 0; i < a->n_arenas; i++) np_arena_stats_add(&a->arenas[i], out);
+  np_tcache_stats_add(a, out);
+  return NP_OK;
+}
+
+int np_allocator_arena_stats(np_allocator *a, unsigned index, np_stats *out) {
+  if (a == NULL || out == NULL) return NP_ERR_NULL_ARGUMENT;
+  if (index >= a->n_arenas) return NP_ERR_ARENA_INDEX;
+  stats_common(a, out);
+  np_arena_stats_add(&a->arenas[index], out);
+  out->thread_caches = atomic_load_explicit(&a->arenas[index].bound_threads, memory_order_relaxed);
   return NP_OK;
 }

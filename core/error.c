@@ -15,6 +15,12 @@ static const char *const messages[NP_ERR__COUNT] = {
     [NP_ERR_FOREIGN_POINTER] = "pointer was not allocated by this allocator",
     [NP_ERR_NOT_BLOCK_START] = "pointer points inside a block, not at its start",
     [NP_ERR_DOUBLE_FREE] = "block is not allocated (double free, or never handed out)",
+    [NP_ERR_CONFIG_KEY] = "unknown configuration key",
+    [NP_ERR_CONFIG_VALUE] = "invalid configuration value: it does not parse or is out of the setting's range",
+    [NP_ERR_LEAK_DETECTION] = "invalid leak detection setting: leak_detection must be disabled, simple, "
+                              "advanced or paranoid, leak_sampling_interval at least 1",
+    [NP_ERR_ARENA_INDEX] = "no arena with that index",
+    [NP_ERR_OUTPUT] = "writing the output failed",
 };
 
 const char *np_strerror(int code) {

@@ -10,6 +10,14 @@ extern "C" {
 
 #define NP_INTERNAL __attribute__((visibility("hidden")))
 
+/* config.c: the settings table (np_option), in np_config's field order. */
+extern const np_option np_options[] NP_INTERNAL;
+extern const unsigned np_option_count NP_INTERNAL;
+NP_INTERNAL const np_option *np_option_find(const char *name); /* NULL: no such key */
+NP_INTERNAL uint64_t np_option_get(const np_config *c, const np_option *o);
+/* NP_OK, or the error code of the first setting outside its own range. */
+NP_INTERNAL int np_config_check_each(const np_config *c);
+
 /* os_mem.c: anonymous mappings. NULL when the system refuses. */
 NP_INTERNAL void *np_os_map(size_t size);
 NP_INTERNAL void *np_os_map_aligned(size_t size, size_t alignment);

@@ -243,6 +243,35 @@ typedef struct np_tls_slot {
   np_tcache *tc;
 } np_tls_slot;
 
+/* ---- Settings (config.c) ------------------------------------------------------
+ * One row per np_config field, mimalloc's options table: the name NPOOL_CONF
+ * and np_config_set know it by, how its text reads, its default, its own
+ * range and a one-line description. How settings combine (the chunk size,
+ * alignment against page size) is np_allocator_create's to check. */
+typedef enum np_option_type {
+  NP_OPT_SIZE, /* size_t: a number, optional k/K m/M g/G suffix (binary) */
+  NP_OPT_UINT, /* unsigned: a number */
+  NP_OPT_BOOL, /* int: true/false/1/0 (any non-zero is true in the struct) */
+  NP_OPT_LEAK  /* np_leak_level: disabled/simple/advanced/paranoid (or 0..3) */
+} np_option_type;
+
+#define NP_MAX_ARENAS 1024
+#define NP_MAX_CACHE_ENTRIES 65536 /* small_cache_size, normal_cache_size */
+
+#define NP_OPT_POW2 1u    /* a power of two ... */
+#define NP_OPT_OR_ZERO 2u /* ... or 0 */
+
+typedef struct np_option {
+  const char *name;        /* the field's name */
+  np_option_type type;
+  size_t offset;           /* offsetof(np_config, field) */
+  uint64_t def;            /* Netty's default */
+  uint64_t min, max;       /* the field's own range */
+  unsigned flags;          /* NP_OPT_POW2, NP_OPT_OR_ZERO */
+  int error;               /* np_allocator_create's code for a value out of range */
+  const char *description; /* one line */
+} np_option;
+
 /* ---- The allocator ----------------------------------------------------------- */
 struct np_allocator {
   np_config cfg;

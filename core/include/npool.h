@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,13 +44,31 @@ typedef enum np_error {
   NP_ERR_FOREIGN_POINTER,     /* pointer is not inside memory of this allocator */
   NP_ERR_NOT_BLOCK_START,     /* pointer is inside a block, not at its start */
   NP_ERR_DOUBLE_FREE,         /* block is already free */
+  NP_ERR_CONFIG_KEY,          /* np_config_set: no setting has that name */
+  NP_ERR_CONFIG_VALUE,        /* np_config_set: the value does not parse or is out of range */
+  NP_ERR_LEAK_DETECTION,      /* leak_detection not a level, or leak_sampling_interval 0 */
+  NP_ERR_ARENA_INDEX,         /* np_allocator_arena_stats: no arena with that index */
+  NP_ERR_OUTPUT,              /* np_stats_print: writing to the stream failed */
   NP_ERR__COUNT
 } np_error;
 
 /* A human-readable message for an error code (never NULL). */
 NP_API const char *np_strerror(int code);
 
-/* ---- Configuration -------------------------------------------------------- */
+/* ---- Configuration --------------------------------------------------------
+ * Every setting has a name, a default and a one-line description in one table
+ * (core/config.c); README.md lists them. A program sets them in the struct, by
+ * name (np_config_set), from a "key:value,key:value" string, or from the
+ * NPOOL_CONF environment variable (np_config_from_env). */
+
+/* Leak detection of pooled buffers (npool_buf.h), Netty's levels. */
+typedef enum np_leak_level {
+  NP_LEAK_DISABLED = 0, /* no tracking */
+  NP_LEAK_SIMPLE,       /* a sample of buffers (1 in leak_sampling_interval): creation site */
+  NP_LEAK_ADVANCED,     /* the same sample: creation site and recent accesses */
+  NP_LEAK_PARANOID      /* every buffer: creation site and recent accesses */
+} np_leak_level;
+
 typedef struct np_config {
   size_t page_size;   /* bytes per page: a power of two, >= 4096 (default 8192) */
   unsigned max_order; /* chunk = page_size << max_order; <= 14 (default 9: 4 MiB) */
@@ -66,10 +85,40 @@ typedef struct np_config {
   unsigned normal_cache_size;         /* per cached normal class (default 64) */
   size_t max_cached_buffer_capacity;  /* largest normal size cached (default 32 KiB) */
   unsigned cache_trim_interval;       /* cache lookups between trims (default 8192), >= 1 */
+  /* Leak detection of pooled buffers (default NP_LEAK_SIMPLE, 1 in 128 sampled). */
+  np_leak_level leak_detection;
+  unsigned leak_sampling_interval;    /* >= 1 */
+  /* Non-zero: np_allocator_destroy prints np_stats_print's text to stderr (an
+   * allocator never destroyed prints nothing: printing at process exit comes
+   * with the default, preloadable allocator). */
+  int stats_print;
 } np_config;
 
 /* Netty's defaults: 8 KiB pages, 4 MiB chunks, Netty's qInit behaviour. */
 NP_API np_config np_config_default(void);
+
+/* Sets one setting by its name (the field's name, e.g. "page_size") from text:
+ * sizes are a number with an optional k/K, m/M or g/G suffix (binary: k = 1024);
+ * counts a plain number; booleans true/false/1/0; leak_detection
+ * disabled/simple/advanced/paranoid. Returns NP_OK, NP_ERR_CONFIG_KEY (no such
+ * setting), NP_ERR_CONFIG_VALUE (the value does not parse, or is out of that
+ * setting's own range) or NP_ERR_NULL_ARGUMENT; *cfg is unchanged on error.
+ * How settings combine (page_size << max_order, alignment <= page_size) is
+ * checked by np_allocator_create. */
+NP_API int np_config_set(np_config *cfg, const char *key, const char *value);
+
+/* Applies "key:value,key:value,..." (jemalloc's MALLOC_CONF syntax) to *cfg.
+ * Every item is tried: an unknown key, a bad value or an item without ':' is
+ * reported by name through report(ctx, message) (NULL: to stderr, prefixed
+ * "npool: ") and leaves that setting as it was; the other items still apply.
+ * Returns NP_OK, or the error of the first item that failed. conf NULL or ""
+ * changes nothing. */
+NP_API int np_config_from_string(np_config *cfg, const char *conf,
+                                 void (*report)(void *ctx, const char *msg), void *ctx);
+
+/* np_config_default() with the NPOOL_CONF environment variable applied
+ * (np_config_from_string; problems reported to stderr). */
+NP_API np_config np_config_from_env(void);
 
 /* ---- Allocator ------------------------------------------------------------ */
 typedef struct np_allocator np_allocator;
@@ -149,6 +198,10 @@ typedef struct np_stats {
   uint64_t invalid_frees;       /* np_free calls refused with an error */
   uint64_t thread_caches;       /* live thread caches */
   uint64_t cached_bytes;        /* bytes sitting in thread caches (not active) */
+  /* The cache settings (np_config): entries per small / normal class, and the
+   * largest normal size cached. */
+  unsigned small_cache_size, normal_cache_size;
+  size_t max_cached_buffer_capacity;
   const char *strategy;         /* np_strategy_name() */
   const char *cache_mode;       /* "per-thread", "per-CPU" (rseq), "off", or
                                  * "per-thread (per-CPU fallback)" when the
@@ -160,6 +213,22 @@ typedef struct np_stats {
 
 /* Fills *out with a consistent snapshot summed over all arenas. */
 NP_API int np_allocator_stats(np_allocator *a, np_stats *out);
+
+/* One arena's own view (Netty's PoolArenaMetric), in the same struct: its
+ * counters count the blocks it handed out and took back, those that went to
+ * and came from caches included (so blocks sitting in a cache are active
+ * here, and cached_bytes is 0); thread_caches is the number of threads bound
+ * to it; invalid_frees is 0 (an allocator-wide count). index < stats.arenas;
+ * NP_ERR_ARENA_INDEX otherwise. */
+NP_API int np_allocator_arena_stats(np_allocator *a, unsigned index, np_stats *out);
+
+/* Prints everything np_allocator_stats gives, and each arena's counters: human
+ * readable (json = 0; small classes only where they have subpages, idle
+ * arenas summarised) or one JSON object (json != 0; every small class, every
+ * arena). Returns NP_OK, NP_ERR_NULL_ARGUMENT, or NP_ERR_OUTPUT when writing
+ * failed. Setting stats_print prints the human form to stderr when the
+ * allocator is destroyed. */
+NP_API int np_stats_print(np_allocator *a, FILE *out, int json);
 
 #ifdef __cplusplus
 }
