@@ -21,6 +21,11 @@ static const char *const messages[NP_ERR__COUNT] = {
                               "advanced or paranoid, leak_sampling_interval at least 1",
     [NP_ERR_ARENA_INDEX] = "no arena with that index",
     [NP_ERR_OUTPUT] = "writing the output failed",
+    [NP_ERR_REFCNT] = "buffer reference count error: used after release (count 0), a release "
+                      "below 0, a retain past the maximum, or a change by 0",
+    [NP_ERR_INDEX] = "buffer index out of range: beyond the capacity, past the writer index, or a "
+                     "negative or overflowing length",
+    [NP_ERR_MAX_CAPACITY] = "buffer would grow past its max capacity",
 };
 
 const char *np_strerror(int code) {

@@ -49,6 +49,11 @@ typedef enum np_error {
   NP_ERR_LEAK_DETECTION,      /* leak_detection not a level, or leak_sampling_interval 0 */
   NP_ERR_ARENA_INDEX,         /* np_allocator_arena_stats: no arena with that index */
   NP_ERR_OUTPUT,              /* np_stats_print: writing to the stream failed */
+  NP_ERR_REFCNT,              /* buffer: used after release, or a count change below 0,
+                               * past its maximum or by 0 (npool_buf.h) */
+  NP_ERR_INDEX,               /* buffer: index or length out of range, or reading past
+                               * the writer index */
+  NP_ERR_MAX_CAPACITY,        /* buffer: a write or growth past the max capacity */
   NP_ERR__COUNT
 } np_error;
 
