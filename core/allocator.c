@@ -91,6 +91,7 @@ int np_allocator_create(const np_config *cfg, np_allocator **out) {
 
 void np_allocator_destroy(np_allocator *a) {
   if (a == NULL) return;
+  np_leak_allocator_destroy(a); /* reports its buffers never released */
   if (a->cfg.stats_print) np_stats_print(a, stderr, 0);
   np_tcaches_destroy(a);
   np_cpu_cache_destroy(a);

@@ -10,6 +10,9 @@ extern "C" {
 
 #define NP_INTERNAL __attribute__((visibility("hidden")))
 
+/* leak.c: reports (and forgets) the leak records of a, before it goes away. */
+NP_INTERNAL void np_leak_allocator_destroy(np_allocator *a);
+
 /* config.c: the settings table (np_option), in np_config's field order. */
 extern const np_option np_options[] NP_INTERNAL;
 extern const unsigned np_option_count NP_INTERNAL;

@@ -244,6 +244,10 @@ static struct {
 } g_opt = {WL_CHURN, DIST_64, 1, 400, 100, 1000, 1024, 32, 1, 0, 0};
 
 static _Alignas(CACHELINE) atomic_int g_phase; /* 0 warm-up, 1 timed, 2 stop */
+/* Counting threads that have done an op inside the window: the window is not
+ * closed before all have, or a thread descheduled for the whole (short) window on a loaded
+ * machine would count zero ops and the run would be reported as failed. */
+static _Alignas(CACHELINE) atomic_int g_started;
 static pthread_barrier_t g_start;
 
 static void fill_sizes(uint32_t *sizes, uint64_t seed) {
@@ -272,6 +276,9 @@ static inline int check_phase(worker *w, uint64_t ops, int *seen_start) {
   if (ph >= 1 && !*seen_start) {
     w->ops_start = ops;
     *seen_start = 1;
+  } else if (*seen_start == 1 && ops > w->ops_start) {
+    *seen_start = 2; /* counted an op inside the window */
+    atomic_fetch_add_explicit(&g_started, 1, memory_order_relaxed);
   }
   if (ph == 2) {
     w->ops_end = ops;
@@ -601,6 +608,9 @@ int main(int argc, char **argv) {
   uint64_t t0 = now_ns();
   atomic_store(&g_phase, 1);
   sleep_ms(g_opt.duration_ms);
+  int counting = 0;
+  for (int t = 0; t < nt; t++) counting += ws[t].role != ROLE_PRODUCER;
+  while (atomic_load(&g_started) < counting) sleep_ms(1);
   atomic_store(&g_phase, 2);
   uint64_t t1 = now_ns();
   for (int t = 0; t < nt; t++) pthread_join(ws[t].thread, NULL);

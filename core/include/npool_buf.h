@@ -135,6 +135,22 @@ NP_API int np_buf_refcnt(const np_buf *b, uint32_t *out);
  * touch(hint)); changes nothing else. hint may be NULL. */
 NP_API int np_buf_touch(np_buf *b, const char *hint);
 
+/* ---- Leak detection (Netty's ResourceLeakDetector) ---------------------------------
+ * The level is the buffer's allocator's np_config.leak_detection (the default
+ * allocator: NPOOL_CONF, e.g. "leak_detection:paranoid"): disabled; simple
+ * (default) records where 1 buffer in leak_sampling_interval (default 128) was
+ * created; advanced records that for the same sample and the last 4 touches
+ * (every public call names itself, np_buf_touch gives its hint) with a
+ * backtrace of the latest; paranoid does so for every buffer. A tracked
+ * buffer never released is reported when its allocator is destroyed, or at
+ * process exit for allocators never destroyed (np_default_allocator()): one
+ * report per buffer, "LEAK: ..." with the symbolised creation backtrace (link
+ * with -rdynamic for function names) and, at advanced and paranoid, the touches.
+ * Reports go to stderr, or to report(ctx, text) once set here (NULL: stderr
+ * again); report may be called on any thread that destroys an allocator, or
+ * at exit. Thread-safe. */
+NP_API void np_leak_set_reporter(void (*report)(void *ctx, const char *report), void *ctx);
+
 /* ---- Indices and capacity -------------------------------------------------------- */
 NP_API int np_buf_capacity(const np_buf *b, size_t *out);
 NP_API int np_buf_max_capacity(const np_buf *b, size_t *out);
