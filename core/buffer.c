@@ -118,8 +118,8 @@ int np_buf_ensure(np_buf *b, np_buf *r, size_t n) {
     r->capacity = r->block_size < r->max_capacity ? r->block_size : r->max_capacity;
     return NP_OK;
   }
-  size_t new_cap;
-  np_buf_calculate_new_capacity(target, r->max_capacity, &new_cap);
+  size_t new_cap = target; /* target <= max: the call below cannot fail */
+  (void)np_buf_calculate_new_capacity(target, r->max_capacity, &new_cap);
   char *mem = np_alloc(r->alloc, new_cap);
   if (mem == NULL) return NP_ERR_NO_MEMORY;
   memcpy(mem, r->mem, r->capacity);
