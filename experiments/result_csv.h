@@ -1,0 +1,38 @@
+/*
+ * The sweep's results file: one CSV row per measurement (one run of one
+ * workload x distribution x allocator x thread count x repeat), RFC 4180
+ * quoting for text fields. experiments/plot.sh reads it back.
+ */
+#ifndef NP_RESULT_CSV_H
+#define NP_RESULT_CSV_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct result_row {
+  const char *machine, *allocator, *strategy, *workload, *distribution;
+  int threads, repeat;
+  int ok;              /* 0: the run failed; its measurements are left empty */
+  double ops_per_s;    /* alloc+free pairs per second */
+  uint64_t lat_p50_ns, lat_p99_ns, lat_p999_ns; /* one allocator call, sampled */
+  uint64_t peak_rss_bytes, live_bytes;          /* live: peak bytes the workload held */
+} result_row;
+
+/* The header line, the same every time. */
+#define RESULT_CSV_HEADER                                                                      \
+  "machine,allocator,strategy,workload,distribution,threads,repeat,ops_per_s,lat_p50_ns,"     \
+  "lat_p99_ns,lat_p999_ns,peak_rss_bytes,live_bytes"
+
+/* Write the header / one row and its newline; 0 on success, -1 on a write
+ * error (errno set) or a NULL text field (EINVAL). */
+int result_csv_write_header(FILE *f);
+int result_csv_write_row(FILE *f, const result_row *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,168 @@
+// The sweep's parts: size distributions, the latency histogram, the CSV writer.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "experiments/latency_histogram.h"
+#include "experiments/result_csv.h"
+#include "experiments/size_dist.h"
+}
+
+namespace {
+
+std::vector<uint32_t> Draw(size_dist d, uint64_t seed, size_t n = 100000) {
+  std::vector<uint32_t> v(n);
+  size_dist_fill(d, seed, v.data(), n);
+  return v;
+}
+
+TEST(SizeDist, NamesRoundTrip) {
+  for (int d = 0; d < DIST_COUNT; d++)
+    EXPECT_EQ(size_dist_parse(size_dist_name(static_cast<size_dist>(d))), d);
+  EXPECT_EQ(size_dist_parse("nosuch"), -1);
+  EXPECT_EQ(size_dist_parse(nullptr), -1);
+  EXPECT_STREQ(size_dist_all(), "fixed64,small,net,mixed");
+}
+
+TEST(SizeDist, SameSeedSameSizes) {
+  for (int d = 0; d < DIST_COUNT; d++) {
+    auto a = Draw(static_cast<size_dist>(d), 42), b = Draw(static_cast<size_dist>(d), 42);
+    EXPECT_EQ(a, b);
+  }
+  EXPECT_NE(Draw(DIST_SMALL, 1), Draw(DIST_SMALL, 2));
+}
+
+TEST(SizeDist, Fixed64) {
+  for (uint32_t s : Draw(DIST_FIXED64, 7)) ASSERT_EQ(s, 64u);
+}
+
+TEST(SizeDist, SmallIsUniform16To512) {
+  auto v = Draw(DIST_SMALL, 7);
+  double sum = 0;
+  uint32_t lo = ~0u, hi = 0;
+  for (uint32_t s : v) {
+    ASSERT_GE(s, 16u);
+    ASSERT_LE(s, 512u);
+    lo = std::min(lo, s), hi = std::max(hi, s);
+    sum += s;
+  }
+  EXPECT_EQ(lo, 16u);
+  EXPECT_EQ(hi, 512u);
+  EXPECT_NEAR(sum / v.size(), 264.0, 3.0);
+}
+
+TEST(SizeDist, NetIsMostly256To16KWithATailPast64K) {
+  auto v = Draw(DIST_NET, 7);
+  size_t body = 0, tail = 0;
+  for (uint32_t s : v) {
+    if (s >= 256 && s <= 16384) body++;
+    else if (s > 65536 && s <= (1u << 20)) tail++;
+    else FAIL() << "size " << s << " outside both ranges";
+  }
+  EXPECT_NEAR(static_cast<double>(tail) / v.size(), 0.08, 0.005);
+  // Log-uniform: as many in [256, 2 KiB) as in [2 KiB, 16 KiB].
+  size_t low = 0;
+  for (uint32_t s : v) low += s >= 256 && s < 2048;
+  EXPECT_NEAR(static_cast<double>(low) / body, 0.5, 0.02);
+}
+
+TEST(SizeDist, MixedHasSmallNormalAndHuge) {
+  auto v = Draw(DIST_MIXED, 7);
+  size_t small = 0, normal = 0, huge = 0;
+  for (uint32_t s : v) {
+    if (s >= 16 && s <= 512) small++;
+    else if (s >= 8192 && s <= (1u << 20)) normal++;
+    else if (s >= (5u << 20) && s <= (8u << 20)) huge++;
+    else FAIL() << "size " << s << " outside the three ranges";
+  }
+  EXPECT_NEAR(static_cast<double>(small) / v.size(), 0.89, 0.01);
+  EXPECT_NEAR(static_cast<double>(normal) / v.size(), 0.10, 0.01);
+  EXPECT_NEAR(static_cast<double>(huge) / v.size(), 0.01, 0.002);
+}
+
+TEST(LatencyHistogram, BucketsAreContiguousAndOrdered) {
+  for (unsigned b = 0; b + 1 < LH_BUCKETS; b++) {
+    ASSERT_LT(lh_bucket_low(b), lh_bucket_low(b + 1)) << b;
+    ASSERT_EQ(lh_bucket(lh_bucket_low(b)), b);
+    ASSERT_EQ(lh_bucket(lh_bucket_low(b + 1) - 1), b);
+  }
+  EXPECT_EQ(lh_bucket(UINT64_MAX), LH_BUCKETS - 1);
+}
+
+TEST(LatencyHistogram, PercentilesWithinABucket) {
+  static latency_histogram h;
+  memset(&h, 0, sizeof h);
+  EXPECT_EQ(lh_percentile(&h, 0.5), 0u);
+  for (uint64_t v = 1; v <= 100000; v++) lh_record(&h, v);
+  EXPECT_EQ(h.total, 100000u);
+  const double qs[] = {0.5, 0.99, 0.999};
+  for (double q : qs) {
+    double want = q * 100000, got = static_cast<double>(lh_percentile(&h, q));
+    EXPECT_NEAR(got, want, want / 16) << q;
+  }
+  EXPECT_EQ(lh_percentile(&h, 1.0) >= 100000 * 15 / 16, true);
+}
+
+TEST(LatencyHistogram, MergeAddsCounts) {
+  static latency_histogram a, b;
+  memset(&a, 0, sizeof a);
+  memset(&b, 0, sizeof b);
+  for (int i = 0; i < 90; i++) lh_record(&a, 10);
+  for (int i = 0; i < 10; i++) lh_record(&b, 5000);
+  lh_merge(&a, &b);
+  EXPECT_EQ(a.total, 100u);
+  EXPECT_EQ(lh_percentile(&a, 0.5), 10u);
+  EXPECT_NEAR(static_cast<double>(lh_percentile(&a, 0.99)), 5000, 5000 / 16);
+}
+
+std::string Written(const result_row *r) {
+  char *buf = nullptr;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  EXPECT_EQ(result_csv_write_header(f), 0);
+  if (r) EXPECT_EQ(result_csv_write_row(f, r), 0);
+  fclose(f);
+  std::string s(buf, len);
+  free(buf);
+  return s;
+}
+
+TEST(ResultCsv, HeaderAndRow) {
+  result_row r = {"amd-epyc-2cpu", "npool-ck", "ck", "churn", "fixed64", 4, 2, 1,
+                  12345678.4, 30, 250, 1200, 1u << 30, 5000000};
+  EXPECT_EQ(Written(&r),
+            "machine,allocator,strategy,workload,distribution,threads,repeat,ops_per_s,"
+            "lat_p50_ns,lat_p99_ns,lat_p999_ns,peak_rss_bytes,live_bytes\n"
+            "amd-epyc-2cpu,npool-ck,ck,churn,fixed64,4,2,12345678,30,250,1200,1073741824,5000000\n");
+}
+
+TEST(ResultCsv, FailedRunLeavesMeasurementsEmpty) {
+  result_row r = {"m", "glibc", "-", "larson", "net", 1, 3, 0, 99, 1, 2, 3, 4, 5};
+  std::string s = Written(&r);
+  EXPECT_EQ(s.substr(s.find('\n') + 1), "m,glibc,-,larson,net,1,3,,,,,,\n");
+}
+
+TEST(ResultCsv, QuotesTextWithCommasAndQuotes) {
+  result_row r = {"box, \"big\"", "jemalloc", "-", "churn", "small", 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  std::string s = Written(&r);
+  EXPECT_EQ(s.substr(s.find('\n') + 1), "\"box, \"\"big\"\"\",jemalloc,-,churn,small,1,1,1,1,1,1,1,1\n");
+}
+
+TEST(ResultCsv, NullTextIsAnError) {
+  result_row r = {"m", nullptr, "-", "churn", "small", 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  char *buf = nullptr;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  errno = 0;
+  EXPECT_EQ(result_csv_write_row(f, &r), -1);
+  EXPECT_EQ(errno, EINVAL);
+  fclose(f);
+  free(buf);
+}
+
+}  // namespace

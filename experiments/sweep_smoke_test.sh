@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# A tiny sweep in the test suite (//experiments:sweep --quick):
+#   sweep_smoke_test.sh SWEEP ALLOCATOR... [--no-tsan ALLOCATOR...]
+# Every given allocator runs every workload (churn, prodcons, larson,
+# pipeline) on every size distribution at 1 and 2 threads (the paired
+# workloads at 2 only); those after --no-tsan are left out of a
+# ThreadSanitizer build. Passes when the sweep exits 0, reports every
+# allocator with all its runs and none failed, writes a CSV with the header
+# and exactly one row per run, every row measured (ops/s, latencies, RSS,
+# live bytes all > 0), machine.txt, and the figures; and when an npool worker
+# is made to leak one block (--leak-one), its end-of-run check fails it with
+# exit status 3.
+set -uo pipefail
+
+sweep=$1
+shift
+allocs=()
+no_tsan=()
+while [ "$#" -gt 0 ]; do
+  if [ "$1" = "--no-tsan" ]; then
+    shift
+    no_tsan=("$@")
+    break
+  fi
+  allocs+=("$1")
+  shift
+done
+[ "${#allocs[@]}" -gt 0 ] || { echo "FAIL: no allocators given"; exit 1; }
+
+info=$("$sweep" --build-info) || { echo "FAIL: $sweep --build-info"; exit 1; }
+echo "build: $info"
+if [[ "$info" == *sanitizer=thread* ]]; then
+  kept=()
+  for a in "${allocs[@]}"; do
+    skip=0
+    for n in "${no_tsan[@]}"; do [ "$a" = "$n" ] && skip=1; done
+    if [ "$skip" -eq 1 ]; then echo "skipped under ThreadSanitizer: $a"; else kept+=("$a"); fi
+  done
+  allocs=("${kept[@]}")
+fi
+list=$(IFS=,; echo "${allocs[*]}")
+na=${#allocs[@]}
+out="${TEST_TMPDIR:-$(mktemp -d)}/sweep"
+# 4 distributions x (churn 1+2, larson 1+2, prodcons 2, pipeline 2) per allocator
+runs_per_alloc=$((4 * 6))
+
+"$sweep" --quick --threads 1,2 --allocators "$list" --machine smoke-test --out "$out" \
+  --slots 200 >"$out.stdout" 2>"$out.stderr"
+rc=$?
+cat "$out.stdout"
+tail -5 "$out.stderr"
+fail=0
+if [ "$rc" -ne 0 ]; then
+  echo "FAIL: sweep exited $rc"
+  grep -E 'FAILED|failed' "$out.stderr" | head -20
+  fail=1
+fi
+for a in "${allocs[@]}"; do
+  if ! grep -qxF "allocator $a: $runs_per_alloc runs, 0 failed" "$out.stdout"; then
+    echo "FAIL: no line 'allocator $a: $runs_per_alloc runs, 0 failed'"
+    fail=1
+  fi
+done
+grep -q '^sweep: \[1/' "$out.stderr" || { echo "FAIL: no progress lines on stderr"; fail=1; }
+
+csv="$out/sweep.csv"
+header="machine,allocator,strategy,workload,distribution,threads,repeat,ops_per_s,lat_p50_ns,lat_p99_ns,lat_p999_ns,peak_rss_bytes,live_bytes"
+if [ "$(head -1 "$csv")" != "$header" ]; then
+  echo "FAIL: $csv header is '$(head -1 "$csv")'"
+  fail=1
+fi
+rows=$(($(wc -l <"$csv") - 1))
+if [ "$rows" -ne $((na * runs_per_alloc)) ]; then
+  echo "FAIL: $rows CSV rows, expected $((na * runs_per_alloc))"
+  fail=1
+fi
+# Every (allocator, workload, distribution) has its rows, all measured.
+bad=$(awk -F, 'NR > 1 && !($8 > 0 && $9 > 0 && $10 >= $9 && $11 >= $10 && $12 > 0 && $13 > 0 && $1 == "smoke-test")' "$csv")
+if [ -n "$bad" ]; then
+  echo "FAIL: rows with a missing or inconsistent measurement:"
+  echo "$bad" | head -10
+  fail=1
+fi
+for a in "${allocs[@]}"; do
+  for w in churn prodcons larson pipeline; do
+    for d in fixed64 small net mixed; do
+      n=$(awk -F, -v a="$a" -v w="$w" -v d="$d" '$2 == a && $4 == w && $5 == d' "$csv" | wc -l)
+      want=2
+      case "$w" in prodcons | pipeline) want=1 ;; esac
+      if [ "$n" -ne "$want" ]; then
+        echo "FAIL: $a $w $d: $n rows, expected $want"
+        fail=1
+      fi
+    done
+  done
+done
+grep -q '^# machine:' "$out/machine.txt" || { echo "FAIL: no machine description"; fail=1; }
+for w in churn prodcons larson pipeline; do
+  for f in "throughput_$w.svg" "throughput_$w.png"; do
+    [ -s "$out/figures/$f" ] || { echo "FAIL: no figure $f"; fail=1; }
+  done
+done
+
+# The correctness guard must catch a leaked block.
+bindir=$(dirname "$sweep")
+for a in "${allocs[@]}"; do
+  case "$a" in npool-*) ;; *) continue ;; esac
+  worker="$bindir/workload_${a//-/_}"
+  "$worker" --workload churn --dist fixed64 --threads 2 --duration-ms 5 --warmup-ms 0 \
+    --leak-one >/dev/null 2>&1
+  grc=$?
+  if [ "$grc" -ne 3 ]; then
+    echo "FAIL: $worker --leak-one exited $grc, expected 3 (correctness guard)"
+    fail=1
+  else
+    echo "ok: $a --leak-one is caught by the correctness guard (exit 3)"
+  fi
+done
+# Bad input is refused with a clear message.
+if "$sweep" --workloads nosuch --out "$out.bad" >/dev/null 2>"$out.bad.err"; then
+  echo "FAIL: an unknown workload was accepted"
+  fail=1
+elif ! grep -q "unknown workload 'nosuch'" "$out.bad.err"; then
+  echo "FAIL: unclear error for an unknown workload: $(cat "$out.bad.err")"
+  fail=1
+fi
+[ "$fail" -eq 0 ] && echo "PASS"
+exit "$fail"
