@@ -18,6 +18,7 @@ PACKAGES=(
   libjemalloc-dev        # baseline
   libmimalloc-dev        # baseline
   libgoogle-perftools-dev  # baseline: tcmalloc
+  gnuplot-nox            # the sweep's figures (experiments/plot.sh)
 )
 
 installed() {
