@@ -82,11 +82,12 @@ fname() { printf '%s' "$1" | tr -c 'A-Za-z0-9._+-' '_'; } # a safe file-name par
 check_input() {
   [ "$#" -eq 2 ] || die "usage: $PROG CSV OUTDIR  (got $# argument(s))"
   CSV=$1 OUTDIR=$2
-  [ -f "$CSV" ] && [ -r "$CSV" ] || die "cannot read CSV '$CSV'"
+  [ -r "$CSV" ] && [ ! -d "$CSV" ] && cat -- "$CSV" > "$TMP/input.csv" 2>/dev/null ||
+    die "cannot read CSV '$CSV'"
   command -v "$GNUPLOT" >/dev/null 2>&1 ||
     die "gnuplot not found ('$GNUPLOT'); install gnuplot-nox: bash tools/setup.sh"
   local line
-  line=$(head -n 1 "$CSV" | tr -d '\r' | sed 's/^\xef\xbb\xbf//')
+  line=$(head -n 1 "$TMP/input.csv" | tr -d '\r' | sed 's/^\xef\xbb\xbf//')
   [ -n "$line" ] || die "'$CSV' is empty (no header line)"
   [ "$line" = "$HEADER" ] && return 0
   awk -v want="$HEADER" -v got="$line" 'BEGIN {
@@ -104,7 +105,7 @@ check_input() {
 # $TMP/{workloads,dists,allocs} (first-appearance order), $TMP/machine and
 # OUTDIR/summary.csv. Dies when no row is valid.
 aggregate() {
-  tr -d '\r' < "$CSV" | awk -F, -v tmp="$TMP" -v summary="$OUTDIR/summary.csv" '
+  tr -d '\r' < "$TMP/input.csv" | awk -F, -v tmp="$TMP" -v summary="$OUTDIR/summary.csv" '
     function isnum(x) { return x ~ /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/ }
     # Median, min and max of the n numbers in the space-separated list s.
     function stats(s,    v, n, i, j, t) {
@@ -126,15 +127,15 @@ aggregate() {
     NR == 1 { next }
     /^[ \t]*$/ { next }
     {
-      if (NF != 13) { bad++; if (bad <= 5) printf "line %d: %d fields, expected 13 (skipped)\n", NR, NF > "/dev/stderr"; next }
+      if (NF != 13) { bad++; if (bad <= 5) printf "plot.sh: warning: line %d: %d fields, expected 13 (skipped)\n", NR, NF > "/dev/stderr"; next }
       m = $1; a = $2; st = $3; w = $4; d = $5; t = $6
-      if (!isnum(t) || w == "" || d == "" || a == "") { bad++; if (bad <= 5) printf "line %d: no workload/distribution/allocator/threads (skipped)\n", NR > "/dev/stderr"; next }
+      if (!isnum(t) || w == "" || d == "" || a == "") { bad++; if (bad <= 5) printf "plot.sh: warning: line %d: no workload/distribution/allocator/threads (skipped)\n", NR > "/dev/stderr"; next }
       t += 0
       k = w SUBSEP d SUBSEP t SUBSEP a
       if (!(k in cell)) { cell[k] = 1; keys[++nkeys] = k; strat[k] = st; nok[k] = 0; nfail[k] = 0 }
       if (!isnum($8) || $8 + 0 <= 0) {
         nfail[k]++; failed++
-        if (failed <= 10) printf "failed run skipped (line %d: %s %s %s threads=%s repeat=%s, ops_per_s=\"%s\")\n", NR, a, w, d, t, $7, $8 > "/dev/stderr"
+        if (failed <= 10) printf "plot.sh: warning: failed run skipped (line %d: %s %s %s threads=%s repeat=%s, ops_per_s=\"%s\")\n", NR, a, w, d, t, $7, $8 > "/dev/stderr"
         next
       }
       first("w", w); first("d", d); first("a", a)
@@ -149,11 +150,11 @@ aggregate() {
       if (isnum($12) && isnum($13) && $13 + 0 > 0) rol[k] = add(rol[k], ($12 + 0) / ($13 + 0))
     }
     END {
-      if (bad > 5) printf "%d malformed rows skipped in all\n", bad > "/dev/stderr"
-      if (failed > 0) printf "%d failed run(s) skipped (ops_per_s empty or 0)\n", failed > "/dev/stderr"
+      if (bad > 5) printf "plot.sh: warning: %d malformed rows skipped in all\n", bad > "/dev/stderr"
+      if (failed > 0) printf "plot.sh: warning: %d failed run(s) skipped (ops_per_s empty or 0)\n", failed > "/dev/stderr"
       if (valid == 0) { print "novalid" > (tmp "/status"); exit 0 }
       print valid > (tmp "/status")
-      if (nm > 1) print "several machines in one CSV (" mlist "): medians mix them" > "/dev/stderr"
+      if (nm > 1) print "plot.sh: warning: several machines in one CSV (" mlist "): medians mix them" > "/dev/stderr"
       print mlist > (tmp "/machine")
       for (i = 1; i <= norder["w"]; i++) print order["w", i] > (tmp "/workloads")
       for (i = 1; i <= norder["d"]; i++) print order["d", i] > (tmp "/dists")
@@ -263,7 +264,7 @@ layout() {
   elif [ "$n" -le 4 ]; then ROWS=2 COLS=2
   elif [ "$n" -le 6 ]; then ROWS=2 COLS=3
   else COLS=3 ROWS=$(( (n + 2) / 3 )); fi
-  WIDTH=$(( COLS * 650 )); HEIGHT=$(( ROWS * 480 + 60 ))
+  WIDTH=$(( COLS * 650 )); HEIGHT=$(( ROWS * 480 + 90 ))
   [ "$WIDTH" -ge 1200 ] || WIDTH=1200
   [ "$HEIGHT" -ge 800 ] || HEIGHT=800
 }
@@ -273,7 +274,7 @@ multiplot_open() {  # WORKLOAD WHAT
   local ndist
   ndist=$(wc -l < "$TMP/dists")
   layout "$ndist"
-  echo "set multiplot layout $ROWS,$COLS title $(gq "$1: $2 -- machine $MACHINE") font 'sans,15'"
+  echo "set multiplot layout $ROWS,$COLS title $(gq "$1: $2").\"\\n\".$(gq "machine: $MACHINE") font 'sans,15'"
 }
 
 # A panel saying there is nothing to show.
@@ -321,11 +322,11 @@ plot_lines() {  # KIND W
     what="throughput, Mops/s (alloc+free pairs), median over repeats, bars min..max"
   else
     base=relative_$(fname "$w")
-    what="throughput relative to jemalloc (median / jemalloc median, same cell)"
+    what="throughput / jemalloc throughput, same cell (medians; bars min..max)"
   fi
   {
     multiplot_open "$w" "$what"
-    echo "set grid ytics lc rgb '#dddddd'"
+    echo "set grid ytics lc rgb '#dddddd'"; echo "set offsets 0, 0, graph 0.06, 0"
     echo "set key top left reverse Left box opaque samplen 2"
     threads_axis "$w"
     while IFS= read -r d; do
@@ -386,7 +387,7 @@ plot_bars() {  # KIND W
   esac
   {
     multiplot_open "$w" "$what"
-    echo "set grid ytics lc rgb '#dddddd'"
+    echo "set grid ytics lc rgb '#dddddd'"; echo "set offsets 0, 0, graph 0.06, 0"
     echo "set xtics rotate by -25 nomirror"
     echo "set style fill solid 0.85 border -1"
     while IFS= read -r d; do
