@@ -103,13 +103,20 @@ void np_allocator_destroy(np_allocator *a) {
 /* The arena of a thread without a cache (caching off, or no cache could be
  * made): threads spread round-robin by the order of their first allocation. */
 static NP_ATOMIC(unsigned) next_thread_slot;
-static __thread unsigned thread_slot_plus_one;
+static NP_TLS unsigned thread_slot_plus_one;
 
 static np_arena *arena_without_cache(np_allocator *a) {
   if (a->n_arenas == 1) return &a->arenas[0];
   if (thread_slot_plus_one == 0)
     thread_slot_plus_one = atomic_fetch_add_explicit(&next_thread_slot, 1, memory_order_relaxed) + 1;
   return &a->arenas[(thread_slot_plus_one - 1) % a->n_arenas];
+}
+
+/* The arena the calling thread allocates from: per-CPU caches come with
+ * per-CPU arenas, thread caches with the thread's. */
+static np_arena *thread_arena(np_allocator *a, np_tcache *tc) {
+  if (tc == NULL) return arena_without_cache(a);
+  return a->percpu_active ? np_cpu_cache_arena(a) : tc->arena;
 }
 
 void *np_alloc(np_allocator *a, size_t size) {
@@ -124,9 +131,66 @@ void *np_alloc(np_allocator *a, size_t size) {
     void *p = a->percpu_active ? np_cpu_cache_alloc(a, tc, idx) : np_tcache_alloc(tc, idx);
     if (p) return p;
   }
-  /* Per-CPU caches come with per-CPU arenas; thread caches with the thread's. */
-  np_arena *arena = a->percpu_active ? np_cpu_cache_arena(a) : tc->arena;
-  return np_arena_alloc(arena, size, tc->id);
+  return np_arena_alloc(thread_arena(a, tc), size, tc->id);
+}
+
+/* Every block starts at a multiple of the quantum (16: every class is a
+ * multiple of it, runs start on pages), or of the configured alignment. */
+static size_t natural_alignment(const np_allocator *a) {
+  size_t quantum = (size_t)1 << NP_LOG2_QUANTUM;
+  return a->cfg.alignment > quantum ? a->cfg.alignment : quantum;
+}
+
+void *np_alloc_aligned(np_allocator *a, size_t alignment, size_t size) {
+  if (a == NULL || alignment == 0 || (alignment & (alignment - 1)) != 0) {
+    errno = EINVAL;
+    return NULL;
+  }
+  if (alignment <= natural_alignment(a)) return np_alloc(a, size);
+  const np_size_classes *sc = &a->sc;
+  if (alignment <= sc->page_size) {
+    /* Runs start on pages, so an element of a small class is aligned to every
+     * power of two (up to the page) that divides the class size, and a normal
+     * block to the page: take the first class from max(size, alignment) on
+     * that alignment divides. The power of two at or above it is one, so
+     * this wastes less than 2x. */
+    unsigned idx = np_size_to_index(sc, size > alignment ? size : alignment);
+    while (idx < sc->n_small && np_index_to_size(sc, idx) % alignment != 0) idx++;
+    if (idx < sc->n_sizes) return np_alloc(a, np_index_to_size(sc, idx));
+  }
+  /* Beyond the page, or beyond the pooled sizes: a mapping of its own. */
+  return np_arena_alloc_huge(thread_arena(a, np_tcache_get(a, 1)), size, alignment);
+}
+
+void *np_calloc(np_allocator *a, size_t count, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  void *p = np_alloc(a, total);
+  /* A huge block is a new mapping, which the system has zeroed already. */
+  if (p && np_size_to_index(&a->sc, total) < a->sc.n_sizes) memset(p, 0, total);
+  return p;
+}
+
+void *np_realloc(np_allocator *a, void *ptr, size_t size) {
+  if (ptr == NULL) return np_alloc(a, size);
+  size_t old = np_usable_size(a, ptr); /* 0: not a live block (or a is NULL) */
+  if (old == 0) {
+    errno = EINVAL;
+    return NULL;
+  }
+  /* In place while the block holds size and keeping it wastes less than half,
+   * or when size would get this very class again. */
+  unsigned idx = np_size_to_index(&a->sc, size);
+  if (size <= old && (size >= old / 2 || (idx < a->sc.n_sizes && np_index_to_size(&a->sc, idx) == old)))
+    return ptr;
+  void *moved = np_alloc(a, size);
+  if (moved == NULL) return NULL; /* errno ENOMEM; the block is untouched */
+  memcpy(moved, ptr, size < old ? size : old);
+  np_free(a, ptr);
+  return moved;
 }
 
 int np_free(np_allocator *a, void *ptr) {

@@ -83,12 +83,13 @@ static void *alloc_from_chunks(np_arena *a, unsigned idx, np_block_tag owner) {
   return p;
 }
 
-static void *alloc_huge(np_arena *a, size_t size) {
+static void *alloc_huge(np_arena *a, size_t size, size_t alignment) {
   size_t os_page = (size_t)sysconf(_SC_PAGESIZE);
-  if (size > SIZE_MAX - a->sc->chunk_size) return NULL;
+  /* At least chunk-size alignment: it lets the registry find the block from any address. */
+  if (alignment < a->sc->chunk_size) alignment = a->sc->chunk_size;
+  if (size > SIZE_MAX - alignment - os_page) return NULL;
   size_t mapped = (size + os_page - 1) & ~(os_page - 1);
-  /* Chunk-size alignment lets the registry find the block from any address. */
-  char *mem = np_os_map_aligned(mapped, a->sc->chunk_size);
+  char *mem = np_os_map_aligned(mapped, alignment);
   if (mem == NULL) return NULL;
   np_lock_acquire(&a->lock);
   np_region *r = np_meta_alloc(&a->meta, sizeof *r);
@@ -131,7 +132,7 @@ void *np_arena_alloc(np_arena *a, size_t size, np_block_tag owner) {
   unsigned idx = np_size_to_index(sc, size);
   void *p = NULL;
   if (idx >= sc->n_sizes) {
-    p = alloc_huge(a, size);
+    p = alloc_huge(a, size, 0);
   } else {
     if (np_is_small_index(sc, idx)) { /* a subpage with room: the class lock only */
       np_lock_acquire(&a->small_locks[idx]);
@@ -146,6 +147,12 @@ void *np_arena_alloc(np_arena *a, size_t size, np_block_tag owner) {
     }
     if (p) count_alloc(np_is_small_index(sc, idx) ? &a->small : &a->normal, np_index_to_size(sc, idx));
   }
+  if (p == NULL) errno = ENOMEM;
+  return p;
+}
+
+void *np_arena_alloc_huge(np_arena *a, size_t size, size_t alignment) {
+  void *p = alloc_huge(a, size, alignment);
   if (p == NULL) errno = ENOMEM;
   return p;
 }

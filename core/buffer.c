@@ -29,29 +29,6 @@
 
 #include "buffer_internal.h"
 
-/* ---- The default allocator --------------------------------------------------- */
-
-static pthread_once_t default_once = PTHREAD_ONCE_INIT;
-static np_allocator *default_alloc;
-
-static void default_create(void) {
-  np_config cfg = np_config_from_env(); /* reports bad NPOOL_CONF items itself */
-  int rc = np_allocator_create(&cfg, &default_alloc);
-  if (rc != NP_OK) {
-    /* Settings that parse but do not combine (np_allocator_create checks those). */
-    fprintf(stderr, "npool: NPOOL_CONF: %s; the default allocator uses the defaults\n",
-            np_strerror(rc));
-    cfg = np_config_default();
-    if (np_allocator_create(&cfg, &default_alloc) != NP_OK) default_alloc = NULL;
-  }
-}
-
-np_allocator *np_default_allocator(void) {
-  pthread_once(&default_once, default_create);
-  if (default_alloc == NULL) errno = ENOMEM;
-  return default_alloc;
-}
-
 /* ---- Allocation and growth policy ------------------------------------------------ */
 
 int np_buf_calculate_new_capacity(size_t min_new_capacity, size_t max_capacity, size_t *out) {

@@ -52,7 +52,8 @@ const np_option np_options[] = {
     OPT(leak_sampling_interval, NP_OPT_UINT, 128, 1, UINT_MAX, 0, NP_ERR_LEAK_DETECTION,
         "simple and advanced leak detection track 1 buffer in this many"),
     OPT(stats_print, NP_OPT_BOOL, 0, 0, 1, 0, NP_ERR_CONFIG_VALUE,
-        "print the stats (np_stats_print, human) to stderr when the allocator is destroyed"),
+        "print the stats (np_stats_print, human) to stderr when the allocator is destroyed "
+        "(the default allocator: at process exit)"),
 };
 const unsigned np_option_count = sizeof np_options / sizeof np_options[0];
 

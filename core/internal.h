@@ -96,6 +96,9 @@ NP_INTERNAL int np_chunk_list_free_run(np_chunk_list *list, np_chunk *chunk, uin
 NP_INTERNAL int np_arena_init(np_arena *arena, np_allocator *alloc);
 NP_INTERNAL void np_arena_destroy(np_arena *arena);
 NP_INTERNAL void *np_arena_alloc(np_arena *arena, size_t size, np_block_tag owner);
+/* A huge block (a mapping of its own) of size bytes at a multiple of
+ * alignment (a power of two; at least the chunk size is used). */
+NP_INTERNAL void *np_arena_alloc_huge(np_arena *arena, size_t size, size_t alignment);
 /* Frees a block; a cached block (tag NP_TAG_CACHED) is refused as a double
  * free unless from_cache says a cache is giving it back. */
 NP_INTERNAL int np_arena_free(np_arena *arena, np_region *region, void *ptr, int from_cache);
@@ -111,7 +114,7 @@ NP_INTERNAL void np_tcaches_destroy(np_allocator *a);
 /* The calling thread's cache for a (created on first use when create);
  * NULL when no cache could be made. Slot 0 is checked inline. */
 NP_INTERNAL np_tcache *np_tcache_get_slow(np_allocator *a, int create);
-extern __thread np_tls_slot np_tls_caches[NP_TLS_SLOTS] NP_INTERNAL;
+extern NP_TLS np_tls_slot np_tls_caches[NP_TLS_SLOTS] NP_INTERNAL;
 static inline np_tcache *np_tcache_get(np_allocator *a, int create) {
   if (np_tls_caches[0].alloc == a && np_tls_caches[0].uid == a->uid) return np_tls_caches[0].tc;
   return np_tcache_get_slow(a, create);
@@ -133,6 +136,14 @@ NP_INTERNAL int np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, con
 NP_INTERNAL void np_cpu_cache_trim_current(np_allocator *a, np_tcache *tc);
 NP_INTERNAL void np_cpu_cache_flush_all(np_allocator *a, np_tcache *tc);
 NP_INTERNAL np_arena *np_cpu_cache_arena(np_allocator *a); /* this CPU's */
+
+/* default_allocator.c: 1 while this thread is making the default allocator
+ * (np_default_allocator() returns NULL to a call from inside that). */
+NP_INTERNAL int np_default_allocator_creating(void);
+
+/* fork.c: every lock of a, taken before fork() and released after it. */
+NP_INTERNAL void np_fork_lock(np_allocator *a);
+NP_INTERNAL void np_fork_unlock(np_allocator *a);
 
 /* chunk_registry.c */
 NP_INTERNAL int np_registry_init(np_registry *r, unsigned chunk_shift);

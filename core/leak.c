@@ -59,7 +59,7 @@ typedef struct np_leak_record {
   void *touch_frames[NP_LEAK_FRAMES];
 } np_leak_record;
 
-__thread unsigned np_leak_countdown;
+NP_TLS unsigned np_leak_countdown;
 
 static pthread_mutex_t leak_lock = PTHREAD_MUTEX_INITIALIZER;
 static np_leak_record *open_records; /* guarded by leak_lock */
@@ -70,6 +70,10 @@ static pthread_once_t leak_once = PTHREAD_ONCE_INIT;
 static np_allocator *record_alloc; /* the records' private allocator (never destroyed) */
 
 static void report_at_exit(void);
+
+/* fork(): no other thread inside the record list while the process forks. */
+static void leak_prefork(void) { pthread_mutex_lock(&leak_lock); }
+static void leak_postfork(void) { pthread_mutex_unlock(&leak_lock); }
 
 static void leak_start(void) {
   /* One arena, no thread caches (records are freed on any thread), no
@@ -83,6 +87,7 @@ static void leak_start(void) {
   void *warm[2];
   backtrace(warm, 2); /* loads libgcc_s now (it mallocs), not inside a later call */
   atexit(report_at_exit);
+  pthread_atfork(leak_prefork, leak_postfork, leak_postfork);
 }
 
 void np_leak_set_reporter(void (*report)(void *ctx, const char *report), void *ctx) {

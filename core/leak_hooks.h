@@ -41,7 +41,7 @@ NP_INTERNAL void np_leak_touch_slow(const np_buf *root, const char *hint);
 NP_INTERNAL void np_leak_free_slow(np_buf *root);
 /* Buffers of this thread left before the next sampled one (shared by every
  * allocator of the thread: a global counter per thread). */
-extern __thread unsigned np_leak_countdown NP_INTERNAL;
+extern NP_TLS unsigned np_leak_countdown NP_INTERNAL;
 /* always_inline (at -O0 too): the slow paths' backtraces then start with a
  * fixed number of npool frames (the public function, np_buf_alloc), which the
  * reports skip. */

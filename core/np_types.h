@@ -31,6 +31,13 @@
 #define NP_ATOMIC(T) _Atomic(T)
 #endif
 
+/* Thread-local variables: initial-exec, so that an access is one load off the
+ * thread pointer, never __tls_get_addr (which may call malloc: npool must work
+ * as malloc itself, see malloc.c). A library with such variables can be linked,
+ * preloaded or loaded at startup, and dlopen'ed only while glibc's static TLS
+ * reserve has room (it holds npool's few hundred bytes). */
+#define NP_TLS __thread __attribute__((tls_model("initial-exec")))
+
 /* ---- Handles ---------------------------------------------------------------
  * One 64-bit word names a run or a subpage element inside a chunk (Netty's):
  *
@@ -301,6 +308,7 @@ struct np_allocator {
   int percpu_active;
   np_percpu percpu;
   size_t percpu_bytes;
+  int fork_percpu_locked; /* fork.c holds the CPUs' maintenance locks */
 };
 
 #endif

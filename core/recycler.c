@@ -40,7 +40,7 @@ typedef struct recycler {
   int exit_armed; /* the thread-exit handler will run */
 } recycler;
 
-static __thread recycler tls_recycler;
+static NP_TLS recycler tls_recycler;
 
 static pthread_mutex_t depot_lock = PTHREAD_MUTEX_INITIALIZER;
 static np_buf *depot; /* batches linked by batch_next */
@@ -51,8 +51,13 @@ static np_allocator *object_alloc;
 
 static void thread_exit(void *unused);
 
+/* fork(): no other thread inside the depot while the process forks. */
+static void depot_prefork(void) { pthread_mutex_lock(&depot_lock); }
+static void depot_postfork(void) { pthread_mutex_unlock(&depot_lock); }
+
 static void setup(void) {
   pthread_key_create(&exit_key, thread_exit);
+  pthread_atfork(depot_prefork, depot_postfork, depot_postfork);
   /* One arena, no thread caches: objects are never freed, the lists above
    * are their cache. */
   np_config cfg = np_config_default();

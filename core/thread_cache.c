@@ -36,7 +36,7 @@
 typedef np_tls_slot tls_slot;
 #define tls_caches np_tls_caches
 
-__thread np_tls_slot np_tls_caches[NP_TLS_SLOTS];
+NP_TLS np_tls_slot np_tls_caches[NP_TLS_SLOTS];
 
 /* Live allocators, for thread-exit handlers that must not touch a destroyed one. */
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -44,6 +44,13 @@ static np_allocator *live_allocators;
 static uint64_t next_uid = 1;
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+/* Set when this thread's exit handler ran: a cache made after it (a later
+ * destructor that allocates, glibc freeing the thread's own state) would never
+ * be retired, so such a thread allocates without one. */
+static NP_TLS int thread_exited;
+
+static void register_fork_handlers(void);
 
 static unsigned next_pow2(unsigned v) {
   unsigned p = 1;
@@ -64,6 +71,7 @@ void np_tcaches_init(np_allocator *a) {
     if (cap) a->n_cached = i + 1;
   }
   np_lock_init(&a->cache_lock);
+  pthread_once(&fork_once, register_fork_handlers);
   pthread_mutex_lock(&live_lock);
   a->uid = next_uid++;
   a->next_live = live_allocators;
@@ -154,7 +162,7 @@ static np_tcache *tcache_acquire(np_allocator *a) {
 np_tcache *np_tcache_get_slow(np_allocator *a, int create) {
   for (int i = 1; i < TLS_SLOTS; i++)
     if (tls_caches[i].alloc == a && tls_caches[i].uid == a->uid) return tls_caches[i].tc;
-  if (!create) return NULL;
+  if (!create || thread_exited) return NULL;
   int slot = -1;
   for (int i = 0; i < TLS_SLOTS && slot < 0; i++) {
     if (tls_caches[i].alloc == NULL) slot = i;
@@ -171,9 +179,11 @@ np_tcache *np_tcache_get_slow(np_allocator *a, int create) {
   }
   np_tcache *tc = tcache_acquire(a);
   if (tc == NULL) return NULL;
+  /* The slot first: pthread_setspecific may calloc (keys past the first 32),
+   * and when npool is malloc that call must find this cache, not make another. */
+  tls_caches[slot] = (tls_slot){a, a->uid, tc};
   pthread_once(&exit_key_once, make_exit_key);
   pthread_setspecific(exit_key, (void *)1); /* so that thread_exit runs */
-  tls_caches[slot] = (tls_slot){a, a->uid, tc};
   return tc;
 }
 
@@ -213,12 +223,16 @@ static void trim(np_tcache *tc) {
   tc->lookups = 0;
 }
 
-/* The thread is gone: empty its caches, mark them dead, and make them reusable. */
-static void tcache_retire(np_tcache *tc) {
+/* The thread is gone: empty its caches, mark them dead, and make them reusable.
+ * wait_for_producers: 0 only in a fork child, where a producer that announced
+ * itself (inflight) did not survive the fork and will never finish. */
+static void tcache_retire(np_tcache *tc, int wait_for_producers) {
   np_allocator *a = tc->alloc;
   np_tcache_flush(tc);
   atomic_store_explicit(&tc->alive, 0, memory_order_seq_cst);
-  while (atomic_load_explicit(&tc->inflight, memory_order_seq_cst) != 0) sched_yield();
+  while (wait_for_producers && atomic_load_explicit(&tc->inflight, memory_order_seq_cst) != 0)
+    sched_yield();
+  atomic_store_explicit(&tc->inflight, 0, memory_order_relaxed);
   np_tcache_flush(tc); /* what producers that saw it alive put in */
   atomic_fetch_sub_explicit(&tc->arena->bound_threads, 1, memory_order_relaxed);
   np_lock_acquire(&a->cache_lock);
@@ -241,19 +255,57 @@ static void tcache_retire(np_tcache *tc) {
 
 static void thread_exit(void *unused) {
   (void)unused;
+  thread_exited = 1;
   pthread_mutex_lock(&live_lock);
   for (int i = 0; i < TLS_SLOTS; i++) {
     tls_slot *s = &tls_caches[i];
     if (s->alloc == NULL) continue;
     for (np_allocator *live = live_allocators; live; live = live->next_live)
       if (live == s->alloc && live->uid == s->uid) {
-        tcache_retire(s->tc);
+        tcache_retire(s->tc, 1);
         break;
       }
     *s = (tls_slot){0};
   }
   pthread_mutex_unlock(&live_lock);
 }
+
+/* ---- fork() ------------------------------------------------------------------------
+ * pthread_atfork handlers for every live allocator (registered with the first
+ * one): before the fork the forking thread takes every lock (fork.c, in the
+ * order the code nests them), so no other thread is inside npool when the
+ * address space is copied; after it both processes release them, and the child
+ * retires the caches of the threads that did not come with it. */
+
+static int is_this_threads(const np_allocator *a, const np_tcache *tc) {
+  for (int i = 0; i < TLS_SLOTS; i++)
+    if (tls_caches[i].alloc == a && tls_caches[i].uid == a->uid && tls_caches[i].tc == tc) return 1;
+  return 0;
+}
+
+static void prefork(void) {
+  pthread_mutex_lock(&live_lock);
+  for (np_allocator *a = live_allocators; a; a = a->next_live) np_fork_lock(a);
+}
+
+static void postfork_parent(void) {
+  for (np_allocator *a = live_allocators; a; a = a->next_live) np_fork_unlock(a);
+  pthread_mutex_unlock(&live_lock);
+}
+
+static void postfork_child(void) {
+  for (np_allocator *a = live_allocators; a; a = a->next_live) {
+    np_fork_unlock(a);
+    for (unsigned i = 0; a->tcaches && i < a->tcache_count; i++) {
+      np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);
+      if (atomic_load_explicit(&tc->alive, memory_order_relaxed) && !is_this_threads(a, tc))
+        tcache_retire(tc, 0);
+    }
+  }
+  pthread_mutex_unlock(&live_lock);
+}
+
+static void register_fork_handlers(void) { pthread_atfork(prefork, postfork_parent, postfork_child); }
 
 /* ---- Fast paths ------------------------------------------------------------------ */
 

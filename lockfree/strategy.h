@@ -16,6 +16,8 @@
  *     void  *np_mpsc_dequeue(np_mpsc *q)            the owner only; NULL if empty
  *     unsigned np_mpsc_size(np_mpsc *q)             any thread; a snapshot
  *     void   np_mpsc_destroy(np_mpsc *q)
+ *     void   np_mpsc_fork_lock(np_mpsc *q)      fork(): hold off producers and
+ *     void   np_mpsc_fork_unlock(np_mpsc *q)    consumer (no-op when lock-free)
  *
  *   Per-CPU stacks (np_percpu, see common/percpu_stack.h), for strategies
  *   that cache per CPU; the others say "not available" (common/no_percpu.h):

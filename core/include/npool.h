@@ -93,9 +93,8 @@ typedef struct np_config {
   /* Leak detection of pooled buffers (default NP_LEAK_SIMPLE, 1 in 128 sampled). */
   np_leak_level leak_detection;
   unsigned leak_sampling_interval;    /* >= 1 */
-  /* Non-zero: np_allocator_destroy prints np_stats_print's text to stderr (an
-   * allocator never destroyed prints nothing: printing at process exit comes
-   * with the default, preloadable allocator). */
+  /* Non-zero: np_allocator_destroy prints np_stats_print's text to stderr;
+   * the default allocator (never destroyed) prints at process exit. */
   int stats_print;
 } np_config;
 
@@ -136,9 +135,36 @@ NP_API int np_allocator_create(const np_config *cfg, np_allocator **out);
  * still allocated become invalid. NULL is ignored. */
 NP_API void np_allocator_destroy(np_allocator *a);
 
+/* The process-wide allocator (Netty's PooledByteBufAllocator.DEFAULT),
+ * created on first use from np_config_from_env() (the defaults with the
+ * NPOOL_CONF environment variable applied; settings that do not combine are
+ * reported on stderr and the defaults used) and never destroyed: with
+ * stats_print set, its stats go to stderr at process exit. It is also the
+ * allocator behind npool's malloc (npool_malloc.h). Thread-safe.
+ * NULL with errno ENOMEM if it could not be created. */
+NP_API np_allocator *np_default_allocator(void);
+
 /* Allocates size bytes (0 gives the smallest class). Returns NULL with errno
  * ENOMEM when the system has no memory for it. */
 NP_API void *np_alloc(np_allocator *a, size_t size);
+
+/* Allocates size bytes at a multiple of alignment (a power of two, any size;
+ * EINVAL otherwise). Up to the page size it is a pooled block of the first
+ * size class that the alignment divides (at most twice the size); above the
+ * page size the block is a mapping of its own. NULL with errno ENOMEM when
+ * the system has no memory for it. Freed with np_free. */
+NP_API void *np_alloc_aligned(np_allocator *a, size_t alignment, size_t size);
+
+/* count * size bytes, zeroed (huge blocks are new mappings: not written).
+ * NULL with errno ENOMEM when the product overflows or memory runs out. */
+NP_API void *np_calloc(np_allocator *a, size_t count, size_t size);
+
+/* Resizes a live block, keeping its first min(old, new) bytes: in place while
+ * the block holds size and keeping it wastes less than half of it; otherwise
+ * a new block, a copy and the old block freed. ptr NULL: np_alloc. Returns
+ * the block, or NULL with the block untouched: errno ENOMEM (no memory) or
+ * EINVAL (ptr is not a live block of a). */
+NP_API void *np_realloc(np_allocator *a, void *ptr, size_t size);
 
 /* Frees a block by pointer alone. NULL is a no-op. A pointer that this
  * allocator did not hand out, one inside a block, or one already freed is

@@ -101,12 +101,7 @@ typedef struct np_buf np_buf;
 
 /* ---- Allocation ------------------------------------------------------------ */
 
-/* The process-wide allocator (Netty's PooledByteBufAllocator.DEFAULT),
- * created on first use from np_config_from_env() (the defaults with the
- * NPOOL_CONF environment variable applied; settings that do not combine are
- * reported on stderr and the defaults used) and never destroyed. Thread-safe.
- * NULL with errno ENOMEM if it could not be created. */
-NP_API np_allocator *np_default_allocator(void);
+/* np_default_allocator() (npool.h) is the process-wide allocator. */
 
 /* A buffer with capacity initial_capacity (reader and writer index 0, count
  * 1) that may grow up to max_capacity, its memory from a. Returns NULL with

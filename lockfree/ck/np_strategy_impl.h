@@ -106,6 +106,12 @@ static inline void *np_mpsc_dequeue(np_mpsc *q) {
 }
 
 static inline unsigned np_mpsc_size(np_mpsc *q) { return ck_ring_size(NP_CK_RING(q)); }
+
+/* fork(): nothing to hold. A producer caught between reserving and publishing
+ * a slot leaves p_head != p_tail in the child: later enqueues report full (the
+ * block goes to the arena) and the consumer never sees that slot. */
+static inline void np_mpsc_fork_lock(np_mpsc *q) { (void)q; }
+static inline void np_mpsc_fork_unlock(np_mpsc *q) { (void)q; }
 #endif /* !__cplusplus */
 
 #endif

@@ -53,4 +53,8 @@ static inline void *np_mpsc_dequeue(np_mpsc *q) {
 
 static inline unsigned np_mpsc_size(np_mpsc *q) { return __atomic_load_n(&q->count, __ATOMIC_RELAXED); }
 
+/* fork(): keeps every producer and the consumer out while the process forks. */
+static inline void np_mpsc_fork_lock(np_mpsc *q) { pthread_mutex_lock(&q->mutex); }
+static inline void np_mpsc_fork_unlock(np_mpsc *q) { pthread_mutex_unlock(&q->mutex); }
+
 #endif

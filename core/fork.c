@@ -1,0 +1,57 @@
+/*
+ * fork() safety: every lock of one allocator taken before a fork and released
+ * after it, in both processes (the handlers are thread_cache.c's, which keeps
+ * the list of live allocators and registers them with pthread_atfork).
+ *
+ * The order is the order in which the code nests them, so that the forking
+ * thread never waits for a lock whose holder waits for one it holds:
+ *
+ *   cache_lock                       (taken alone)
+ *   per-CPU maintenance locks        (a CPU flush frees to arenas under one)
+ *   each arena: lock, then its small-class locks
+ *   registry lock                    (taken under an arena lock)
+ *   every thread cache's MPSC queue  (leaves: taken with nothing else held)
+ *
+ * With all of them held no other thread is inside npool's shared state, so
+ * the child's copy is consistent; what other threads held privately (their
+ * caches) the child retires.
+ */
+#include "internal.h"
+
+static void for_each_queue(np_allocator *a, void (*op)(np_mpsc *)) {
+  for (unsigned i = 0; a->tcaches && i < a->tcache_count; i++) {
+    np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);
+    for (unsigned c = 0; c < a->n_cached; c++)
+      if (tc->classes[c].cap) op(&tc->classes[c].remote);
+  }
+}
+
+void np_fork_lock(np_allocator *a) {
+  np_lock_acquire(&a->cache_lock);
+  /* Where the strategy cannot lock a CPU (-1, the same answer for every CPU)
+   * no thread ever holds these locks: nothing to take. */
+  a->fork_percpu_locked = a->percpu_active && a->percpu.n_cpus > 0 &&
+                          np_percpu_lock_cpu(&a->percpu, 0) == 0;
+  for (unsigned cpu = 1; a->fork_percpu_locked && cpu < a->percpu.n_cpus; cpu++)
+    np_percpu_lock_cpu(&a->percpu, cpu);
+  for (unsigned i = 0; i < a->n_arenas; i++) {
+    np_arena *arena = &a->arenas[i];
+    np_lock_acquire(&arena->lock);
+    for (unsigned c = 0; c < a->sc.n_small; c++) np_lock_acquire(&arena->small_locks[c]);
+  }
+  np_lock_acquire(&a->registry.lock);
+  for_each_queue(a, np_mpsc_fork_lock);
+}
+
+void np_fork_unlock(np_allocator *a) {
+  for_each_queue(a, np_mpsc_fork_unlock);
+  np_lock_release(&a->registry.lock);
+  for (unsigned i = a->n_arenas; i-- > 0;) {
+    np_arena *arena = &a->arenas[i];
+    for (unsigned c = 0; c < a->sc.n_small; c++) np_lock_release(&arena->small_locks[c]);
+    np_lock_release(&arena->lock);
+  }
+  if (a->fork_percpu_locked)
+    for (unsigned cpu = 0; cpu < a->percpu.n_cpus; cpu++) np_percpu_unlock_cpu(&a->percpu, cpu);
+  np_lock_release(&a->cache_lock);
+}
