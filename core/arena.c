@@ -88,7 +88,7 @@ static void *alloc_huge(np_arena *a, size_t size, size_t alignment) {
   /* At least chunk-size alignment: it lets the registry find the block from any address. */
   if (alignment < a->sc->chunk_size) alignment = a->sc->chunk_size;
   if (size > SIZE_MAX - alignment - os_page) return NULL;
-  size_t mapped = (size + os_page - 1) & ~(os_page - 1);
+  size_t mapped = size ? (size + os_page - 1) & ~(os_page - 1) : os_page;
   char *mem = np_os_map_aligned(mapped, alignment);
   if (mem == NULL) return NULL;
   np_lock_acquire(&a->lock);

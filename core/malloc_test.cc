@@ -1,0 +1,313 @@
+// npool as malloc: the C library's contracts of npool_* (npool_malloc.h) on
+// the default allocator, the allocator-level np_alloc_aligned / np_calloc /
+// np_realloc under them, bad pointers, thread exit and fork().
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "npool_malloc.h"
+#include "test_support.h"
+
+namespace {
+
+bool Aligned(const void* p, size_t a) { return reinterpret_cast<uintptr_t>(p) % a == 0; }
+
+np_allocator* Default() {
+  np_allocator* a = np_default_allocator();
+  EXPECT_NE(a, nullptr);
+  return a;
+}
+
+TEST(Malloc, ZeroAndOrdinarySizes) {
+  void* z1 = npool_malloc(0);
+  void* z2 = npool_malloc(0);
+  ASSERT_NE(z1, nullptr);
+  ASSERT_NE(z2, nullptr);
+  EXPECT_NE(z1, z2);
+  npool_free(z1);
+  npool_free(z2);
+  for (size_t size : {1, 16, 100, 1000, 9000, 40000, 1 << 20, 5 << 20}) {
+    auto* p = static_cast<unsigned char*>(npool_malloc(size));
+    ASSERT_NE(p, nullptr) << size;
+    EXPECT_TRUE(Aligned(p, 16)) << size;
+    EXPECT_GE(npool_malloc_usable_size(p), size);
+    memset(p, 0xab, size);
+    npool_free(p);
+  }
+  npool_free(nullptr);
+  EXPECT_EQ(npool_malloc_usable_size(nullptr), 0u);
+}
+
+TEST(Malloc, TooLargeIsEnomem) {
+  errno = 0;
+  EXPECT_EQ(npool_malloc(SIZE_MAX), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  errno = 0;
+  EXPECT_EQ(npool_malloc(SIZE_MAX - 4096), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+}
+
+TEST(Malloc, CallocZeroesReusedBlocksAndChecksOverflow) {
+  // A dirty block of the class goes back to the thread cache; calloc gets it again.
+  auto* dirty = static_cast<unsigned char*>(npool_malloc(200));
+  memset(dirty, 0xff, 200);
+  npool_free(dirty);
+  auto* p = static_cast<unsigned char*>(npool_calloc(10, 20));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p, dirty);  // the same block, so the zeroes are calloc's
+  for (int i = 0; i < 200; i++) ASSERT_EQ(p[i], 0) << i;
+  npool_free(p);
+  auto* huge = static_cast<unsigned char*>(npool_calloc(1, 6 << 20));
+  ASSERT_NE(huge, nullptr);
+  for (size_t i = 0; i < (6u << 20); i += 4096) ASSERT_EQ(huge[i], 0) << i;
+  npool_free(huge);
+  errno = 0;
+  EXPECT_EQ(npool_calloc(SIZE_MAX / 2, 3), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  void* none = npool_calloc(0, 100);
+  EXPECT_NE(none, nullptr);
+  npool_free(none);
+}
+
+TEST(Malloc, ReallocInPlaceGrowShrinkAndNull) {
+  auto* p = static_cast<char*>(npool_realloc(nullptr, 100));  // malloc
+  ASSERT_NE(p, nullptr);
+  size_t usable = npool_malloc_usable_size(p);  // 112
+  strcpy(p, "kept across moves");
+  EXPECT_EQ(npool_realloc(p, usable), p);  // fits: in place
+  EXPECT_EQ(npool_realloc(p, usable - 20), p);
+  auto* grown = static_cast<char*>(npool_realloc(p, 50000));
+  ASSERT_NE(grown, nullptr);
+  EXPECT_NE(grown, p);
+  EXPECT_STREQ(grown, "kept across moves");
+  EXPECT_EQ(npool_malloc_usable_size(p), 0u);  // the old block was freed
+  auto* huge = static_cast<char*>(npool_realloc(grown, 9 << 20));
+  ASSERT_NE(huge, nullptr);
+  EXPECT_STREQ(huge, "kept across moves");
+  auto* shrunk = static_cast<char*>(npool_realloc(huge, 64));  // less than half: moves
+  ASSERT_NE(shrunk, nullptr);
+  EXPECT_NE(shrunk, huge);
+  EXPECT_STREQ(shrunk, "kept across moves");
+  EXPECT_LT(npool_malloc_usable_size(shrunk), 100u);
+  EXPECT_EQ(npool_realloc(shrunk, 0), nullptr);  // glibc's: frees
+  EXPECT_EQ(npool_malloc_usable_size(shrunk), 0u);
+}
+
+TEST(Malloc, ReallocFailureLeavesTheBlock) {
+  auto* p = static_cast<char*>(npool_malloc(30));
+  strcpy(p, "still here");
+  errno = 0;
+  EXPECT_EQ(npool_realloc(p, SIZE_MAX - 100), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  EXPECT_STREQ(p, "still here");
+  errno = 0;
+  EXPECT_EQ(npool_reallocarray(p, SIZE_MAX / 4, 8), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  EXPECT_STREQ(p, "still here");
+  auto* q = static_cast<char*>(npool_reallocarray(p, 100, 10));
+  ASSERT_NE(q, nullptr);
+  EXPECT_STREQ(q, "still here");
+  npool_free(q);
+}
+
+TEST(Malloc, AlignedFunctionsHonourEveryPowerOfTwo) {
+  for (size_t align = sizeof(void*); align <= (size_t(1) << 24); align <<= 1) {
+    for (size_t size : {size_t(1), size_t(100), size_t(5000), size_t(100000), size_t(5) << 20}) {
+      void* p = nullptr;
+      ASSERT_EQ(npool_posix_memalign(&p, align, size), 0) << align << " " << size;
+      EXPECT_TRUE(Aligned(p, align)) << align << " " << size;
+      EXPECT_GE(npool_malloc_usable_size(p), size);
+      memset(p, 1, size);
+      void* q = npool_aligned_alloc(align, size);
+      ASSERT_NE(q, nullptr);
+      EXPECT_TRUE(Aligned(q, align));
+      npool_free(p);
+      npool_free(q);
+    }
+  }
+  // Up to the page, an aligned block is pooled, at most twice the size.
+  void* p = npool_aligned_alloc(4096, 4096);
+  EXPECT_EQ(npool_malloc_usable_size(p), 4096u);
+  npool_free(p);
+  p = npool_aligned_alloc(64, 40);
+  EXPECT_EQ(npool_malloc_usable_size(p), 64u);
+  npool_free(p);
+}
+
+TEST(Malloc, AlignmentArgumentsAreChecked) {
+  void* p = reinterpret_cast<void*>(0x1);
+  int saved = errno = 1234;
+  EXPECT_EQ(npool_posix_memalign(&p, 0, 10), EINVAL);
+  EXPECT_EQ(npool_posix_memalign(&p, 24, 10), EINVAL);
+  EXPECT_EQ(npool_posix_memalign(&p, 4, 10), EINVAL);  // below sizeof(void *)
+  EXPECT_EQ(npool_posix_memalign(&p, 64, SIZE_MAX - 10), ENOMEM);
+  EXPECT_EQ(p, reinterpret_cast<void*>(0x1));  // untouched on failure
+  EXPECT_EQ(errno, saved);                     // and errno as it was
+  errno = 0;
+  EXPECT_EQ(npool_aligned_alloc(48, 100), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+  void* m = npool_memalign(48, 100);  // glibc rounds up to 64
+  ASSERT_NE(m, nullptr);
+  EXPECT_TRUE(Aligned(m, 64));
+  npool_free(m);
+  errno = 0;
+  EXPECT_EQ(npool_memalign(SIZE_MAX, 1), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+}
+
+TEST(Malloc, VallocAndPvalloc) {
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* v = npool_valloc(10);
+  ASSERT_NE(v, nullptr);
+  EXPECT_TRUE(Aligned(v, page));
+  void* pv = npool_pvalloc(page + 1);
+  ASSERT_NE(pv, nullptr);
+  EXPECT_TRUE(Aligned(pv, page));
+  EXPECT_GE(npool_malloc_usable_size(pv), 2 * page);
+  void* pv0 = npool_pvalloc(0);
+  EXPECT_GE(npool_malloc_usable_size(pv0), page);
+  errno = 0;
+  EXPECT_EQ(npool_pvalloc(SIZE_MAX - 1), nullptr);
+  EXPECT_EQ(errno, ENOMEM);
+  npool_free(v);
+  npool_free(pv);
+  npool_free(pv0);
+}
+
+TEST(Malloc, BadPointersChangeNothing) {
+  np_allocator* a = Default();
+  uint64_t before = np_test::Stats(a).invalid_frees;
+  int on_stack = 0;
+  npool_free(&on_stack);  // foreign
+  auto* p = static_cast<char*>(npool_malloc(64));
+  strcpy(p, "intact");
+  npool_free(p + 16);  // inside a block
+  EXPECT_STREQ(p, "intact");
+  npool_free(p);
+  npool_free(p);  // double free (of a cached block)
+  void* huge = npool_malloc(6 << 20);
+  npool_free(huge);
+  npool_free(huge);  // double free of an unmapped huge block
+  EXPECT_EQ(np_test::Stats(a).invalid_frees, before + 4);
+  // The block freed twice is handed out once.
+  void* x = npool_malloc(64);
+  void* y = npool_malloc(64);
+  EXPECT_NE(x, y);
+  npool_free(x);
+  npool_free(y);
+  // realloc of a foreign or a freed pointer: NULL, EINVAL, nothing changed.
+  errno = 0;
+  EXPECT_EQ(npool_realloc(&on_stack, 100), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+  auto* freed = static_cast<char*>(npool_malloc(64));
+  npool_free(freed);
+  errno = 0;
+  EXPECT_EQ(npool_realloc(freed, 10), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(npool_malloc_usable_size(&on_stack), 0u);
+  EXPECT_EQ(npool_malloc_usable_size(freed), 0u);
+}
+
+// The allocator-level functions on an allocator of its own, with other pages.
+TEST(AllocatorLevel, AlignedCallocReallocOnAnyConfig) {
+  np_config cfg = np_config_default();
+  cfg.page_size = 16384;
+  cfg.max_order = 6;  // 1 MiB chunks
+  np_allocator* a;
+  ASSERT_EQ(np_allocator_create(&cfg, &a), NP_OK);
+  for (size_t align = 1; align <= (size_t(1) << 22); align <<= 1) {
+    for (size_t size : {size_t(0), size_t(24), size_t(3000), size_t(20000), size_t(2) << 20}) {
+      void* p = np_alloc_aligned(a, align, size);
+      ASSERT_NE(p, nullptr) << align << " " << size;
+      EXPECT_TRUE(Aligned(p, align)) << align << " " << size;
+      EXPECT_GE(np_usable_size(a, p), size);
+      EXPECT_EQ(np_free(a, p), NP_OK);
+    }
+  }
+  errno = 0;
+  EXPECT_EQ(np_alloc_aligned(a, 3, 10), nullptr);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(np_alloc_aligned(nullptr, 16, 10), nullptr);
+  auto* z = static_cast<unsigned char*>(np_calloc(a, 3, 1000));
+  for (int i = 0; i < 3000; i++) ASSERT_EQ(z[i], 0);
+  auto* r = static_cast<unsigned char*>(np_realloc(a, z, 100000));
+  ASSERT_NE(r, nullptr);
+  for (int i = 0; i < 3000; i++) ASSERT_EQ(r[i], 0);
+  errno = 0;
+  EXPECT_EQ(np_realloc(a, z, 10), nullptr);  // z was freed by the move
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(np_free(a, r), NP_OK);
+  np_stats s = np_test::Stats(a);
+  EXPECT_EQ(s.small.active + s.normal.active + s.huge.active, 0u);
+  np_allocator_destroy(a);
+}
+
+// A thread whose last destructor allocates after npool's exit handler ran:
+// it gets blocks without a cache, so no cache is left behind by dead threads.
+pthread_key_t late_key;
+void late_destructor(void*) {
+  void* p = npool_malloc(100);
+  npool_free(p);
+}
+
+TEST(Malloc, AllocationAfterThreadExitHandlerMakesNoCache) {
+  np_allocator* a = Default();
+  npool_free(npool_malloc(1));  // npool's key exists before late_key
+  ASSERT_EQ(pthread_key_create(&late_key, late_destructor), 0);
+  uint64_t before = np_test::Stats(a).thread_caches;
+  for (int i = 0; i < 20; i++) {
+    std::thread t([] {
+      pthread_setspecific(late_key, reinterpret_cast<void*>(1));
+      npool_free(npool_malloc(100));
+    });
+    t.join();
+  }
+  EXPECT_EQ(np_test::Stats(a).thread_caches, before);
+  pthread_key_delete(late_key);
+}
+
+// fork() while other threads allocate and free: the child can allocate (no
+// lock was left held), and its caches of threads that did not survive are retired.
+TEST(Malloc, ForkWhileOtherThreadsAllocate) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> busy;
+  for (int t = 0; t < 3; t++)
+    busy.emplace_back([&stop, t] {
+      std::vector<void*> live(64, nullptr);
+      for (unsigned i = 0; !stop.load(std::memory_order_relaxed); i++) {
+        void*& slot = live[(i * 7 + t) % live.size()];
+        npool_free(slot);
+        slot = npool_malloc((i * 37) % 40000);
+      }
+      for (void* p : live) npool_free(p);
+    });
+  for (int round = 0; round < 20; round++) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int ok = 1;
+      for (int i = 0; i < 1000; i++) {
+        void* p = npool_malloc((i * 91) % 70000);
+        ok &= p != nullptr;
+        npool_free(p);
+      }
+      np_stats s;
+      np_allocator_stats(np_default_allocator(), &s);
+      _exit(ok && s.thread_caches == 1 ? 0 : 3);  // only the forking thread's cache lives
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "round " << round;
+  }
+  stop = true;
+  for (auto& t : busy) t.join();
+}
+
+}  // namespace
