@@ -188,9 +188,10 @@ void *npool_memalign(size_t alignment, size_t size) {
 }
 
 static size_t os_page(void) {
-  static size_t page; /* racy but idempotent */
-  if (page == 0) page = (size_t)sysconf(_SC_PAGESIZE);
-  return page;
+  static NP_ATOMIC(size_t) page; /* the same value from every thread that sets it */
+  size_t p = atomic_load_explicit(&page, memory_order_relaxed);
+  if (p == 0) atomic_store_explicit(&page, p = (size_t)sysconf(_SC_PAGESIZE), memory_order_relaxed);
+  return p;
 }
 
 void *npool_valloc(size_t size) { return alloc_aligned(os_page(), size); }
