@@ -2,7 +2,8 @@
 # Installs what building and testing npool needs on Debian 12:
 #   Bazel 4.2.3 (bazel-bootstrap) and a JDK for it, a C/C++ toolchain, and the
 #   system libraries the build links (Concurrency Kit, GoogleTest, jemalloc,
-#   mimalloc, gperftools' tcmalloc).
+#   mimalloc, gperftools' tcmalloc), gnuplot, and python3 and git (real programs
+#   that the LD_PRELOAD tests and benchmark run).
 #
 # Idempotent: when every package is already installed it does nothing (no apt,
 # no network), so running it before each build is cheap and works offline.
@@ -19,6 +20,8 @@ PACKAGES=(
   libmimalloc-dev        # baseline
   libgoogle-perftools-dev  # baseline: tcmalloc
   gnuplot-nox            # the sweep's figures (experiments/plot.sh)
+  python3                # the preload test's and benchmark's real programs
+  git                    # ... one of them
 )
 
 installed() {

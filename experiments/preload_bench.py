@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Real programs from Debian's archive under each allocator's LD_PRELOAD.
+
+Runs each program (python3, sort, gcc, perl: allocation-heavy, each with a fixed
+input) under glibc's malloc (no preload), npool's libnpool_malloc_<strategy>.so,
+jemalloc's, mimalloc's and tcmalloc's, repeats interleaved and their order
+rotated, and reports the median wall time (with its ratio to jemalloc's, from
+the same run) and peak RSS (ru_maxrss of the program and the children it
+waited for). Every run's output is checked against glibc's, and each
+preloaded library is checked to be mapped into the process.
+
+Writes <out>/preload.csv (one row per run) and <out>/machine.txt;
+<out> defaults to results/<machine>/preload in the workspace.
+"""
+import argparse
+import csv
+import hashlib
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ARCH_LIB = "/usr/lib/x86_64-linux-gnu"
+BASELINES = {
+    "jemalloc": ARCH_LIB + "/libjemalloc.so.2",
+    "mimalloc": ARCH_LIB + "/libmimalloc.so.2",
+    "tcmalloc": ARCH_LIB + "/libtcmalloc.so.4",
+}
+
+PYTHON_WORK = r'''
+import json, threading
+def work(k, out):
+    d = {}
+    for i in range(SCALE):
+        d[str(i * k)] = [i] * (i % 9) + [str(i) * (i % 17)] + [bytes(i % 700)]
+        if i % 3 == 0:
+            d.pop(str((i // 2) * k), None)
+    out[k] = len(json.dumps(sorted((k2, len(v)) for k2, v in d.items())))
+out = {}
+ts = [threading.Thread(target=work, args=(k, out)) for k in range(1, 5)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(sorted(out.items()))
+'''
+
+PERL_WORK = r'''
+my %h; my @keep;
+for my $i (1 .. SCALE) {
+  my $k = "key" . ($i * 7919 % 200003);
+  $h{$k} = [ map { "v$_" x ($i % 5) } 1 .. ($i % 11) ];
+  push @keep, join(",", @{ $h{$k} }) if $i % 10 == 0;
+  delete $h{"key" . (($i - 50000) * 7919 % 200003)} if $i > 50000;
+}
+print scalar(keys %h), " ", length(join("", @keep)), "\n";
+'''
+
+
+def make_inputs(work, scale):
+    with open(os.path.join(work, "work.py"), "w") as f:
+        f.write(PYTHON_WORK.replace("SCALE", str(60000 * scale)))
+    with open(os.path.join(work, "work.pl"), "w") as f:
+        f.write(PERL_WORK.replace("SCALE", str(200000 * scale)))
+    s = 12345
+    with open(os.path.join(work, "lines.txt"), "w") as f:
+        for i in range(400000 * scale):
+            s = (s * 1103515245 + 12345) % 2147483648
+            f.write("%d %s\n" % (s, "x" * (s % 200)))
+    with open(os.path.join(work, "big.c"), "w") as f:
+        for i in range(300 * scale):
+            f.write("struct s%d { int a[%d]; double d; };\n" % (i, 1 + i % 9))
+            f.write("int f%d(struct s%d *p, int n) { int t = 0; for (int i = 0; i < n; i++)"
+                    " t += p->a[i %% %d] * (i ^ %d); return t + (int)p->d; }\n" % (i, i, 1 + i % 9, i))
+    return {
+        "python3": ["/usr/bin/python3", os.path.join(work, "work.py")],
+        "sort": ["sort", "--parallel=2", "-S", "64M", "-T", work, os.path.join(work, "lines.txt")],
+        "gcc": ["gcc", "-O2", "-c", os.path.join(work, "big.c"), "-o", os.path.join(work, "big.o")],
+        "perl": ["perl", os.path.join(work, "work.pl")],
+    }
+
+
+def run_measured(argv, preload):
+    """Wall seconds, peak RSS (KiB), stdout digest, exit status."""
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)
+    if preload:
+        env["LD_PRELOAD"] = preload
+    out_fd, out_path = tempfile.mkstemp()
+    start = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(out_fd, 1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        try:
+            os.execvpe(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - start
+    os.close(out_fd)
+    with open(out_path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    os.unlink(out_path)
+    return wall, usage.ru_maxrss, digest, os.waitstatus_to_exitcode(status)
+
+
+def check_loaded(name, preload):
+    """The library is mapped into a process started with it preloaded."""
+    if not preload:
+        return True
+    env = dict(os.environ, LD_PRELOAD=preload)
+    maps = subprocess.run(["cat", "/proc/self/maps"], env=env, capture_output=True, text=True).stdout
+    return os.path.basename(preload) in maps
+
+
+def machine_slug():
+    model = "unknown-cpu"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name") and ":" in line:
+                model = line.split(":", 1)[1]
+                break
+    slug = "".join(c if c.isalnum() else "-" for c in model.lower())
+    slug = "-".join(p for p in slug.split("-") if p)
+    return "%s-%dcpu" % (slug, len(os.sched_getaffinity(0)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--npool", action="append", default=[], metavar="STRATEGY=LIB",
+                    help="an npool preload library, e.g. mutex=core/libnpool_malloc_mutex.so")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--scale", type=int, default=1, help="input size multiplier")
+    ap.add_argument("--programs", default="python3,sort,gcc,perl")
+    ap.add_argument("--out", help="output folder (default results/<machine>/preload in the workspace)")
+    ap.add_argument("--quick", action="store_true", help="1 repeat (a smoke run)")
+    args = ap.parse_args()
+    repeats = 1 if args.quick else args.repeats
+
+    allocators = [("glibc", None)]
+    for spec in args.npool:
+        strategy, lib = spec.split("=", 1)
+        allocators.append(("npool-" + strategy, os.path.abspath(lib)))
+    for name, lib in BASELINES.items():
+        if os.path.exists(lib):
+            allocators.append((name, lib))
+        else:
+            print("preload_bench: %s not installed (%s): skipped" % (name, lib), file=sys.stderr)
+    for name, lib in allocators:
+        if not check_loaded(name, lib):
+            sys.exit("preload_bench: %s (%s) is not mapped into a preloaded process" % (name, lib))
+
+    machine = machine_slug()
+    ws = os.environ.get("BUILD_WORKSPACE_DIRECTORY", os.getcwd())
+    out_dir = args.out or os.path.join(ws, "results", machine, "preload")
+    os.makedirs(out_dir, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="npool-preload-")
+    programs = make_inputs(work, args.scale)
+    chosen = [p for p in args.programs.split(",") if p]
+
+    rows, wall, rss = [], {}, {}
+    total = repeats * len(chosen) * len(allocators)
+    done = 0
+    t0 = time.time()
+    for rep in range(repeats):
+        for prog in chosen:
+            argv = programs[prog]
+            order = allocators[rep % len(allocators):] + allocators[:rep % len(allocators)]
+            reference = None
+            for name, lib in order:
+                w, r, digest, code = run_measured(argv, lib)
+                done += 1
+                left = (time.time() - t0) / done * (total - done)
+                print("[%3d/%d] %-8s %-12s %7.3f s %7.1f MiB  (about %.0f s left)" %
+                      (done, total, prog, name, w, r / 1024, left), file=sys.stderr)
+                if code != 0:
+                    sys.exit("preload_bench: %s under %s exited %d" % (prog, name, code))
+                if name == "glibc" or reference is None:
+                    reference = reference or digest
+                if digest != reference:
+                    sys.exit("preload_bench: %s under %s printed something else than under %s" %
+                             (prog, name, order[0][0]))
+                rows.append((machine, prog, name, rep, "%.4f" % w, r))
+                wall.setdefault((prog, name), []).append(w)
+                rss.setdefault((prog, name), []).append(r)
+
+    with open(os.path.join(out_dir, "preload.csv"), "w", newline="") as f:
+        wr = csv.writer(f)
+        wr.writerow(["machine", "program", "allocator", "repeat", "wall_s", "peak_rss_kib"])
+        wr.writerows(rows)
+    with open(os.path.join(out_dir, "machine.txt"), "w") as f:
+        f.write("# preload benchmark on %s\n" % machine)
+        f.write("# %s, %d usable CPUs, kernel %s, %s\n" % (platform.processor() or platform.machine(),
+                len(os.sched_getaffinity(0)), platform.release(), " ".join(platform.libc_ver())))
+        f.write("# command: bazel run //experiments:preload_bench -- %s\n" % " ".join(sys.argv[1:]))
+        for name, lib in allocators:
+            f.write("# %s: %s\n" % (name, lib or "(no preload: glibc's malloc)"))
+        for prog in chosen:
+            f.write("# %s: %s\n" % (prog, " ".join(os.path.basename(a) for a in programs[prog])))
+
+    names = [n for n, _ in allocators]
+    print("median wall time in seconds (ratio to jemalloc's, same run), %d repeats; %s" % (repeats, machine))
+    print("| program | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for prog in chosen:
+        base = statistics.median(wall[(prog, "jemalloc")]) if (prog, "jemalloc") in wall else None
+        cells = []
+        for n in names:
+            m = statistics.median(wall[(prog, n)])
+            cells.append("%.3f (%.2f)" % (m, m / base) if base else "%.3f" % m)
+        print("| %s | %s |" % (prog, " | ".join(cells)))
+    print()
+    print("median peak RSS in MiB")
+    print("| program | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for prog in chosen:
+        print("| %s | %s |" % (prog, " | ".join("%.1f" % (statistics.median(rss[(prog, n)]) / 1024) for n in names)))
+    print("\nwrote %s/preload.csv and machine.txt" % out_dir)
+
+
+if __name__ == "__main__":
+    main()
