@@ -188,7 +188,7 @@ def main():
                 rss.setdefault((prog, name), []).append(r)
 
     with open(os.path.join(out_dir, "preload.csv"), "w", newline="") as f:
-        wr = csv.writer(f)
+        wr = csv.writer(f, lineterminator="\n")
         wr.writerow(["machine", "program", "allocator", "repeat", "wall_s", "peak_rss_kib"])
         wr.writerows(rows)
     with open(os.path.join(out_dir, "machine.txt"), "w") as f:
