@@ -85,6 +85,7 @@ int np_allocator_create(const np_config *cfg, np_allocator **out) {
     np_allocator_destroy(a);
     return rc;
   }
+  np_tcaches_publish(a);
   *out = a;
   return NP_OK;
 }

@@ -11,7 +11,13 @@
  * np_default_allocator_creating() says why (malloc.c serves it from a static
  * reserve); other threads wait for the first to finish.
  *
- *   state 0 (none) --first caller--> 1 (being made) --> 2 (made; NULL if it failed)
+ *   state: 0 (none) --first caller--> its pid (being made) --> MADE
+ *          (default_alloc set; NULL if it could not be made)
+ *
+ * The pid is for fork() while another thread is making it: the child then
+ * sees the parent's pid and no thread that will finish, so it starts over
+ * (what the parent's thread had made so far is left unused; it is on no list,
+ * see np_tcaches_publish).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +29,8 @@
 #include "internal.h"
 
 static NP_ATOMIC(np_allocator *) default_alloc;
-static NP_ATOMIC(int) state;
+#define MADE (-1L)
+static NP_ATOMIC(long) state;
 static NP_TLS int creating; /* this thread is making it */
 
 /* stats_print: a copy of stderr taken when the allocator is made, because
@@ -54,15 +61,20 @@ static np_allocator *create(void) {
 
 static np_allocator *default_slow(void) {
   for (;;) {
-    int s = atomic_load_explicit(&state, memory_order_acquire);
-    if (s == 2) break;
-    if (s == 1 && creating) return NULL; /* called from inside create() */
-    int expected = 0;
-    if (s == 0 && atomic_compare_exchange_strong(&state, &expected, 1)) {
+    long s = atomic_load_explicit(&state, memory_order_acquire);
+    if (s == MADE) break;
+    if (s != 0 && creating) return NULL; /* called from inside create() */
+    long me = (long)getpid();
+    if (s != 0 && s != me) { /* forked while the parent was making it: start over */
+      atomic_compare_exchange_strong(&state, &s, 0);
+      continue;
+    }
+    long expected = 0;
+    if (s == 0 && atomic_compare_exchange_strong(&state, &expected, me)) {
       creating = 1;
       np_allocator *a = create();
       atomic_store_explicit(&default_alloc, a, memory_order_release);
-      atomic_store_explicit(&state, 2, memory_order_release);
+      atomic_store_explicit(&state, MADE, memory_order_release);
       creating = 0;
       /* After it is made: atexit may itself call malloc. */
       if (a && a->cfg.stats_print) {

@@ -110,6 +110,7 @@ NP_INTERNAL void np_arena_stats_add(np_arena *arena, np_stats *out);
 
 /* thread_cache.c */
 NP_INTERNAL void np_tcaches_init(np_allocator *a);
+NP_INTERNAL void np_tcaches_publish(np_allocator *a); /* a is made: on the live list */
 NP_INTERNAL void np_tcaches_destroy(np_allocator *a);
 /* The calling thread's cache for a (created on first use when create);
  * NULL when no cache could be made. Slot 0 is checked inline. */

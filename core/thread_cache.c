@@ -74,6 +74,13 @@ void np_tcaches_init(np_allocator *a) {
   pthread_once(&fork_once, register_fork_handlers);
   pthread_mutex_lock(&live_lock);
   a->uid = next_uid++;
+  pthread_mutex_unlock(&live_lock);
+}
+
+/* Only a finished allocator goes on the live list: the fork handlers lock
+ * everything on it, and must not meet one whose locks are being made. */
+void np_tcaches_publish(np_allocator *a) {
+  pthread_mutex_lock(&live_lock);
   a->next_live = live_allocators;
   live_allocators = a;
   pthread_mutex_unlock(&live_lock);
