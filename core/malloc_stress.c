@@ -88,7 +88,7 @@ static pthread_mutex_t mailbox_lock = PTHREAD_MUTEX_INITIALIZER;
 static block mailbox[THREADS][64];
 static int mailbox_count[THREADS];
 
-static void *one_block(uint64_t *s, block *b) {
+static void one_block(uint64_t *s, block *b) {
   size_t size = random_size(s);
   size_t align = (size_t)1 << (3 + next_rand(s) % 10); /* 8 B .. 4 KiB */
   void *p = NULL;
@@ -124,7 +124,6 @@ static void *one_block(uint64_t *s, block *b) {
   b->size = size;
   b->tag = (unsigned char)(1 + next_rand(s) % 255);
   fill(b);
-  return p;
 }
 
 static void *worker(void *arg) {
