@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -308,6 +309,72 @@ TEST(Malloc, ForkWhileOtherThreadsAllocate) {
   }
   stop = true;
   for (auto& t : busy) t.join();
+}
+
+
+// fork() while other threads are in the middle of flushing their caches to
+// the arena (tiny caches and a trim every few lookups make them flush all the
+// time; a flush waits on the arena lock, which the fork handler holds). The
+// child must not free those half-flushed entries a second time: every block
+// it allocates afterwards is distinct, and no free is reported invalid.
+int ForkedChildChecksBlocks(np_allocator* a, const std::vector<void*>& held) {
+  for (void* p : held)  // the forking thread's blocks are still its own
+    if (np_free(a, p) != NP_OK) return 1;
+  std::vector<uintptr_t> got;
+  for (int i = 0; i < 4000; i++) {
+    void* p = np_alloc(a, 16 + (i * 53) % 3000);
+    if (p == nullptr) return 2;
+    got.push_back(reinterpret_cast<uintptr_t>(p));
+  }
+  std::vector<uintptr_t> sorted = got;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) return 3;  // handed out twice
+  for (uintptr_t p : got)
+    if (np_free(a, reinterpret_cast<void*>(p)) != NP_OK) return 4;
+  np_stats s;
+  if (np_allocator_stats(a, &s) != NP_OK) return 5;
+  if (s.invalid_frees != 0) return 6;
+  if (s.thread_caches != 1) return 7;  // only the forking thread's cache lives
+  return 0;
+}
+
+TEST(Fork, ChildDoesNotRefreeCachesCaughtMidFlush) {
+  np_config c = np_config_default();
+  c.small_cache_size = 4;
+  c.normal_cache_size = 4;
+  c.cache_trim_interval = 3;
+  c.arenas = 1;
+  c.release_empty_init_chunks = 1;
+  np_allocator* a = nullptr;
+  ASSERT_EQ(np_allocator_create(&c, &a), NP_OK);
+  np_free(a, np_alloc(a, 64));  // the forking thread has a cache too
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> busy;
+  for (int t = 0; t < 3; t++)
+    busy.emplace_back([&stop, a, t] {
+      std::vector<void*> live(32, nullptr);
+      for (unsigned i = 0; !stop.load(std::memory_order_relaxed); i++) {
+        for (int k = 0; k < 16; k++) live[k] = np_alloc(a, 16 + ((i + k + t) * 97) % 40000);
+        for (int k = 0; k < 16; k++) np_free(a, live[k]);
+      }
+    });
+  int failed_round = -1, status = 0;
+  for (int round = 0; round < 100 && failed_round < 0; round++) {
+    std::vector<void*> held;  // taken while the others flush: maybe blocks they just gave back
+    for (int k = 0; k < 64; k++) held.push_back(np_alloc(a, 16 + (k * 389) % 40000));
+    pid_t pid = fork();
+    if (pid == 0) _exit(ForkedChildChecksBlocks(a, held));
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      failed_round = round;
+    for (void* p : held) EXPECT_EQ(np_free(a, p), NP_OK);
+  }
+  stop = true;
+  for (auto& t : busy) t.join();
+  EXPECT_EQ(failed_round, -1) << "child status " << status << ": signal " << WTERMSIG(status)
+                              << ", exit code " << WEXITSTATUS(status)
+                              << " (see ForkedChildChecksBlocks)";
+  EXPECT_EQ(np_test::Stats(a).invalid_frees, 0u);
+  np_allocator_destroy(a);
 }
 
 }  // namespace

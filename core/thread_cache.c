@@ -230,14 +230,31 @@ static void trim(np_tcache *tc) {
   tc->lookups = 0;
 }
 
+/* In a fork child, for a thread that did not come along: its stacks are in
+ * whatever state the thread left them, which no lock protects (a flush, for
+ * one, waits on the arena lock with part of its entries already given back).
+ * Their blocks are lost to the child, as glibc's and jemalloc's thread caches
+ * are; counted as flushed so the cache arithmetic of the stats holds (the
+ * arena still counts them in use). The remote queues are consistent (fork
+ * holds their locks; ck's consumer publishes a dequeue in one store), so
+ * tcache_retire's last flush gives their blocks back. */
+static void tcache_drop_stacks(np_tcache *tc) {
+  for (unsigned c = 0; c < tc->alloc->n_cached; c++) {
+    np_cache_class *cc = &tc->classes[c];
+    NP_STORE(&cc->flushed, cc->flushed + cc->count);
+    cc->count = 0;
+  }
+}
+
 /* The thread is gone: empty its caches, mark them dead, and make them reusable.
- * wait_for_producers: 0 only in a fork child, where a producer that announced
- * itself (inflight) did not survive the fork and will never finish. */
-static void tcache_retire(np_tcache *tc, int wait_for_producers) {
+ * in_fork_child: the thread did not survive a fork; its stacks are dropped,
+ * not flushed, and a producer that announced itself (inflight) never finishes. */
+static void tcache_retire(np_tcache *tc, int in_fork_child) {
   np_allocator *a = tc->alloc;
-  np_tcache_flush(tc);
+  if (in_fork_child) tcache_drop_stacks(tc);
+  else np_tcache_flush(tc);
   atomic_store_explicit(&tc->alive, 0, memory_order_seq_cst);
-  while (wait_for_producers && atomic_load_explicit(&tc->inflight, memory_order_seq_cst) != 0)
+  while (!in_fork_child && atomic_load_explicit(&tc->inflight, memory_order_seq_cst) != 0)
     sched_yield();
   atomic_store_explicit(&tc->inflight, 0, memory_order_relaxed);
   np_tcache_flush(tc); /* what producers that saw it alive put in */
@@ -269,7 +286,7 @@ static void thread_exit(void *unused) {
     if (s->alloc == NULL) continue;
     for (np_allocator *live = live_allocators; live; live = live->next_live)
       if (live == s->alloc && live->uid == s->uid) {
-        tcache_retire(s->tc, 1);
+        tcache_retire(s->tc, 0);
         break;
       }
     *s = (tls_slot){0};
@@ -306,7 +323,7 @@ static void postfork_child(void) {
     for (unsigned i = 0; a->tcaches && i < a->tcache_count; i++) {
       np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);
       if (atomic_load_explicit(&tc->alive, memory_order_relaxed) && !is_this_threads(a, tc))
-        tcache_retire(tc, 0);
+        tcache_retire(tc, 1);
     }
   }
   pthread_mutex_unlock(&live_lock);
