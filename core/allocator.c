@@ -143,7 +143,7 @@ static size_t natural_alignment(const np_allocator *a) {
 }
 
 void *np_alloc_aligned(np_allocator *a, size_t alignment, size_t size) {
-  if (a == NULL || alignment == 0 || (alignment & (alignment - 1)) != 0) {
+  if (a == NULL || !np_is_pow2(alignment)) {
     errno = EINVAL;
     return NULL;
   }

@@ -16,7 +16,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "internal.h"
 
@@ -84,7 +83,7 @@ static void *alloc_from_chunks(np_arena *a, unsigned idx, np_block_tag owner) {
 }
 
 static void *alloc_huge(np_arena *a, size_t size, size_t alignment) {
-  size_t os_page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t os_page = np_os_page_size();
   /* At least chunk-size alignment: it lets the registry find the block from any address. */
   if (alignment < a->sc->chunk_size) alignment = a->sc->chunk_size;
   if (size > SIZE_MAX - alignment - os_page) return NULL;

@@ -92,7 +92,7 @@ static void option_put(np_config *c, const np_option *o, uint64_t v) {
 static int in_range(const np_option *o, uint64_t v) {
   if (v == 0 && (o->flags & NP_OPT_OR_ZERO)) return 1;
   if (v < o->min || v > o->max) return 0;
-  return !(o->flags & NP_OPT_POW2) || (v != 0 && (v & (v - 1)) == 0);
+  return !(o->flags & NP_OPT_POW2) || np_is_pow2(v);
 }
 
 int np_config_check_each(const np_config *c) {

@@ -25,6 +25,9 @@ NP_INTERNAL int np_config_check_each(const np_config *c);
 NP_INTERNAL void *np_os_map(size_t size);
 NP_INTERNAL void *np_os_map_aligned(size_t size, size_t alignment);
 NP_INTERNAL void np_os_unmap(void *p, size_t size);
+NP_INTERNAL size_t np_os_page_size(void); /* the system's page (sysconf, asked once) */
+
+static inline int np_is_pow2(size_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 /* meta.c: metadata memory (zeroed), see np_meta. */
 NP_INTERNAL void np_meta_init(np_meta *m);

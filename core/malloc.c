@@ -66,11 +66,8 @@ static void *reserve_alloc(size_t alignment, size_t size) {
   }
 }
 
-/* The default allocator; NULL while this thread is making it (errno
- * unchanged) or when it could not be made (errno ENOMEM). */
-static np_allocator *allocator(void) { return np_default_allocator(); }
-
-/* When there is no allocator: the reserve during its making, else ENOMEM. */
+/* When np_default_allocator() gives NULL: while this thread is making it,
+ * the reserve; when it could not be made, ENOMEM. */
 static void *without_allocator(size_t alignment, size_t size) {
   if (np_default_allocator_creating()) return reserve_alloc(alignment, size);
   errno = ENOMEM;
@@ -96,27 +93,30 @@ static void report_invalid(const char *function, const void *ptr, const char *wh
 
 /* ---- The functions ---------------------------------------------------------------- */
 
+/* count x size, or 0 with errno ENOMEM when that overflows. */
+static int total_bytes(size_t count, size_t size, size_t *total) {
+  if (!__builtin_mul_overflow(count, size, total)) return 1;
+  errno = ENOMEM;
+  return 0;
+}
+
 void *npool_malloc(size_t size) {
-  np_allocator *a = allocator();
+  np_allocator *a = np_default_allocator();
   return a ? np_alloc(a, size) : without_allocator(0, size);
 }
 
 void npool_free(void *ptr) {
   if (ptr == NULL || in_reserve(ptr)) return;
-  np_allocator *a = allocator();
+  np_allocator *a = np_default_allocator();
   int rc = a ? np_free(a, ptr) : NP_ERR_FOREIGN_POINTER;
   if (rc != NP_OK) report_invalid("free", ptr, np_strerror(rc));
 }
 
 void *npool_calloc(size_t count, size_t size) {
-  np_allocator *a = allocator();
+  np_allocator *a = np_default_allocator();
   if (a) return np_calloc(a, count, size);
   size_t total;
-  if (__builtin_mul_overflow(count, size, &total)) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  return without_allocator(0, total);
+  return total_bytes(count, size, &total) ? without_allocator(0, total) : NULL;
 }
 
 void *npool_realloc(void *ptr, size_t size) {
@@ -131,7 +131,7 @@ void *npool_realloc(void *ptr, size_t size) {
     if (moved) memcpy(moved, ptr, old < size ? old : size);
     return moved;
   }
-  np_allocator *a = allocator();
+  np_allocator *a = np_default_allocator();
   if (a == NULL) { /* ptr is not the reserve's, and there is no allocator for it */
     errno = ENOMEM;
     return NULL;
@@ -144,23 +144,17 @@ void *npool_realloc(void *ptr, size_t size) {
 
 void *npool_reallocarray(void *ptr, size_t count, size_t size) {
   size_t total;
-  if (__builtin_mul_overflow(count, size, &total)) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  return npool_realloc(ptr, total);
+  return total_bytes(count, size, &total) ? npool_realloc(ptr, total) : NULL;
 }
 
 /* alignment: a power of two. */
 static void *alloc_aligned(size_t alignment, size_t size) {
-  np_allocator *a = allocator();
+  np_allocator *a = np_default_allocator();
   return a ? np_alloc_aligned(a, alignment, size) : without_allocator(alignment, size);
 }
 
-static int is_pow2(size_t v) { return v != 0 && (v & (v - 1)) == 0; }
-
 int npool_posix_memalign(void **out, size_t alignment, size_t size) {
-  if (out == NULL || !is_pow2(alignment) || alignment % sizeof(void *) != 0) return EINVAL;
+  if (out == NULL || !np_is_pow2(alignment) || alignment % sizeof(void *) != 0) return EINVAL;
   int saved = errno;
   void *p = alloc_aligned(alignment, size);
   errno = saved;
@@ -170,7 +164,7 @@ int npool_posix_memalign(void **out, size_t alignment, size_t size) {
 }
 
 void *npool_aligned_alloc(size_t alignment, size_t size) {
-  if (!is_pow2(alignment)) {
+  if (!np_is_pow2(alignment)) {
     errno = EINVAL;
     return NULL;
   }
@@ -187,17 +181,10 @@ void *npool_memalign(size_t alignment, size_t size) {
   return alloc_aligned(pow2, size);
 }
 
-static size_t os_page(void) {
-  static NP_ATOMIC(size_t) page; /* the same value from every thread that sets it */
-  size_t p = atomic_load_explicit(&page, memory_order_relaxed);
-  if (p == 0) atomic_store_explicit(&page, p = (size_t)sysconf(_SC_PAGESIZE), memory_order_relaxed);
-  return p;
-}
-
-void *npool_valloc(size_t size) { return alloc_aligned(os_page(), size); }
+void *npool_valloc(size_t size) { return alloc_aligned(np_os_page_size(), size); }
 
 void *npool_pvalloc(size_t size) {
-  size_t page = os_page();
+  size_t page = np_os_page_size();
   if (size > SIZE_MAX - page) {
     errno = ENOMEM;
     return NULL;
@@ -209,6 +196,6 @@ void *npool_pvalloc(size_t size) {
 size_t npool_malloc_usable_size(void *ptr) {
   if (ptr == NULL) return 0;
   if (in_reserve(ptr)) return reserve_size(ptr);
-  np_allocator *a = allocator();
+  np_allocator *a = np_default_allocator();
   return a ? np_usable_size(a, ptr) : 0;
 }

@@ -1,6 +1,7 @@
 /* Anonymous mappings from the system, the only source of npool's memory. */
 #include <stdint.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -11,6 +12,13 @@ void *np_os_map(size_t size) {
 
 void np_os_unmap(void *p, size_t size) {
   if (p) munmap(p, size);
+}
+
+size_t np_os_page_size(void) {
+  static NP_ATOMIC(size_t) page; /* the same value from every thread that sets it */
+  size_t p = atomic_load_explicit(&page, memory_order_relaxed);
+  if (p == 0) atomic_store_explicit(&page, p = (size_t)sysconf(_SC_PAGESIZE), memory_order_relaxed);
+  return p;
 }
 
 /* A mapping whose start is a multiple of alignment (a power of two >= the
