@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -43,6 +44,23 @@ static np_small_run small_run_of(const np_size_classes *sc, size_t elem) {
   return (np_small_run){(uint32_t)(run >> sc->page_shift), (uint32_t)n};
 }
 
+/* The secret of the free marks: bit 63 set, so that no mark is 0 or a small
+ * number, and different per allocator and process (sys/random would do, but
+ * it may block early at boot; a mix of clock, address and stack is enough:
+ * the mark guards against accidents, not adversaries). */
+static uint64_t free_key_new(const np_allocator *a) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uintptr_t)a ^
+               ((uintptr_t)&ts << 16) ^ (uint64_t)getpid() << 48;
+  x ^= x >> 33; /* splitmix64's finaliser */
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return x | (1ull << 63);
+}
+
 /* Netty's default: 2 x cores, but no more than fit 3 chunks each in half the
  * physical memory. */
 static unsigned default_arenas(const np_config *cfg) {
@@ -72,6 +90,8 @@ int np_allocator_create(const np_config *cfg, np_allocator **out) {
     a->small_runs[i] = small_run_of(&a->sc, np_index_to_size(&a->sc, i));
   a->arenas = (np_arena *)(a + 1);
   a->n_arenas = 0;
+  a->chunk_mask = (uintptr_t)a->sc.chunk_size - 1;
+  a->free_key = free_key_new(a);
   np_tcaches_init(a);
   rc = np_cpu_cache_init(a);
   if (rc != NP_OK) {
@@ -85,7 +105,7 @@ int np_allocator_create(const np_config *cfg, np_allocator **out) {
     np_allocator_destroy(a);
     return rc;
   }
-  np_tcaches_publish(a);
+  np_live_allocators_add(a);
   *out = a;
   return NP_OK;
 }
@@ -120,19 +140,32 @@ static np_arena *thread_arena(np_allocator *a, np_tcache *tc) {
   return a->percpu_active ? np_cpu_cache_arena(a) : tc->arena;
 }
 
+/* Everything np_alloc does not do inline: a cache miss, no cache, an
+ * uncached class, a huge block. */
+__attribute__((noinline)) static void *alloc_slow(np_allocator *a, np_tcache *tc, unsigned idx,
+                                                   size_t size) {
+  if (idx >= a->sc.n_sizes) return np_arena_alloc_huge(thread_arena(a, tc), size, 0);
+  void *p = NULL;
+  if (tc && idx < a->n_cached)
+    p = a->percpu_active ? np_cpu_cache_alloc(a, tc, idx) : np_tcache_alloc_miss(tc, idx);
+  if (p) return p;
+  p = np_arena_alloc(thread_arena(a, tc), idx, tc && !a->percpu_active ? tc->id : 0);
+  if (p && idx < a->n_cached) np_block_unmark(p); /* a mark from the block's last life */
+  return p;
+}
+
 void *np_alloc(np_allocator *a, size_t size) {
-  if (a == NULL) {
+  if (__builtin_expect(a == NULL, 0)) {
     errno = EINVAL;
     return NULL;
   }
-  np_tcache *tc = np_tcache_get(a, 1);
-  if (tc == NULL) return np_arena_alloc(arena_without_cache(a), size, 0);
-  unsigned idx = np_size_to_index(&a->sc, size);
-  if (idx < a->n_cached) {
-    void *p = a->percpu_active ? np_cpu_cache_alloc(a, tc, idx) : np_tcache_alloc(tc, idx);
-    if (p) return p;
+  np_tcache *tc = np_tcache_get(a, NP_CACHE_FIND_OR_CREATE);
+  unsigned idx = np_size_class(&a->sc, size);
+  if (__builtin_expect(tc != NULL && idx < a->n_cached && !a->percpu_active, 1)) {
+    void *p = np_tcache_pop(tc, idx);
+    if (__builtin_expect(p != NULL, 1)) return p;
   }
-  return np_arena_alloc(thread_arena(a, tc), size, tc->id);
+  return alloc_slow(a, tc, idx, size);
 }
 
 /* Every block starts at a multiple of the quantum (16: every class is a
@@ -160,7 +193,7 @@ void *np_alloc_aligned(np_allocator *a, size_t alignment, size_t size) {
     if (idx < sc->n_sizes) return np_alloc(a, np_index_to_size(sc, idx));
   }
   /* Beyond the page, or beyond the pooled sizes: a mapping of its own. */
-  return np_arena_alloc_huge(thread_arena(a, np_tcache_get(a, 1)), size, alignment);
+  return np_arena_alloc_huge(thread_arena(a, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE)), size, alignment);
 }
 
 void *np_calloc(np_allocator *a, size_t count, size_t size) {
@@ -171,7 +204,7 @@ void *np_calloc(np_allocator *a, size_t count, size_t size) {
   }
   void *p = np_alloc(a, total);
   /* A huge block is a new mapping, which the system has zeroed already. */
-  if (p && np_size_to_index(&a->sc, total) < a->sc.n_sizes) memset(p, 0, total);
+  if (p && np_size_class(&a->sc, total) < a->sc.n_sizes) memset(p, 0, total);
   return p;
 }
 
@@ -184,7 +217,7 @@ void *np_realloc(np_allocator *a, void *ptr, size_t size) {
   }
   /* In place while the block holds size and keeping it wastes less than half,
    * or when size would get this very class again. */
-  unsigned idx = np_size_to_index(&a->sc, size);
+  unsigned idx = np_size_class(&a->sc, size);
   if (size <= old && (size >= old / 2 || (idx < a->sc.n_sizes && np_index_to_size(&a->sc, idx) == old)))
     return ptr;
   void *moved = np_alloc(a, size);
@@ -194,46 +227,74 @@ void *np_realloc(np_allocator *a, void *ptr, size_t size) {
   return moved;
 }
 
+static int refused(np_allocator *a, int rc) {
+  atomic_fetch_add_explicit(&a->invalid_frees, 1, memory_order_relaxed);
+  return rc;
+}
+
+/* A claimed block of a cached class into a cache; 0: it goes to the arena. */
+static inline int cache_free(np_allocator *a, void *ptr, unsigned idx, np_block_tag tag) {
+  if (a->percpu_active) return np_cpu_cache_free(a, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE), ptr, idx);
+  np_tcache *tc = np_tcache_get(a, NP_CACHE_FIND);
+  if (__builtin_expect(tc && (tag & NP_TAG_OWNER_MASK) == tc->id && np_tcache_push(tc, idx, ptr), 1))
+    return 1;
+  return np_tcache_free_slow(a, tc, ptr, idx, tag);
+}
+
+/*
+ * Free by pointer, the fast path: the registry (root, leaf: the chunk), the
+ * chunk's page map entry (run and subpage), the subpage's element (a
+ * multiplication) and its tag; then the claim, one atomic swap of the free
+ * mark in the block itself; then a push on the cache. Nothing is written
+ * before the block is known to be a live one, and what was found goes down to
+ * the arena on a miss, which checks it under its locks instead of looking
+ * the block up again.
+ */
 int np_free(np_allocator *a, void *ptr) {
-  if (a == NULL) return NP_ERR_NULL_ARGUMENT;
+  if (__builtin_expect(a == NULL, 0)) return NP_ERR_NULL_ARGUMENT;
   if (ptr == NULL) return NP_OK;
   np_region *r = np_registry_get(&a->registry, ptr);
-  int rc = NP_ERR_FOREIGN_POINTER;
-  if (r && r->kind == NP_REGION_CHUNK) {
-    /* Lock-free look at the block: a cached class goes to its owner's cache. */
-    np_block_ref ref;
-    rc = np_chunk_find_block((np_chunk *)r, ptr, &ref);
-    if (rc == NP_OK && ref.size_idx < a->n_cached) {
-      np_block_tag tag = NP_LOAD(ref.tag);
-      if (tag & NP_TAG_CACHED) rc = NP_ERR_DOUBLE_FREE;
-      else if (a->percpu_active ? np_cpu_cache_free(a, np_tcache_get(a, 1), ptr, &ref, tag)
-                                : np_tcache_free(a, np_tcache_get(a, 0), ptr, &ref, tag))
-        return NP_OK;
-    }
-    if (rc == NP_OK) rc = np_arena_free(r->arena, r, ptr, 0);
-  } else if (r) {
-    rc = np_arena_free(r->arena, r, ptr, 0);
+  if (__builtin_expect(r == NULL, 0)) return refused(a, NP_ERR_FOREIGN_POINTER);
+  if (__builtin_expect(r->kind != NP_REGION_CHUNK, 0)) {
+    int rc = np_arena_free_huge(r->arena, r, ptr);
+    return rc == NP_OK ? rc : refused(a, rc);
   }
-  if (rc != NP_OK) atomic_fetch_add_explicit(&a->invalid_frees, 1, memory_order_relaxed);
-  return rc;
+  np_block_ref ref;
+  int rc = np_chunk_find_block(a, (np_chunk *)r, ptr, &ref);
+  if (__builtin_expect(rc != NP_OK, 0)) return refused(a, rc);
+  np_block_tag tag = NP_LOAD(ref.tag);
+  if (__builtin_expect(!(tag & NP_TAG_OUT), 0)) return refused(a, NP_ERR_DOUBLE_FREE); /* the arena's */
+  if (__builtin_expect(ref.size_idx < a->n_cached, 1)) {
+    if (__builtin_expect(!np_block_claim(a, ptr), 0)) return refused(a, NP_ERR_DOUBLE_FREE); /* cached */
+    if (__builtin_expect(cache_free(a, ptr, ref.size_idx, tag), 1)) return NP_OK;
+  }
+  rc = np_arena_free_block(r->arena, ptr, &ref);
+  return rc == NP_OK ? rc : refused(a, rc);
 }
 
 void np_thread_cache_flush(np_allocator *a) {
   if (a == NULL) return;
   if (a->percpu_active) {
-    np_cpu_cache_flush_all(a, np_tcache_get(a, 1));
+    np_cpu_cache_flush_all(a, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE));
     return;
   }
-  np_tcache *tc = np_tcache_get(a, 0);
+  np_tcache *tc = np_tcache_get(a, NP_CACHE_FIND);
   if (tc) np_tcache_flush(tc);
 }
 
 const char *np_strategy_name(void) { return NP_STRATEGY_NAME; }
 
+/* The free path's checks, reading only: 0 for anything but a live block. */
 size_t np_usable_size(np_allocator *a, const void *ptr) {
   if (a == NULL || ptr == NULL) return 0;
   np_region *r = np_registry_get(&a->registry, ptr);
-  return r ? np_arena_usable_size(r->arena, r, ptr) : 0;
+  if (r == NULL) return 0;
+  if (r->kind != NP_REGION_CHUNK) return ptr == r->base ? r->size : 0;
+  np_block_ref ref;
+  if (np_chunk_find_block(a, (np_chunk *)r, ptr, &ref) != NP_OK || !(NP_LOAD(ref.tag) & NP_TAG_OUT))
+    return 0;
+  if (ref.size_idx < a->n_cached && np_block_is_marked(a, (void *)ptr)) return 0; /* cached */
+  return np_index_to_size(&a->sc, ref.size_idx);
 }
 
 /* What np_allocator_stats and np_allocator_arena_stats share: the geometry,

@@ -8,6 +8,9 @@
  *                     chunk (filed in qInit)
  *   >  chunk size     huge: a mapping of its own, unmapped on free
  *
+ * The caches take and give back blocks in batches (np_arena_alloc_batch,
+ * np_arena_free_cached): one acquisition of the locks per batch.
+ *
  * Locks (the strategy's np_lock), as in Netty: the arena's lock guards chunks,
  * chunk lists, normal and huge blocks; each small class's lock guards its
  * subpage list and the bitmaps of its subpages. A small allocation that finds a
@@ -121,59 +124,59 @@ static void *alloc_huge(np_arena *a, size_t size, size_t alignment) {
   return mem;
 }
 
-static void count_alloc(np_kind_counters *k, size_t bytes) {
-  NP_ADD(&k->allocations, 1);
-  NP_ADD(&k->active_bytes, bytes);
+static np_kind_counters *counters_of(np_arena *a, unsigned idx) {
+  return np_is_small_index(a->sc, idx) ? &a->small : &a->normal;
 }
 
-void *np_arena_alloc(np_arena *a, size_t size, np_block_tag owner) {
-  const np_size_classes *sc = a->sc;
-  unsigned idx = np_size_to_index(sc, size);
-  void *p = NULL;
-  if (idx >= sc->n_sizes) {
-    p = alloc_huge(a, size, 0);
-  } else {
-    if (np_is_small_index(sc, idx)) { /* a subpage with room: the class lock only */
-      np_lock_acquire(&a->small_locks[idx]);
-      np_subpage *head = &a->small_heads[idx];
-      if (head->next != head) p = np_subpage_alloc_block(head->next, owner);
-      np_lock_release(&a->small_locks[idx]);
-    }
-    if (p == NULL) {
-      np_lock_acquire(&a->lock);
-      p = alloc_from_chunks(a, idx, owner);
-      np_lock_release(&a->lock);
-    }
-    if (p) count_alloc(np_is_small_index(sc, idx) ? &a->small : &a->normal, np_index_to_size(sc, idx));
+static void count_allocs(np_arena *a, unsigned idx, unsigned n) {
+  np_kind_counters *k = counters_of(a, idx);
+  NP_ADD(&k->allocations, n);
+  NP_ADD(&k->active_bytes, (uint64_t)n * np_index_to_size(a->sc, idx));
+}
+
+/* Up to n blocks of class idx off its subpage list; class lock held. */
+static unsigned take_from_subpages(np_arena *a, unsigned idx, void **out, unsigned n, np_block_tag owner) {
+  np_subpage *head = &a->small_heads[idx];
+  unsigned got = 0;
+  while (got < n && head->next != head) out[got++] = np_subpage_alloc_block(head->next, owner);
+  return got;
+}
+
+unsigned np_arena_alloc_batch(np_arena *a, unsigned idx, void **out, unsigned n, np_block_tag owner) {
+  const int small = np_is_small_index(a->sc, idx);
+  unsigned got = 0;
+  if (small) { /* as many as the class's subpages hold: the class lock only */
+    np_lock_acquire(&a->small_locks[idx]);
+    got = take_from_subpages(a, idx, out, n, owner);
+    np_lock_release(&a->small_locks[idx]);
   }
-  if (p == NULL) errno = ENOMEM;
-  return p;
+  if (got < n) { /* the rest from the chunks, under the arena lock once */
+    np_lock_acquire(&a->lock);
+    while (got < n && (out[got] = alloc_from_chunks(a, idx, owner)) != NULL) {
+      got++;
+      if (small) { /* the new subpage's other elements */
+        np_lock_acquire(&a->small_locks[idx]);
+        got += take_from_subpages(a, idx, out + got, n - got, owner);
+        np_lock_release(&a->small_locks[idx]);
+      }
+    }
+    np_lock_release(&a->lock);
+  }
+  if (got) count_allocs(a, idx, got);
+  return got;
+}
+
+void *np_arena_alloc(np_arena *a, unsigned idx, np_block_tag owner) {
+  void *p;
+  if (np_arena_alloc_batch(a, idx, &p, 1, owner) == 1) return p;
+  errno = ENOMEM;
+  return NULL;
 }
 
 void *np_arena_alloc_huge(np_arena *a, size_t size, size_t alignment) {
   void *p = alloc_huge(a, size, alignment);
   if (p == NULL) errno = ENOMEM;
   return p;
-}
-
-unsigned np_arena_alloc_batch(np_arena *a, unsigned idx, void **out, unsigned n) {
-  const np_size_classes *sc = a->sc;
-  unsigned got = 0;
-  if (np_is_small_index(sc, idx)) { /* as many as the class's subpages hold, one lock */
-    np_lock_acquire(&a->small_locks[idx]);
-    np_subpage *head = &a->small_heads[idx];
-    while (got < n && head->next != head) out[got++] = np_subpage_alloc_block(head->next, 0);
-    np_lock_release(&a->small_locks[idx]);
-  }
-  if (got < n) { /* the rest from the chunks, under the arena lock once */
-    np_lock_acquire(&a->lock);
-    while (got < n && (out[got] = alloc_from_chunks(a, idx, 0)) != NULL) got++;
-    np_lock_release(&a->lock);
-  }
-  np_kind_counters *k = np_is_small_index(sc, idx) ? &a->small : &a->normal;
-  NP_ADD(&k->allocations, got);
-  NP_ADD(&k->active_bytes, (uint64_t)got * np_index_to_size(sc, idx));
-  return got;
 }
 
 np_arena *np_arena_least_used(np_allocator *alloc) {
@@ -187,88 +190,114 @@ np_arena *np_arena_least_used(np_allocator *alloc) {
 
 /* ---- Free -------------------------------------------------------------------- */
 
-static int free_huge(np_arena *a, np_region *r, void *ptr) {
-  if (ptr != r->base) return NP_ERR_NOT_BLOCK_START;
-  if (r->list_prev) r->list_prev->list_next = r->list_next;
-  else a->huge = r->list_next;
-  if (r->list_next) r->list_next->list_prev = r->list_prev;
-  a->huge_stats.deallocations++;
-  a->huge_stats.active_bytes -= r->size;
-  a->mapped_bytes -= r->size;
-  unmap_huge(a, r);
-  np_meta_free(&a->meta, r, sizeof *r);
-  return NP_OK;
+int np_arena_free_huge(np_arena *a, np_region *r, void *ptr) {
+  int rc = NP_ERR_NOT_BLOCK_START;
+  np_lock_acquire(&a->lock);
+  /* Checked again under the lock: a racing free may have released the region. */
+  if (np_registry_get(&a->alloc->registry, ptr) != r) rc = NP_ERR_FOREIGN_POINTER;
+  else if (ptr == r->base) {
+    if (r->list_prev) r->list_prev->list_next = r->list_next;
+    else a->huge = r->list_next;
+    if (r->list_next) r->list_next->list_prev = r->list_prev;
+    a->huge_stats.deallocations++;
+    a->huge_stats.active_bytes -= r->size;
+    a->mapped_bytes -= r->size;
+    unmap_huge(a, r);
+    np_meta_free(&a->meta, r, sizeof *r);
+    rc = NP_OK;
+  }
+  np_lock_release(&a->lock);
+  return rc;
 }
 
-/* Arena lock held. Finds and checks the block under its class lock too (for
- * small blocks), frees it, and gives back runs and chunks that became free. */
-static int free_pooled(np_arena *a, np_chunk *c, void *ptr, int from_cache) {
-  np_subpage *s = np_chunk_subpage_of(c, ptr);
-  np_lock *class_lock = s ? &a->small_locks[s->size_idx] : NULL;
-  if (class_lock) np_lock_acquire(class_lock);
-  np_block_ref ref;
-  int rc = np_chunk_find_block(c, ptr, &ref);
-  if (rc == NP_OK && s && !np_subpage_is_allocated(s, np_handle_bitmap_idx(ref.handle)))
-    rc = NP_ERR_DOUBLE_FREE;
-  if (rc == NP_OK && (NP_LOAD(ref.tag) & NP_TAG_CACHED) && !from_cache) rc = NP_ERR_DOUBLE_FREE;
-  if (rc != NP_OK) {
-    if (class_lock) np_lock_release(class_lock);
-    return rc;
-  }
-  NP_STORE(ref.tag, 0);
-  np_kind_counters *k = s ? &a->small : &a->normal;
-  NP_ADD(&k->deallocations, 1);
-  NP_ADD(&k->active_bytes, -(uint64_t)ref.size);
-  uint64_t run = ref.handle;
+/* Whether ref, found without a lock, still names a block out of the arena:
+ * its page still maps to the same run and subpage, the bitmap has the
+ * element, the tag says out. Arena lock (and class lock) held. */
+static int still_out(np_arena *a, const void *ptr, const np_block_ref *ref) {
+  const np_chunk *c = ref->chunk;
+  const np_page_entry *e = &c->map[((uintptr_t)ptr & a->alloc->chunk_mask) >> a->sc->page_shift];
+  if (!(*ref->tag & NP_TAG_OUT)) return 0;
+  if (ref->subpage == NULL) return e->handle == ref->handle;
+  return e->subpage == ref->subpage && np_handle_is_subpage(e->handle) &&
+         np_subpage_is_allocated(ref->subpage, np_handle_bitmap_idx(ref->handle));
+}
+
+/* Frees one checked block; the arena lock (and for a small block its class
+ * lock) held. Gives back the run of a subpage that emptied and a chunk that
+ * became free. */
+static void free_locked(np_arena *a, const np_block_ref *ref) {
+  np_chunk *c = ref->chunk;
+  np_subpage *s = ref->subpage;
+  NP_STORE(ref->tag, 0);
+  uint64_t run = ref->handle;
   if (s) {
-    int keep = np_subpage_free(s, &a->small_heads[s->size_idx], np_handle_bitmap_idx(ref.handle));
-    if (!keep) { /* the subpage emptied and left its list: its run goes back */
-      run = np_handle_make(s->run_offset, s->run_pages, 1);
-      NP_STORE(&c->subpages[s->run_offset], NULL);
-      np_subpage_delete(a, s);
-    }
-    np_lock_release(class_lock);
-    if (keep) return NP_OK;
+    if (np_subpage_free(s, &a->small_heads[s->size_idx], np_handle_bitmap_idx(ref->handle))) return;
+    run = np_handle_make(s->run_offset, s->run_pages, 1); /* it emptied and left its list */
+    np_subpage_delete(a, s);
   }
   if (!np_chunk_list_free_run(c->list, c, run)) {
     a->chunk_deallocations++;
     a->mapped_bytes -= c->region.size;
     np_chunk_delete(a, c);
   }
-  return NP_OK;
 }
 
-int np_arena_free(np_arena *a, np_region *r, void *ptr, int from_cache) {
+static void count_frees(np_arena *a, unsigned idx, unsigned n) {
+  np_kind_counters *k = counters_of(a, idx);
+  NP_ADD(&k->deallocations, n);
+  NP_ADD(&k->active_bytes, -(uint64_t)n * np_index_to_size(a->sc, idx));
+}
+
+static void lock_for(np_arena *a, unsigned idx) {
   np_lock_acquire(&a->lock);
-  int rc;
-  /* Checked again under the lock: a racing free may have released the region. */
-  if (np_registry_get(&a->alloc->registry, ptr) != r) rc = NP_ERR_FOREIGN_POINTER;
-  else if (r->kind == NP_REGION_HUGE) rc = free_huge(a, r, ptr);
-  else rc = free_pooled(a, (np_chunk *)r, ptr, from_cache);
+  if (np_is_small_index(a->sc, idx)) np_lock_acquire(&a->small_locks[idx]);
+}
+
+static void unlock_for(np_arena *a, unsigned idx) {
+  if (np_is_small_index(a->sc, idx)) np_lock_release(&a->small_locks[idx]);
   np_lock_release(&a->lock);
+}
+
+int np_arena_free_block(np_arena *a, void *ptr, const np_block_ref *ref) {
+  int rc = NP_ERR_DOUBLE_FREE;
+  lock_for(a, ref->size_idx);
+  if (np_registry_get(&a->alloc->registry, ptr) != &ref->chunk->region) rc = NP_ERR_FOREIGN_POINTER;
+  else if (still_out(a, ptr, ref)) {
+    free_locked(a, ref);
+    rc = NP_OK;
+  }
+  unlock_for(a, ref->size_idx);
+  if (rc == NP_OK) count_frees(a, ref->size_idx, 1);
   return rc;
 }
 
-size_t np_arena_usable_size(np_arena *a, np_region *r, const void *ptr) {
-  size_t size = 0;
-  np_lock_acquire(&a->lock);
-  if (np_registry_get(&a->alloc->registry, ptr) == r) {
-    if (r->kind == NP_REGION_HUGE) {
-      size = ptr == r->base ? r->size : 0;
-    } else {
-      np_chunk *c = (np_chunk *)r;
-      np_subpage *s = np_chunk_subpage_of(c, ptr);
-      if (s) np_lock_acquire(&a->small_locks[s->size_idx]);
-      np_block_ref ref;
-      if (np_chunk_find_block(c, ptr, &ref) == NP_OK &&
-          (s == NULL || np_subpage_is_allocated(s, np_handle_bitmap_idx(ref.handle))) &&
-          !(NP_LOAD(ref.tag) & NP_TAG_CACHED))
-        size = ref.size;
-      if (s) np_lock_release(&a->small_locks[s->size_idx]);
+void np_arena_free_cached(np_allocator *alloc, void *const *blocks, unsigned n) {
+  np_arena *held = NULL;
+  unsigned held_idx = 0, freed = 0;
+  for (unsigned i = 0; i < n; i++) {
+    void *p = blocks[i];
+    np_chunk *c = (np_chunk *)np_registry_get(&alloc->registry, p);
+    np_block_ref ref;
+    /* A cached block keeps its chunk and its run: both are found. */
+    np_chunk_find_block(alloc, c, p, &ref);
+    np_arena *a = c->region.arena;
+    if (a != held || ref.size_idx != held_idx) {
+      if (held) {
+        unlock_for(held, held_idx);
+        count_frees(held, held_idx, freed);
+      }
+      lock_for(a, ref.size_idx);
+      held = a;
+      held_idx = ref.size_idx;
+      freed = 0;
     }
+    free_locked(a, &ref);
+    freed++;
   }
-  np_lock_release(&a->lock);
-  return size;
+  if (held) {
+    unlock_for(held, held_idx);
+    count_frees(held, held_idx, freed);
+  }
 }
 
 /* ---- Statistics -------------------------------------------------------------- */
@@ -296,8 +325,9 @@ void np_arena_stats_add(np_arena *a, np_stats *out) {
       ls->chunks++;
       ls->free_bytes += c->free_bytes;
       for (uint32_t p = 0; p < c->pages; p++) {
-        np_subpage *s = c->subpages[p];
-        if (s == NULL) continue;
+        uint64_t h = c->map[p].handle;
+        if (!np_handle_is_subpage(h) || np_handle_offset(h) != p) continue;
+        np_subpage *s = c->map[p].subpage;
         np_small_class_stats *cs = &out->small_class[s->size_idx];
         np_lock_acquire(&a->small_locks[s->size_idx]);
         cs->subpages++;

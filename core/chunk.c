@@ -18,9 +18,10 @@
  * Freeing: merge with the free run ending just before and the one starting just
  * after, then file the merged run.
  *
- * For free by pointer, page_handle[p] holds the handle of the in-use run that
- * covers page p (0 when the page is free) and subpages[offset] the subpage of a
- * small run. These tables live out of line, never inside the chunk's pages.
+ * For free by pointer, map[p] (in the chunk's record, np_page_entry) holds the
+ * handle of the in-use run that covers page p (0 when the page is free), with
+ * the size class of a normal run in its low bits, and the subpage of a small
+ * run. These tables live out of line, never inside the chunk's pages.
  */
 #include <string.h>
 
@@ -40,8 +41,7 @@ static size_t tables_layout(const np_size_classes *sc, uint32_t pages, size_t *i
   for (unsigned i = 0; i < sc->n_psizes; i++) items += heap_capacity(sc, pages, i);
   *items_total = items;
   return sc->n_psizes * sizeof(np_run_heap) + items * sizeof(uint64_t) +
-         pages * (sizeof(uint64_t) * 2 + sizeof(np_subpage *) + sizeof(uint32_t) +
-                  sizeof(np_block_tag));
+         pages * (sizeof(uint64_t) + sizeof(uint32_t) + sizeof(np_block_tag));
 }
 
 /* ---- Free-run bookkeeping ------------------------------------------------- */
@@ -72,7 +72,8 @@ static uint64_t free_run_touching(const np_chunk *c, uint32_t page) {
 np_chunk *np_chunk_new(np_arena *arena) {
   const np_size_classes *sc = arena->sc;
   uint32_t pages = (uint32_t)(sc->chunk_size >> sc->page_shift);
-  np_chunk *c = np_meta_alloc(&arena->meta, sizeof *c);
+  size_t record = sizeof(np_chunk) + pages * sizeof(np_page_entry);
+  np_chunk *c = np_meta_alloc(&arena->meta, record);
   if (c == NULL) return NULL;
   size_t items;
   c->tables_size = tables_layout(sc, pages, &items);
@@ -80,7 +81,7 @@ np_chunk *np_chunk_new(np_arena *arena) {
   char *mem = c->tables ? np_os_map_aligned(sc->chunk_size, sc->chunk_size) : NULL;
   if (mem == NULL) {
     np_meta_free(&arena->meta, c->tables, c->tables_size);
-    np_meta_free(&arena->meta, c, sizeof *c);
+    np_meta_free(&arena->meta, c, record);
     return NULL;
   }
   c->region.kind = NP_REGION_CHUNK;
@@ -88,7 +89,6 @@ np_chunk *np_chunk_new(np_arena *arena) {
   c->region.base = mem;
   c->region.size = sc->chunk_size;
   c->pages = pages;
-  c->page_shift = sc->page_shift;
   c->free_bytes = sc->chunk_size;
 
   char *t = c->tables; /* carve the tables, 8-byte fields first */
@@ -101,10 +101,6 @@ np_chunk *np_chunk_new(np_arena *arena) {
   }
   c->free_run_at = (uint64_t *)t;
   t += pages * sizeof(uint64_t);
-  c->page_handle = (uint64_t *)t;
-  t += pages * sizeof(uint64_t);
-  c->subpages = (np_subpage **)t;
-  t += pages * sizeof(np_subpage *);
   c->heap_pos = (uint32_t *)t;
   t += pages * sizeof(uint32_t);
   c->run_tags = (np_block_tag *)t;
@@ -112,7 +108,7 @@ np_chunk *np_chunk_new(np_arena *arena) {
   if (np_registry_set(&arena->alloc->registry, mem, &c->region) != NP_OK) {
     np_os_unmap(mem, sc->chunk_size);
     np_meta_free(&arena->meta, c->tables, c->tables_size);
-    np_meta_free(&arena->meta, c, sizeof *c);
+    np_meta_free(&arena->meta, c, record);
     return NULL;
   }
   insert_free_run(c, 0, pages);
@@ -122,11 +118,14 @@ np_chunk *np_chunk_new(np_arena *arena) {
 void np_chunk_delete(np_arena *arena, np_chunk *c) {
   np_registry_clear(&arena->alloc->registry, c->region.base);
   /* Subpages still recorded (an allocator destroyed with live blocks). */
-  for (uint32_t p = 0; p < c->pages; p++)
-    if (c->subpages[p]) np_subpage_delete(arena, c->subpages[p]);
+  for (uint32_t p = 0; p < c->pages; p++) {
+    uint64_t h = c->map[p].handle;
+    if (np_handle_is_subpage(h) && np_handle_offset(h) == p) np_subpage_delete(arena, c->map[p].subpage);
+  }
+  c->region.kind = 0; /* a stale reader of this record sees no chunk */
   np_os_unmap(c->region.base, c->region.size);
   np_meta_free(&arena->meta, c->tables, c->tables_size);
-  np_meta_free(&arena->meta, c, sizeof *c);
+  np_meta_free(&arena->meta, c, sizeof(np_chunk) + c->pages * sizeof(np_page_entry));
 }
 
 int np_chunk_usage(const np_chunk *c) {
@@ -155,13 +154,16 @@ uint64_t np_chunk_alloc_run(np_chunk *c, size_t pages) {
   if (total > pages) insert_free_run(c, offset + (uint32_t)pages, total - (uint32_t)pages);
   c->free_bytes -= pages << sc->page_shift;
   uint64_t h = np_handle_make(offset, (uint32_t)pages, 1);
-  for (uint32_t p = offset; p < offset + pages; p++) NP_STORE(&c->page_handle[p], h);
+  for (uint32_t p = offset; p < offset + pages; p++) NP_STORE(&c->map[p].handle, h);
   return h;
 }
 
 void np_chunk_free_run(np_chunk *c, uint64_t handle) {
   uint32_t offset = np_handle_offset(handle), pages = np_handle_pages(handle);
-  for (uint32_t p = offset; p < offset + pages; p++) NP_STORE(&c->page_handle[p], 0);
+  for (uint32_t p = offset; p < offset + pages; p++) {
+    NP_STORE(&c->map[p].handle, 0);
+    NP_STORE(&c->map[p].subpage, NULL);
+  }
   c->free_bytes += (size_t)pages << c->region.arena->sc->page_shift;
   for (;;) { /* merge with the free run that ends right before */
     uint64_t past = offset ? free_run_touching(c, offset - 1) : 0;
@@ -187,8 +189,10 @@ void *np_chunk_alloc(np_chunk *c, unsigned size_idx, np_block_tag owner) {
   if (!np_is_small_index(sc, size_idx)) {
     uint64_t h = np_chunk_alloc_run(c, np_index_to_size(sc, size_idx) >> sc->page_shift);
     if (h == 0) return NULL;
-    NP_STORE(&c->run_tags[np_handle_offset(h)], owner);
-    return np_chunk_base(c) + ((size_t)np_handle_offset(h) << sc->page_shift);
+    uint32_t offset = np_handle_offset(h), pages = np_handle_pages(h);
+    NP_STORE(&c->run_tags[offset], (np_block_tag)(NP_TAG_OUT | owner));
+    for (uint32_t p = offset; p < offset + pages; p++) NP_STORE(&c->map[p].handle, h | size_idx);
+    return np_chunk_base(c) + ((size_t)offset << sc->page_shift);
   }
   /* Small: a new subpage on a fresh run, put on its class list. */
   const np_small_run *geo = &arena->alloc->small_runs[size_idx];
@@ -200,44 +204,4 @@ void *np_chunk_alloc(np_chunk *c, unsigned size_idx, np_block_tag owner) {
   np_lock_release(&arena->small_locks[size_idx]);
   if (s == NULL) np_chunk_free_run(c, run);
   return p;
-}
-
-np_subpage *np_chunk_subpage_of(const np_chunk *c, const void *ptr) {
-  size_t page = (size_t)((const char *)ptr - np_chunk_base(c)) >> c->region.arena->sc->page_shift;
-  uint64_t h = NP_LOAD(&c->page_handle[page]);
-  return np_handle_is_subpage(h) ? NP_LOAD(&c->subpages[np_handle_offset(h)]) : NULL;
-}
-
-int np_chunk_find_block(const np_chunk *c, const void *ptr, np_block_ref *ref) {
-  const unsigned page_shift = c->page_shift;
-  size_t off = (size_t)((const char *)ptr - np_chunk_base(c));
-  uint64_t h = NP_LOAD(&c->page_handle[off >> page_shift]);
-  ref->subpage = NULL;
-  if (h == 0) return NP_ERR_DOUBLE_FREE; /* the page belongs to no live run */
-  size_t run_off = off - ((size_t)np_handle_offset(h) << page_shift);
-  if (!np_handle_is_subpage(h)) {
-    if (run_off != 0) return NP_ERR_NOT_BLOCK_START;
-    ref->handle = h;
-    ref->size = (size_t)np_handle_pages(h) << page_shift;
-    ref->size_idx = np_size_to_index(c->region.arena->sc, ref->size);
-    ref->tag = &c->run_tags[np_handle_offset(h)];
-    return NP_OK;
-  }
-  np_subpage *s = NP_LOAD(&c->subpages[np_handle_offset(h)]);
-  if (s == NULL) return NP_ERR_DOUBLE_FREE;
-  /* run_off / elem_size, exact for 32-bit operands (Lemire's fastdiv). */
-  uint32_t idx = (uint32_t)(((unsigned __int128)s->elem_magic * (uint32_t)run_off) >> 64);
-  if ((size_t)idx * s->elem_size != run_off || idx >= s->max_elems) return NP_ERR_NOT_BLOCK_START;
-  ref->handle = h | idx;
-  ref->subpage = s;
-  ref->size = s->elem_size;
-  ref->size_idx = s->size_idx;
-  ref->tag = &s->tags[idx];
-  return NP_OK;
-}
-
-np_block_tag *np_block_tag_of(np_allocator *a, const void *p) {
-  np_block_ref ref;
-  np_chunk_find_block((np_chunk *)np_registry_get(&a->registry, p), p, &ref);
-  return ref.tag;
 }

@@ -47,6 +47,12 @@ const np_option np_options[] = {
         "largest normal size the thread caches keep"),
     OPT(cache_trim_interval, NP_OPT_UINT, 8192, 1, UINT_MAX, 0, NP_ERR_CACHE,
         "cache lookups between two trims of a thread cache"),
+    OPT(trim_low_water, NP_OPT_BOOL, 1, 0, 1, 0, NP_ERR_CONFIG_VALUE,
+        "a trim frees at most the entries a class left unused since the last one (false: "
+        "Netty's amount, capacity minus allocations)"),
+    OPT(cache_refill_batch, NP_OPT_UINT, 0, 0, 64, 0, NP_ERR_CACHE,
+        "blocks a cache miss takes from the arena at once (0: half the capacity, at most 64 "
+        "small, 8 normal; 1: Netty's one)"),
     OPT(leak_detection, NP_OPT_LEAK, NP_LEAK_SIMPLE, NP_LEAK_DISABLED, NP_LEAK_PARANOID, 0,
         NP_ERR_LEAK_DETECTION, "leak detection of pooled buffers: disabled, simple, advanced, paranoid"),
     OPT(leak_sampling_interval, NP_OPT_UINT, 128, 1, UINT_MAX, 0, NP_ERR_LEAK_DETECTION,

@@ -36,7 +36,8 @@ const std::vector<std::string> kKeys = {
     "page_size",         "max_order",         "alignment",
     "arenas",            "release_empty_init_chunks",
     "small_cache_size",  "normal_cache_size", "max_cached_buffer_capacity",
-    "cache_trim_interval", "leak_detection",  "leak_sampling_interval",
+    "cache_trim_interval", "trim_low_water",  "cache_refill_batch",
+    "leak_detection",    "leak_sampling_interval",
     "stats_print"};
 
 size_t TypeSize(np_option_type t) {
@@ -94,6 +95,8 @@ const KeySample kSamples[] = {
     {"normal_cache_size", "32", 32},
     {"max_cached_buffer_capacity", "64K", 65536},
     {"cache_trim_interval", "100", 100},
+    {"trim_low_water", "false", 0},
+    {"cache_refill_batch", "1", 1},
     {"leak_detection", "paranoid", NP_LEAK_PARANOID},
     {"leak_sampling_interval", "64", 64},
     {"stats_print", "1", 1},

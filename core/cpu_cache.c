@@ -4,18 +4,22 @@
  * class), capacities from small_cache_size / normal_cache_size:
  *
  *   alloc: pop this CPU's stack; on a miss, take a batch of blocks from this
- *          CPU's arena (arenas[cpu % arenas]), push all but one, return one
- *   free:  push on this CPU's stack; when full, drain half of it to the
- *          arenas first
- *   trim:  every cache_trim_interval lookups of a thread, half of what each
- *          class holds on that thread's CPU goes back to the arenas
+ *          CPU's arena (arenas[cpu % arenas]) with one acquisition of its
+ *          locks, return one and push the rest in one sequence
+ *   free:  push on this CPU's stack; when full, pop half of it in one sequence
+ *          and give that back to the arenas in one batch first
+ *   trim:  every cache_trim_interval lookups of a thread, each class on that
+ *          thread's CPU gives back its low-water mark (what sat unused since
+ *          the last trim; with trim_low_water off, half of what it holds)
  *   flush: every CPU, from any thread, while others run: the CPU's stacks are
  *          locked (np_percpu_lock_cpu) and emptied; where the strategy cannot
  *          lock another CPU, the flushing thread moves onto that CPU instead
  *
- * The strategy's np_percpu_pop/push are the only code that touches a stack
- * of a CPU that is not locked. Counters go to the calling thread's np_tcache
- * (hits, pushes, refills, flushes), so stats work as for thread caches.
+ * The strategy's np_percpu_* operations are the only code that touches a
+ * stack of a CPU that is not locked. Blocks on the stacks carry their free
+ * marks (np_free claimed them, or the refill marked them). Counters go to the
+ * calling thread's np_tcache (hits, pushes, refills, flushes), so stats work
+ * as for thread caches.
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -24,7 +28,7 @@
 
 #include "internal.h"
 
-#define REFILL_BATCH_MAX 32
+#define BATCH_MAX 64
 
 int np_cpu_cache_init(np_allocator *a) {
   np_percpu *pc = &a->percpu;
@@ -34,13 +38,15 @@ int np_cpu_cache_init(np_allocator *a) {
   size_t n = (size_t)pc->n_cpus * pc->n_classes;
   size_t slots = 0;
   for (unsigned c = 0; c < a->n_cached; c++) slots += a->cache_cap[c];
-  a->percpu_bytes = n * sizeof(np_percpu_stack) + (size_t)pc->n_cpus * 64 +
-                    (size_t)pc->n_cpus * slots * sizeof(np_percpu_entry);
+  size_t stacks_bytes = n * sizeof(np_percpu_stack), locks_bytes = (size_t)pc->n_cpus * 64;
+  size_t low_bytes = (n * sizeof(uint32_t) + 63) & ~(size_t)63;
+  a->percpu_bytes = stacks_bytes + locks_bytes + low_bytes + (size_t)pc->n_cpus * slots * sizeof(void *);
   char *mem = np_os_map(a->percpu_bytes);
   if (mem == NULL) return NP_ERR_NO_MEMORY;
   pc->stacks = (np_percpu_stack *)mem;
-  pc->locks = (uint32_t *)(mem + n * sizeof(np_percpu_stack));
-  np_percpu_entry *slot = (np_percpu_entry *)(mem + n * sizeof(np_percpu_stack) + (size_t)pc->n_cpus * 64);
+  pc->locks = (uint32_t *)(mem + stacks_bytes);
+  pc->low_water = (uint32_t *)(mem + stacks_bytes + locks_bytes);
+  void **slot = (void **)(mem + stacks_bytes + locks_bytes + low_bytes);
   for (uint32_t cpu = 0; cpu < pc->n_cpus; cpu++)
     for (unsigned c = 0; c < a->n_cached; c++) {
       np_percpu_stack *s = &pc->stacks[cpu * pc->n_classes + c];
@@ -59,20 +65,38 @@ void np_cpu_cache_destroy(np_allocator *a) {
 
 /* ---- Moving blocks between the caches and the arenas ----------------------------- */
 
-static void free_to_arena(np_allocator *a, np_tcache *tc, unsigned idx, void *p) {
-  np_region *r = np_registry_get(&a->registry, p);
-  np_arena_free(r->arena, r, p, 1);
-  if (tc) NP_STORE(&tc->classes[idx].flushed, tc->classes[idx].flushed + 1);
+static void count_flushed(np_tcache *tc, unsigned idx, unsigned n) {
+  if (tc) NP_STORE(&tc->classes[idx].flushed, tc->classes[idx].flushed + n);
 }
 
-/* Pops up to n blocks of class idx from the current CPU and frees them. */
+/* Pops up to n blocks of class idx from the current CPU and gives them back,
+ * a batch per sequence. */
 static void drain_current(np_allocator *a, np_tcache *tc, unsigned idx, intptr_t n) {
-  np_percpu_entry e;
-  while (n-- > 0 && np_percpu_pop(&a->percpu, idx, &e)) free_to_arena(a, tc, idx, e.ptr);
+  void *batch[BATCH_MAX];
+  while (n > 0) {
+    unsigned got = np_percpu_pop_batch(&a->percpu, idx, batch, n < BATCH_MAX ? (unsigned)n : BATCH_MAX);
+    if (got == 0) return;
+    np_arena_free_cached(a, batch, got);
+    count_flushed(tc, idx, got);
+    n -= got;
+  }
 }
 
 np_arena *np_cpu_cache_arena(np_allocator *a) {
   return &a->arenas[(unsigned)np_percpu_current_cpu() % a->n_arenas];
+}
+
+/* The stack of (cpu, idx)'s low-water word, for the trim. */
+static uint32_t *low_water_of(np_allocator *a, uint32_t cpu, unsigned idx) {
+  return &a->percpu.low_water[cpu * a->percpu.n_classes + idx];
+}
+
+static void note_count(np_allocator *a, unsigned idx) {
+  uint32_t cpu = (uint32_t)np_percpu_current_cpu();
+  if (cpu >= a->percpu.n_cpus) return;
+  uint32_t count = (uint32_t)NP_LOAD(&a->percpu.stacks[cpu * a->percpu.n_classes + idx].count);
+  uint32_t *low = low_water_of(a, cpu, idx);
+  if (count < NP_LOAD(low)) NP_STORE(low, count);
 }
 
 void *np_cpu_cache_alloc(np_allocator *a, np_tcache *tc, unsigned idx) {
@@ -81,55 +105,52 @@ void *np_cpu_cache_alloc(np_allocator *a, np_tcache *tc, unsigned idx) {
     tc->lookups = 0;
     np_cpu_cache_trim_current(a, tc);
   }
-  np_percpu_entry e;
-  if (np_percpu_pop(&a->percpu, idx, &e)) {
-    NP_STORE((np_block_tag *)e.tag, 0);
+  void *p = np_percpu_pop(&a->percpu, idx);
+  if (p) {
+    note_count(a, idx);
     NP_STORE(&cc->hits, cc->hits + 1);
-    return e.ptr;
+    np_block_unmark(p);
+    return p;
   }
   /* Miss: a batch from this CPU's arena; one for the caller, the rest cached. */
-  void *batch[REFILL_BATCH_MAX];
-  unsigned want = a->cache_cap[idx] / 2;
-  if (want > REFILL_BATCH_MAX) want = REFILL_BATCH_MAX;
-  if (want == 0) want = 1;
-  unsigned got = np_arena_alloc_batch(np_cpu_cache_arena(a), idx, batch, want);
+  void *batch[BATCH_MAX];
+  unsigned got = np_arena_alloc_batch(np_cpu_cache_arena(a), idx, batch, a->refill_count[idx], 0);
   if (got == 0) return NULL;
-  for (unsigned i = 1; i < got; i++) {
-    np_block_tag *tag = np_block_tag_of(a, batch[i]);
-    NP_STORE(tag, NP_TAG_CACHED);
-    if (np_percpu_push(&a->percpu, idx, batch[i], tag)) {
-      NP_STORE(&cc->refilled, cc->refilled + 1);
-    } else { /* full meanwhile (another thread on this CPU refilled too) */
-      NP_STORE(&cc->refilled, cc->refilled + 1);
-      free_to_arena(a, tc, idx, batch[i]); /* counted as refilled, then flushed */
-    }
+  for (unsigned i = 1; i < got; i++) np_block_mark(a, batch[i]);
+  unsigned pushed = got > 1 ? np_percpu_push_batch(&a->percpu, idx, batch + 1, got - 1) : 0;
+  NP_STORE(&cc->refilled, cc->refilled + got);
+  NP_STORE(&cc->hits, cc->hits + 1);
+  if (pushed < got - 1) { /* full meanwhile (another thread on this CPU refilled too) */
+    np_arena_free_cached(a, batch + 1 + pushed, got - 1 - pushed);
+    count_flushed(tc, idx, got - 1 - pushed);
   }
+  np_block_unmark(batch[0]);
   return batch[0];
 }
 
-int np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, const np_block_ref *ref,
-                      np_block_tag tag) {
-  unsigned idx = ref->size_idx;
+int np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, unsigned idx) {
   if (a->cache_cap[idx] == 0 || tc == NULL) return 0;
   np_cache_class *cc = &tc->classes[idx];
-  NP_STORE(ref->tag, (np_block_tag)(tag | NP_TAG_CACHED));
   for (int attempt = 0; attempt < 2; attempt++) {
-    if (np_percpu_push(&a->percpu, idx, ptr, ref->tag)) {
+    if (np_percpu_push(&a->percpu, idx, ptr)) {
       NP_STORE(&cc->pushes, cc->pushes + 1);
       return 1;
     }
     drain_current(a, tc, idx, a->cache_cap[idx] / 2 ? a->cache_cap[idx] / 2 : 1);
+    note_count(a, idx);
   }
-  NP_STORE(ref->tag, tag); /* the CPU is under maintenance: the arena */
-  return 0;
+  return 0; /* the CPU is under maintenance: the arena */
 }
 
 void np_cpu_cache_trim_current(np_allocator *a, np_tcache *tc) {
   int cpu = np_percpu_current_cpu();
   if (cpu < 0 || (uint32_t)cpu >= a->percpu.n_cpus) return;
   for (unsigned c = 0; c < a->n_cached; c++) {
-    intptr_t n = NP_LOAD(&a->percpu.stacks[(uint32_t)cpu * a->percpu.n_classes + c].count);
-    if (n > 0) drain_current(a, tc, c, (n + 1) / 2);
+    np_percpu_stack *s = &a->percpu.stacks[(uint32_t)cpu * a->percpu.n_classes + c];
+    uint32_t *low = low_water_of(a, (uint32_t)cpu, c);
+    intptr_t n = a->cfg.trim_low_water ? (intptr_t)NP_LOAD(low) : (NP_LOAD(&s->count) + 1) / 2;
+    if (n > 0) drain_current(a, tc, c, n);
+    NP_STORE(low, (uint32_t)NP_LOAD(&s->count));
   }
 }
 
@@ -139,7 +160,10 @@ static void flush_cpu(np_allocator *a, np_tcache *tc, unsigned cpu) {
   if (np_percpu_lock_cpu(pc, cpu) == 0) {
     for (unsigned c = 0; c < pc->n_classes; c++) {
       np_percpu_stack *s = &pc->stacks[cpu * pc->n_classes + c];
-      while (s->count > 0) free_to_arena(a, tc, c, s->slots[--s->count].ptr);
+      np_arena_free_cached(a, s->slots, (unsigned)s->count);
+      count_flushed(tc, c, (unsigned)s->count);
+      s->count = 0;
+      *low_water_of(a, cpu, c) = 0;
     }
     np_percpu_unlock_cpu(pc, cpu);
     return;

@@ -1,11 +1,13 @@
 /*
- * fork() safety: every lock of one allocator taken before a fork and released
- * after it, in both processes (the handlers are thread_cache.c's, which keeps
- * the list of live allocators and registers them with pthread_atfork).
+ * fork() safety: pthread_atfork handlers for every live allocator. Before the
+ * fork the forking thread takes every lock of every live allocator; after it
+ * both processes release them, and the child retires the caches of the
+ * threads that did not come with it.
  *
  * The order is the order in which the code nests them, so that the forking
  * thread never waits for a lock whose holder waits for one it holds:
  *
+ *   live-allocator list lock         (thread exit retires caches under it)
  *   cache_lock                       (taken alone)
  *   per-CPU maintenance locks        (a CPU flush frees to arenas under one)
  *   each arena: lock, then its small-class locks
@@ -16,6 +18,8 @@
  * the child's copy is consistent; what other threads held privately (their
  * caches) the child retires.
  */
+#include <pthread.h>
+
 #include "internal.h"
 
 static void for_each_queue(np_allocator *a, void (*op)(np_mpsc *)) {
@@ -26,7 +30,7 @@ static void for_each_queue(np_allocator *a, void (*op)(np_mpsc *)) {
   }
 }
 
-void np_fork_lock(np_allocator *a) {
+static void lock_allocator(np_allocator *a) {
   np_lock_acquire(&a->cache_lock);
   /* Where the strategy cannot lock a CPU (-1, the same answer for every CPU)
    * no thread ever holds these locks: nothing to take. */
@@ -43,7 +47,7 @@ void np_fork_lock(np_allocator *a) {
   for_each_queue(a, np_mpsc_fork_lock);
 }
 
-void np_fork_unlock(np_allocator *a) {
+static void unlock_allocator(np_allocator *a) {
   for_each_queue(a, np_mpsc_fork_unlock);
   np_lock_release(&a->registry.lock);
   for (unsigned i = a->n_arenas; i-- > 0;) {
@@ -55,3 +59,31 @@ void np_fork_unlock(np_allocator *a) {
     for (unsigned cpu = 0; cpu < a->percpu.n_cpus; cpu++) np_percpu_unlock_cpu(&a->percpu, cpu);
   np_lock_release(&a->cache_lock);
 }
+
+static void prefork(void) {
+  np_live_allocators_lock();
+  for (np_allocator *a = np_live_allocators_first(); a; a = a->next_live) lock_allocator(a);
+}
+
+static void postfork_parent(void) {
+  for (np_allocator *a = np_live_allocators_first(); a; a = a->next_live) unlock_allocator(a);
+  np_live_allocators_unlock();
+}
+
+static void postfork_child(void) {
+  for (np_allocator *a = np_live_allocators_first(); a; a = a->next_live) {
+    unlock_allocator(a);
+    for (unsigned i = 0; a->tcaches && i < a->tcache_count; i++) {
+      np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);
+      if (atomic_load_explicit(&tc->alive, memory_order_relaxed) && !np_thread_slots_hold(a, tc))
+        np_tcache_retire(tc, NP_RETIRE_FORK_CHILD);
+    }
+  }
+  np_live_allocators_unlock();
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void register_handlers(void) { pthread_atfork(prefork, postfork_parent, postfork_child); }
+
+void np_fork_handlers_register(void) { pthread_once(&fork_once, register_handlers); }

@@ -47,25 +47,10 @@ NP_INTERNAL void np_chunk_delete(np_arena *arena, np_chunk *chunk);
 NP_INTERNAL uint64_t np_chunk_alloc_run(np_chunk *chunk, size_t pages); /* 0: no room */
 NP_INTERNAL void np_chunk_free_run(np_chunk *chunk, uint64_t handle);
 /* A block of class size_idx (small or normal) from this chunk, its tag set to
- * owner; NULL: no room (or no metadata memory for a new subpage). Arena lock held. */
+ * NP_TAG_OUT | owner; NULL: no room (or no metadata memory for a new
+ * subpage). Arena lock held. */
 NP_INTERNAL void *np_chunk_alloc(np_chunk *chunk, unsigned size_idx, np_block_tag owner);
 NP_INTERNAL int np_chunk_usage(const np_chunk *chunk);
-/* The subpage whose run holds ptr, or NULL for a normal run or a free page. */
-NP_INTERNAL np_subpage *np_chunk_subpage_of(const np_chunk *chunk, const void *ptr);
-/* What the block starting at ptr is: run handle (with the element index for
- * small blocks), subpage, size, class and tag. Reads without a lock are
- * exact for a live block; callers that need certainty hold the locks and
- * check np_subpage_is_allocated. */
-typedef struct np_block_ref {
-  uint64_t handle;
-  np_subpage *subpage;  /* NULL for a normal block */
-  size_t size;
-  unsigned size_idx;
-  np_block_tag *tag;
-} np_block_ref;
-NP_INTERNAL int np_chunk_find_block(const np_chunk *chunk, const void *ptr, np_block_ref *ref);
-/* The tag of a live pooled block p of a. */
-NP_INTERNAL np_block_tag *np_block_tag_of(np_allocator *a, const void *p);
 static inline char *np_chunk_base(const np_chunk *c) { return c->region.base; }
 /* The address of the element a subpage handle names. */
 static inline void *np_subpage_block(const np_subpage *s, uint64_t handle) {
@@ -73,12 +58,74 @@ static inline void *np_subpage_block(const np_subpage *s, uint64_t handle) {
          (size_t)np_handle_bitmap_idx(handle) * s->elem_size;
 }
 
+/* What the block starting at ptr is, as a free needs it. */
+typedef struct np_block_ref {
+  np_chunk *chunk;
+  uint64_t handle;      /* its run (with the element index for small blocks) */
+  np_subpage *subpage;  /* NULL for a normal block */
+  unsigned size_idx;
+  np_block_tag *tag;
+} np_block_ref;
+
+/* Finds the block that starts at ptr in chunk c of a: the page map entry, then
+ * (small blocks) the subpage's element by a multiplication. NP_OK, or why ptr
+ * is no block start (a free page: NP_ERR_DOUBLE_FREE). Reads only, no lock:
+ * exact for a live block; the arena checks again under its locks. */
+static inline int np_chunk_find_block(const np_allocator *a, const np_chunk *c, const void *ptr,
+                                      np_block_ref *ref) {
+  const unsigned page_shift = a->sc.page_shift;
+  size_t off = (uintptr_t)ptr & a->chunk_mask;
+  const np_page_entry *e = &c->map[off >> page_shift];
+  uint64_t h = NP_LOAD(&e->handle);
+  ref->chunk = (np_chunk *)c;
+  if (h == 0) return NP_ERR_DOUBLE_FREE; /* the page belongs to no live run */
+  size_t run_off = off - ((size_t)np_handle_offset(h) << page_shift);
+  if (!np_handle_is_subpage(h)) {
+    if (run_off != 0) return NP_ERR_NOT_BLOCK_START;
+    ref->handle = h;
+    ref->subpage = NULL;
+    ref->size_idx = np_handle_bitmap_idx(h);
+    ref->tag = &c->run_tags[np_handle_offset(h)];
+    return NP_OK;
+  }
+  np_subpage *s = NP_LOAD(&e->subpage);
+  /* run_off / elem_size, exact for 32-bit operands (Lemire's fastdiv). */
+  uint32_t idx = (uint32_t)(((unsigned __int128)s->elem_magic * (uint32_t)run_off) >> 64);
+  if ((size_t)idx * s->elem_size != run_off || idx >= s->max_elems) return NP_ERR_NOT_BLOCK_START;
+  ref->handle = h | idx;
+  ref->subpage = s;
+  ref->size_idx = s->size_idx;
+  ref->tag = &s->tags[idx];
+  return NP_OK;
+}
+
+/* ---- Free marks (see "Block state" in np_types.h) ---------------------------- */
+static inline uint64_t np_free_mark(const np_allocator *a, const void *p) {
+  return a->free_key ^ (uintptr_t)p;
+}
+static inline uint64_t *np_mark_word(void *p) { return (uint64_t *)p + 1; }
+/* The block enters a cache or queue: marked. */
+static inline void np_block_mark(const np_allocator *a, void *p) {
+  __atomic_store_n(np_mark_word(p), np_free_mark(a, p), __ATOMIC_RELAXED);
+}
+/* The block goes to a user: unmarked. */
+static inline void np_block_unmark(void *p) { __atomic_store_n(np_mark_word(p), 0, __ATOMIC_RELAXED); }
+/* A free takes the block: 1 if it was unmarked (the caller owns the free), 0
+ * if it was marked already (a double free; nothing changed). One atomic swap. */
+static inline int np_block_claim(const np_allocator *a, void *p) {
+  uint64_t mark = np_free_mark(a, p);
+  return __atomic_exchange_n(np_mark_word(p), mark, __ATOMIC_RELAXED) != mark;
+}
+static inline int np_block_is_marked(const np_allocator *a, void *p) {
+  return __atomic_load_n(np_mark_word(p), __ATOMIC_RELAXED) == np_free_mark(a, p);
+}
+
 /* subpage.c: small elements inside a run. */
 NP_INTERNAL np_subpage *np_subpage_new(np_chunk *chunk, unsigned size_idx, uint32_t run_offset,
                                        uint32_t run_pages);
 NP_INTERNAL void np_subpage_delete(np_arena *arena, np_subpage *s);
 NP_INTERNAL uint64_t np_subpage_alloc(np_subpage *s); /* handle, 0 if full */
-/* np_subpage_alloc, tag the element with its owner, return its address (NULL if full). */
+/* np_subpage_alloc, tag the element NP_TAG_OUT | owner, return its address (NULL if full). */
 NP_INTERNAL void *np_subpage_alloc_block(np_subpage *s, np_block_tag owner);
 NP_INTERNAL int np_subpage_is_allocated(const np_subpage *s, uint32_t idx);
 /* Returns 1 while the subpage stays in use, 0 when its run must go back to
@@ -98,45 +145,85 @@ NP_INTERNAL int np_chunk_list_free_run(np_chunk_list *list, np_chunk *chunk, uin
 /* arena.c */
 NP_INTERNAL int np_arena_init(np_arena *arena, np_allocator *alloc);
 NP_INTERNAL void np_arena_destroy(np_arena *arena);
-NP_INTERNAL void *np_arena_alloc(np_arena *arena, size_t size, np_block_tag owner);
+/* A block of class idx (a pooled class), tagged NP_TAG_OUT | owner. */
+NP_INTERNAL void *np_arena_alloc(np_arena *arena, unsigned idx, np_block_tag owner);
 /* A huge block (a mapping of its own) of size bytes at a multiple of
  * alignment (a power of two; at least the chunk size is used). */
 NP_INTERNAL void *np_arena_alloc_huge(np_arena *arena, size_t size, size_t alignment);
-/* Frees a block; a cached block (tag NP_TAG_CACHED) is refused as a double
- * free unless from_cache says a cache is giving it back. */
-NP_INTERNAL int np_arena_free(np_arena *arena, np_region *region, void *ptr, int from_cache);
-/* Up to n blocks of a pooled class (taking each lock once where it can);
- * returns how many, 0 when out of memory. Tags are 0. */
-NP_INTERNAL unsigned np_arena_alloc_batch(np_arena *arena, unsigned size_idx, void **out, unsigned n);
-NP_INTERNAL size_t np_arena_usable_size(np_arena *arena, np_region *region, const void *ptr);
+/* Frees a huge block (region r), or refuses a pointer that is none. */
+NP_INTERNAL int np_arena_free_huge(np_arena *arena, np_region *r, void *ptr);
+/* Frees the pooled block ref names (found by np_chunk_find_block; the caller
+ * claimed it, or it is of an uncached class): checked again under the locks. */
+NP_INTERNAL int np_arena_free_block(np_arena *arena, void *ptr, const np_block_ref *ref);
+/* Up to n blocks of a pooled class with one acquisition of each lock, tagged
+ * NP_TAG_OUT | owner; returns how many (0: out of memory). */
+NP_INTERNAL unsigned np_arena_alloc_batch(np_arena *arena, unsigned size_idx, void **out, unsigned n,
+                                          np_block_tag owner);
+/* Gives n cached blocks back to their arenas, one acquisition of the locks per
+ * run of blocks of one arena. Every block must be out of the arena and marked
+ * (a cache's own); n may be 0. */
+NP_INTERNAL void np_arena_free_cached(np_allocator *a, void *const *blocks, unsigned n);
+NP_INTERNAL np_arena *np_arena_least_used(np_allocator *a);
 NP_INTERNAL void np_arena_stats_add(np_arena *arena, np_stats *out);
 
-/* thread_cache.c */
-NP_INTERNAL void np_tcaches_init(np_allocator *a);
-NP_INTERNAL void np_tcaches_publish(np_allocator *a); /* a is made: on the live list */
-NP_INTERNAL void np_tcaches_destroy(np_allocator *a);
-/* The calling thread's cache for a (created on first use when create);
- * NULL when no cache could be made. Slot 0 is checked inline. */
-NP_INTERNAL np_tcache *np_tcache_get_slow(np_allocator *a, int create);
+/* thread_slots.c: each thread's way to its caches (a small initial-exec TLS
+ * table keyed by allocator), the list of live allocators, and thread exit. */
+NP_INTERNAL void np_thread_slots_register(np_allocator *a); /* gives a its uid */
+NP_INTERNAL void np_live_allocators_add(np_allocator *a);    /* a is made */
+NP_INTERNAL void np_live_allocators_remove(np_allocator *a); /* before a goes */
+NP_INTERNAL np_tcache *np_tcache_get_slow(np_allocator *a, np_cache_lookup how);
 extern NP_TLS np_tls_slot np_tls_caches[NP_TLS_SLOTS] NP_INTERNAL;
-static inline np_tcache *np_tcache_get(np_allocator *a, int create) {
+/* The calling thread's cache for a (made on first use with
+ * NP_CACHE_FIND_OR_CREATE); NULL when it has none. Slot 0 is checked inline. */
+static inline np_tcache *np_tcache_get(np_allocator *a, np_cache_lookup how) {
   if (np_tls_caches[0].alloc == a && np_tls_caches[0].uid == a->uid) return np_tls_caches[0].tc;
-  return np_tcache_get_slow(a, create);
+  return np_tcache_get_slow(a, how);
 }
-NP_INTERNAL void *np_tcache_alloc(np_tcache *tc, unsigned size_idx);
-/* Takes a block being freed into its owner's cache; 0 if it must go to the arena. */
-NP_INTERNAL int np_tcache_free(np_allocator *a, np_tcache *mine, void *ptr, const np_block_ref *ref,
-                               np_block_tag tag);
+/* fork.c's view of the slot table: whether tc is the calling thread's. */
+NP_INTERNAL int np_thread_slots_hold(const np_allocator *a, const np_tcache *tc);
+
+/* thread_cache.c: the thread-cache policy. */
+NP_INTERNAL void np_tcaches_init(np_allocator *a);
+NP_INTERNAL void np_tcaches_destroy(np_allocator *a);
+NP_INTERNAL np_tcache *np_tcache_acquire(np_allocator *a); /* a cache for a new thread */
+/* The thread is gone: its caches emptied (stacks dropped instead in a fork
+ * child, for a thread that did not come along) and made reusable. */
+typedef enum np_retire_how { NP_RETIRE_THREAD_EXIT, NP_RETIRE_FORK_CHILD } np_retire_how;
+NP_INTERNAL void np_tcache_retire(np_tcache *tc, np_retire_how how);
+/* The miss path of np_alloc: the remote queue, else a batch from the arena. */
+NP_INTERNAL void *np_tcache_alloc_miss(np_tcache *tc, unsigned size_idx);
+/* Takes a claimed block of a cached class into a cache (the caller's own, or
+ * its owner's queue); 0 if it must go to the arena. */
+NP_INTERNAL int np_tcache_free_slow(np_allocator *a, np_tcache *mine, void *ptr, unsigned size_idx,
+                                    np_block_tag tag);
+NP_INTERNAL void np_tcache_trim(np_tcache *tc);
 NP_INTERNAL void np_tcache_flush(np_tcache *tc);
 NP_INTERNAL void np_tcache_stats_add(np_allocator *a, np_stats *out);
-NP_INTERNAL np_arena *np_arena_least_used(np_allocator *a);
+
+/* The thread-cache fast paths, inline in np_alloc and np_free. */
+static inline void *np_tcache_pop(np_tcache *tc, unsigned idx) {
+  np_cache_class *cc = &tc->classes[idx];
+  if (__builtin_expect(cc->count == 0 || ++tc->lookups >= tc->trim_interval, 0)) return NULL;
+  void *p = cc->stack[--cc->count];
+  if (cc->count < cc->low_water) cc->low_water = cc->count;
+  NP_STORE(&cc->hits, cc->hits + 1);
+  np_block_unmark(p);
+  return p;
+}
+static inline int np_tcache_push(np_tcache *tc, unsigned idx, void *p) {
+  np_cache_class *cc = &tc->classes[idx];
+  if (__builtin_expect(cc->count >= cc->cap, 0)) return 0;
+  cc->stack[cc->count++] = p;
+  NP_STORE(&cc->pushes, cc->pushes + 1);
+  return 1;
+}
 
 /* cpu_cache.c: per-CPU caches (strategies with np_percpu_available()). */
 NP_INTERNAL int np_cpu_cache_init(np_allocator *a);
 NP_INTERNAL void np_cpu_cache_destroy(np_allocator *a);
 NP_INTERNAL void *np_cpu_cache_alloc(np_allocator *a, np_tcache *tc, unsigned size_idx);
-NP_INTERNAL int np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, const np_block_ref *ref,
-                                  np_block_tag tag);
+/* Takes a claimed block of a cached class; 0 if it must go to the arena. */
+NP_INTERNAL int np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, unsigned size_idx);
 NP_INTERNAL void np_cpu_cache_trim_current(np_allocator *a, np_tcache *tc);
 NP_INTERNAL void np_cpu_cache_flush_all(np_allocator *a, np_tcache *tc);
 NP_INTERNAL np_arena *np_cpu_cache_arena(np_allocator *a); /* this CPU's */
@@ -145,9 +232,14 @@ NP_INTERNAL np_arena *np_cpu_cache_arena(np_allocator *a); /* this CPU's */
  * (np_default_allocator() returns NULL to a call from inside that). */
 NP_INTERNAL int np_default_allocator_creating(void);
 
-/* fork.c: every lock of a, taken before fork() and released after it. */
-NP_INTERNAL void np_fork_lock(np_allocator *a);
-NP_INTERNAL void np_fork_unlock(np_allocator *a);
+/* fork.c: the pthread_atfork handlers (registered once, with the first
+ * allocator); they lock every live allocator (np_live_allocators_lock). */
+NP_INTERNAL void np_fork_handlers_register(void);
+/* thread_slots.c: the live list, for fork.c (which walks it with
+ * np_live_allocators_first / a->next_live while holding it). */
+NP_INTERNAL void np_live_allocators_lock(void);
+NP_INTERNAL void np_live_allocators_unlock(void);
+NP_INTERNAL np_allocator *np_live_allocators_first(void);
 
 /* chunk_registry.c */
 NP_INTERNAL int np_registry_init(np_registry *r, unsigned chunk_shift);

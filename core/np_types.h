@@ -10,7 +10,8 @@
  *
  * All metadata lives out of line (in np_meta memory), never inside the blocks
  * handed out, so a bad pointer from a caller cannot corrupt it, and any
- * pointer can be checked against it.
+ * pointer can be checked against it. The one in-band state is the free mark
+ * of a cached block (see "Block state").
  */
 #ifndef NP_TYPES_H
 #define NP_TYPES_H
@@ -80,13 +81,28 @@ typedef struct np_meta {
   uint64_t mapped_bytes;   /* slabs plus direct mappings */
 } np_meta;
 
-/* ---- Block tags --------------------------------------------------------------
- * Every pooled block of a cached class has a 16-bit tag out of line: the id of
- * the thread cache that owns it (0: none) and whether it sits in a cache now.
- * Frees read it without a lock to find the owner and to refuse a double free
- * of a cached block. */
+/* ---- Block state -------------------------------------------------------------
+ * Two pieces, chosen so that a free touches as little shared memory as it can:
+ *
+ * - Out of line, a 16-bit tag per pooled block, written only by the arena
+ *   (under the lock that guards the block's run or subpage): NP_TAG_OUT while
+ *   the block is outside the arena (handed to a user, or sitting in a cache or
+ *   a queue), plus the id of the thread cache that owns it (0: none). 0 when the
+ *   arena holds the block. Frees read it without a lock.
+ * - In band, for cached classes only: word 1 of a block that sits in a cache or
+ *   a queue holds its free mark (np_free_mark: a per-allocator secret mixed
+ *   with the block's address, glibc's tcache key idea). Every free swaps the
+ *   mark in atomically (np_block_claim), so of two frees of one live block,
+ *   even at the same instant, exactly one finds the block unmarked and goes on;
+ *   every path that hands a block to a user clears the mark.
+ *
+ *   block state         tag           word 1
+ *   in the arena        0             anything
+ *   live (a user's)     OUT | owner   user data (not the mark)
+ *   in a cache / queue  OUT | owner   the mark
+ */
 typedef uint16_t np_block_tag;
-#define NP_TAG_CACHED ((np_block_tag)0x8000)
+#define NP_TAG_OUT ((np_block_tag)0x8000)
 #define NP_TAG_OWNER_MASK ((np_block_tag)0x7fff)
 #define NP_MAX_THREAD_CACHES 32767
 
@@ -114,20 +130,22 @@ typedef struct np_region {
 /* ---- Subpages ---------------------------------------------------------------
  * A run split into equal elements of one small class, tracked by a bitmap. */
 typedef struct np_subpage {
+  /* What a free reads, first (one cache line): */
+  uint64_t elem_magic;            /* UINT64_MAX / elem_size + 1: division by multiplication */
+  uint32_t run_offset;            /* in pages */
+  uint32_t elem_size;
+  uint32_t max_elems;
+  uint32_t size_idx;
+  np_block_tag *tags;             /* [max_elems] owner cache and OUT bit, after the bitmap */
+  /* The arena's, under the class lock: */
   struct np_chunk *chunk;
   struct np_subpage *prev, *next; /* the class list (a sentinel head per class) */
-  uint32_t run_offset;            /* in pages */
   uint32_t run_pages;
-  uint32_t elem_size;
-  uint64_t elem_magic;            /* UINT64_MAX / elem_size + 1: division by multiplication */
-  uint32_t max_elems;
   uint32_t num_avail;
   uint32_t next_avail;            /* hint: an element known free, or NP_NO_HINT */
   uint32_t bitmap_words;
-  uint32_t size_idx;
   int do_not_destroy;             /* cleared once the subpage is given back */
-  np_block_tag *tags;             /* [max_elems] owner cache and cached bit, after the bitmap */
-  uint64_t bitmap[];              /* bit set = element in use (handed out or cached) */
+  uint64_t bitmap[];              /* bit set = element out of the arena (in use or cached) */
 } np_subpage;
 
 #define NP_NO_HINT UINT32_MAX
@@ -141,22 +159,27 @@ typedef struct np_run_heap {
 
 struct np_chunk_list;
 
+/* What a free by pointer reads first: one entry per page, 16 bytes. */
+typedef struct np_page_entry {
+  uint64_t handle;       /* in-use run covering the page (0: a free page); for a
+                            normal run the low 32 bits hold its size class */
+  struct np_subpage *subpage; /* the run's subpage, on every page of a small run */
+} np_page_entry;
+
 typedef struct np_chunk {
   np_region region;               /* kind NP_REGION_CHUNK; must stay first */
   struct np_chunk_list *list;     /* the chunk list it is on */
   struct np_chunk *prev, *next;   /* neighbours on that list */
   size_t free_bytes;
   uint32_t pages;
-  uint32_t page_shift;            /* the size classes' copy, one load closer to a free */
   /* Arrays in one metadata mapping (tables_size bytes at `tables`): */
   void *tables;
   size_t tables_size;
   np_run_heap *run_heaps;   /* [n_psizes] free runs filed by floor page-count class */
   uint64_t *free_run_at;    /* [pages] free run handle at its first and last page */
   uint32_t *heap_pos;       /* [pages] index in its heap of the free run starting here */
-  uint64_t *page_handle;    /* [pages] handle of the in-use run covering the page */
-  np_subpage **subpages;    /* [pages] subpage whose run starts at the page */
   np_block_tag *run_tags;   /* [pages] tag of the normal run starting at the page */
+  np_page_entry map[];      /* [pages]: in the chunk's own record, one load from it */
 } np_chunk;
 
 /* ---- Chunk lists ------------------------------------------------------------ */
@@ -215,18 +238,17 @@ typedef struct np_small_run {
 /* ---- Thread caches (thread_cache.c) -------------------------------------------
  * Netty's PoolThreadCache: per thread, one bounded stack per cached class (the
  * owner's own frees) and one np_mpsc queue per class (frees by other threads). */
-typedef struct np_cache_entry {
-  void *ptr;
-  np_block_tag *tag;
-} np_cache_entry;
-
 typedef struct np_cache_class {
-  np_cache_entry *stack;   /* owner only */
+  void **stack;            /* owner only; every entry carries its free mark */
   uint32_t count, cap;
-  uint32_t hits_since_trim;
+  uint32_t low_water;      /* least count since the last trim: entries nobody used */
+  uint32_t refill;         /* blocks taken from the arena per miss */
   np_mpsc remote;          /* blocks freed by other threads */
-  /* Owner-written, read by stats (blocks cached = pushes + refilled - hits - flushed): */
+  /* Owner-written, read by stats (blocks cached = pushes + remote_out of every
+   * cache + refilled - hits - flushed): */
   uint64_t hits, pushes, refilled, flushed;
+  uint64_t remote_out;     /* this thread's frees into other threads' queues */
+  uint64_t hits_at_trim;   /* hits when the class was last trimmed */
 } np_cache_class;
 
 typedef struct np_tcache {
@@ -241,6 +263,9 @@ typedef struct np_tcache {
   uint16_t id;                    /* 1..NP_MAX_THREAD_CACHES, the owner tag */
   np_cache_class classes[];       /* [alloc->n_cached] */
 } np_tcache;
+
+/* Whether np_tcache_get may make the calling thread a cache. */
+typedef enum np_cache_lookup { NP_CACHE_FIND, NP_CACHE_FIND_OR_CREATE } np_cache_lookup;
 
 /* A thread's way to its caches: one slot per allocator it uses. */
 #define NP_TLS_SLOTS 8
@@ -289,6 +314,8 @@ struct np_allocator {
   np_arena *arenas;
   size_t self_size;          /* bytes mapped for this struct and the arenas */
   NP_ATOMIC(uint64_t) invalid_frees;
+  uint64_t free_key;         /* secret of the free marks (np_free_mark) */
+  uintptr_t chunk_mask;      /* chunk size - 1: a pointer's chunk base without a load */
   uint64_t uid;              /* tells a new allocator from a destroyed one at the same address */
   struct np_allocator *next_live;
   /* Thread caches */
@@ -298,12 +325,14 @@ struct np_allocator {
   unsigned tcache_count;                      /* ids handed out (under cache_lock) */
   np_tcache *free_tcaches;                    /* retired, reusable */
   np_lock cache_lock;
-  /* Counters of retired caches and of remote pushes, per class */
+  uint32_t refill_count[NP_MAX_SIZE_CLASSES]; /* blocks a cache miss takes from the arena */
+  /* Counters of retired caches, per class, and of remote pushes by threads
+   * that have no cache of their own */
   uint64_t retired_hits[NP_MAX_SIZE_CLASSES];
   uint64_t retired_pushes[NP_MAX_SIZE_CLASSES];
   uint64_t retired_flushed[NP_MAX_SIZE_CLASSES];
   uint64_t retired_refilled[NP_MAX_SIZE_CLASSES];
-  uint64_t remote_pushes[NP_MAX_SIZE_CLASSES];
+  uint64_t uncached_remote_pushes[NP_MAX_SIZE_CLASSES];
   /* Per-CPU caches (cpu_cache.c), when the strategy has them and they work */
   int percpu_active;
   np_percpu percpu;

@@ -57,6 +57,14 @@ void np_size_classes_init(np_size_classes *sc, size_t page_size, unsigned max_or
 /* Class index for a request; n_sizes for a request above the chunk size. */
 unsigned np_size_to_index(const np_size_classes *sc, size_t size);
 
+/* np_size_to_index with the table lookup inline: one load for sizes up to
+ * 4096 (the table already holds the alignment's rounding). */
+static inline unsigned np_size_class(const np_size_classes *sc, size_t size) {
+  if (__builtin_expect(size - 1 < NP_LOOKUP_ENTRIES << NP_LOG2_QUANTUM, 1))
+    return sc->size2idx_tab[(size - 1) >> NP_LOG2_QUANTUM];
+  return np_size_to_index(sc, size);
+}
+
 /* The same computed with the log2 formula only (no table): for tests. */
 unsigned np_size_to_index_compute(const np_size_classes *sc, size_t size);
 

@@ -56,10 +56,13 @@ np_subpage *np_subpage_new(np_chunk *chunk, unsigned size_idx, uint32_t run_offs
   s->size_idx = size_idx;
   s->do_not_destroy = 1;
   s->tags = (np_block_tag *)(s->bitmap + words);
-  /* Every page of the run maps to the subpage for free by pointer. */
+  /* Every page of the run maps to the subpage for free by pointer (the
+   * subpage first: a reader that sees the handle finds it). */
   uint64_t h = np_handle_make(run_offset, run_pages, 1) | NP_HANDLE_SUBPAGE_BIT;
-  NP_STORE(&chunk->subpages[run_offset], s);
-  for (uint32_t p = run_offset; p < run_offset + run_pages; p++) NP_STORE(&chunk->page_handle[p], h);
+  for (uint32_t p = run_offset; p < run_offset + run_pages; p++) {
+    NP_STORE(&chunk->map[p].subpage, s);
+    __atomic_store_n(&chunk->map[p].handle, h, __ATOMIC_RELEASE);
+  }
   add_to_list(&arena->small_heads[size_idx], s);
   return s;
 }
@@ -93,7 +96,7 @@ uint64_t np_subpage_alloc(np_subpage *s) {
 void *np_subpage_alloc_block(np_subpage *s, np_block_tag owner) {
   uint64_t h = np_subpage_alloc(s);
   if (h == 0) return NULL;
-  NP_STORE(&s->tags[np_handle_bitmap_idx(h)], owner);
+  NP_STORE(&s->tags[np_handle_bitmap_idx(h)], (np_block_tag)(NP_TAG_OUT | owner));
   return np_subpage_block(s, h);
 }
 

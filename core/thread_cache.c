@@ -7,55 +7,57 @@
  *   ...      small classes (small_cache_size entries), then normal classes up
  *            to max_cached_buffer_capacity (normal_cache_size entries)
  *
- * - Allocation: pop T's stack, else dequeue its MPSC queue, else the arena
- *   (which tags the block with T's cache id: T owns it from then on).
- * - Free: the block's tag names its owner. T's own blocks go on T's stack;
- *   another thread's go into the owner's MPSC queue (only the owner dequeues).
- *   A full stack or queue, a dead owner, or no owner: the arena.
- * - A tag with NP_TAG_CACHED marks a block sitting in a cache: freeing it again
- *   is a double free, detected without a lock.
+ * - Allocation (np_tcache_pop, inline): pop T's stack. On a miss, take
+ *   everything in T's MPSC queue; still nothing: a batch of refill blocks from
+ *   T's arena with one acquisition of its locks (tagged with T's cache id: T
+ *   owns them from then on), one for the caller, the rest cached.
+ * - Free: np_free has claimed the block (its free mark). The tag names its
+ *   owner: T's own blocks go on T's stack (a full stack first gives its older
+ *   half back to the arena in one batch); another thread's go into the owner's
+ *   MPSC queue (only the owner dequeues). A full queue, a dead owner, or no
+ *   owner: the arena.
  * - Trim: every cache_trim_interval lookups (hits and misses), each class frees
- *   to the arena as many entries as it had unused room: capacity minus the
- *   hits since the last trim (Netty's MemoryRegionCache.trim).
+ *   to the arena Netty's amount, its unused room (capacity minus the hits since
+ *   the last trim; MemoryRegionCache.trim), but with trim_low_water (the
+ *   default) never more than the class's low-water mark: entries that sat in
+ *   the cache through the whole interval. A working set in use keeps its blocks.
  * - Thread exit: the cache is emptied to the arenas and marked dead; frees of
  *   its blocks go straight to the arena after that. Producers announce
  *   themselves (inflight) before checking `alive`, and the exiting owner waits
  *   for inflight to reach 0 after clearing it, so no block is left in the queue
  *   of a dead cache. Dead caches are reused by later threads.
  *
- * Each thread finds its cache through a small thread-local table keyed by
- * allocator (address and uid), so several allocators can coexist.
+ * thread_slots.c finds a thread's cache; fork.c retires the caches of threads
+ * that did not survive a fork.
  */
-#include <pthread.h>
 #include <sched.h>
 #include <string.h>
 
 #include "internal.h"
 
-#define TLS_SLOTS NP_TLS_SLOTS
-typedef np_tls_slot tls_slot;
-#define tls_caches np_tls_caches
-
-NP_TLS np_tls_slot np_tls_caches[NP_TLS_SLOTS];
-
-/* Live allocators, for thread-exit handlers that must not touch a destroyed one. */
-static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
-static np_allocator *live_allocators;
-static uint64_t next_uid = 1;
-static pthread_key_t exit_key;
-static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-/* Set when this thread's exit handler ran: a cache made after it (a later
- * destructor that allocates, glibc freeing the thread's own state) would never
- * be retired, so such a thread allocates without one. */
-static NP_TLS int thread_exited;
-
-static void register_fork_handlers(void);
+#define FLUSH_BATCH 64       /* blocks per np_arena_free_cached from a queue */
+#define REFILL_SMALL_MAX 64  /* blocks per miss, small classes ... */
+#define REFILL_NORMAL_MAX 8  /* ... and normal ones (8 KiB to 32 KiB each) */
+#define REFILL_MAX REFILL_SMALL_MAX
 
 static unsigned next_pow2(unsigned v) {
   unsigned p = 1;
   while (p < v) p <<= 1;
   return p;
+}
+
+/* Blocks a miss takes: cache_refill_batch, or (0) half the capacity up to a
+ * cap per kind; never more than the capacity. */
+static uint32_t refill_of(const np_config *cfg, unsigned cap, int small) {
+  unsigned n = cfg->cache_refill_batch;
+  if (n == 0) {
+    n = cap / 2;
+    unsigned max = small ? REFILL_SMALL_MAX : REFILL_NORMAL_MAX;
+    if (n > max) n = max;
+  }
+  if (n > REFILL_MAX) n = REFILL_MAX;
+  if (n > cap) n = cap;
+  return n ? n : 1;
 }
 
 void np_tcaches_init(np_allocator *a) {
@@ -64,36 +66,21 @@ void np_tcaches_init(np_allocator *a) {
   for (unsigned i = 0; i < a->sc.n_sizes; i++) {
     size_t size = np_index_to_size(&a->sc, i);
     unsigned cap;
-    if (np_is_small_index(&a->sc, i)) cap = cfg->small_cache_size;
+    int small = np_is_small_index(&a->sc, i);
+    if (small) cap = cfg->small_cache_size;
     else if (size <= cfg->max_cached_buffer_capacity) cap = cfg->normal_cache_size;
     else break;
     a->cache_cap[i] = cap ? next_pow2(cap) : 0;
+    a->refill_count[i] = refill_of(cfg, a->cache_cap[i], small);
     if (cap) a->n_cached = i + 1;
   }
   np_lock_init(&a->cache_lock);
-  pthread_once(&fork_once, register_fork_handlers);
-  pthread_mutex_lock(&live_lock);
-  a->uid = next_uid++;
-  pthread_mutex_unlock(&live_lock);
-}
-
-/* Only a finished allocator goes on the live list: the fork handlers lock
- * everything on it, and must not meet one whose locks are being made. */
-void np_tcaches_publish(np_allocator *a) {
-  pthread_mutex_lock(&live_lock);
-  a->next_live = live_allocators;
-  live_allocators = a;
-  pthread_mutex_unlock(&live_lock);
+  np_fork_handlers_register();
+  np_thread_slots_register(a);
 }
 
 void np_tcaches_destroy(np_allocator *a) {
-  pthread_mutex_lock(&live_lock); /* after this no exiting thread touches a */
-  for (np_allocator **p = &live_allocators; *p; p = &(*p)->next_live)
-    if (*p == a) {
-      *p = a->next_live;
-      break;
-    }
-  pthread_mutex_unlock(&live_lock);
+  np_live_allocators_remove(a); /* after this no exiting thread touches a */
   if (a->tcaches) {
     for (unsigned i = 0; i < a->tcache_count; i++) {
       np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);
@@ -116,7 +103,7 @@ static size_t tcache_layout(np_allocator *a) {
   size_t bytes = sizeof(np_tcache) + a->n_cached * sizeof(np_cache_class);
   for (unsigned c = 0; c < a->n_cached; c++)
     if (thread_cap(a, c))
-      bytes += thread_cap(a, c) * sizeof(np_cache_entry) + np_mpsc_storage_bytes(thread_cap(a, c));
+      bytes += thread_cap(a, c) * sizeof(void *) + np_mpsc_storage_bytes(thread_cap(a, c));
   return bytes;
 }
 
@@ -130,21 +117,17 @@ static np_tcache *tcache_new(np_allocator *a) {
   for (unsigned c = 0; c < a->n_cached; c++) {
     np_cache_class *cc = &tc->classes[c];
     cc->cap = thread_cap(a, c);
+    cc->refill = a->refill_count[c];
     if (cc->cap == 0) continue;
-    cc->stack = (np_cache_entry *)mem;
-    mem += cc->cap * sizeof(np_cache_entry);
+    cc->stack = (void **)mem;
+    mem += cc->cap * sizeof(void *);
     np_mpsc_init(&cc->remote, mem, cc->cap);
     mem += np_mpsc_storage_bytes(cc->cap);
   }
   return tc;
 }
 
-static void thread_exit(void *unused);
-
-static void make_exit_key(void) { pthread_key_create(&exit_key, thread_exit); }
-
-/* A cache for the calling thread: a retired one if any, else a new one. */
-static np_tcache *tcache_acquire(np_allocator *a) {
+np_tcache *np_tcache_acquire(np_allocator *a) {
   np_tcache *tc = NULL;
   np_lock_acquire(&a->cache_lock);
   if (a->tcaches == NULL) a->tcaches = np_os_map(NP_MAX_THREAD_CACHES * sizeof(*a->tcaches));
@@ -166,66 +149,58 @@ static np_tcache *tcache_acquire(np_allocator *a) {
   return tc;
 }
 
-np_tcache *np_tcache_get_slow(np_allocator *a, int create) {
-  for (int i = 1; i < TLS_SLOTS; i++)
-    if (tls_caches[i].alloc == a && tls_caches[i].uid == a->uid) return tls_caches[i].tc;
-  if (!create || thread_exited) return NULL;
-  int slot = -1;
-  for (int i = 0; i < TLS_SLOTS && slot < 0; i++) {
-    if (tls_caches[i].alloc == NULL) slot = i;
-  }
-  if (slot < 0) { /* slots of destroyed allocators can be reused */
-    pthread_mutex_lock(&live_lock);
-    for (int i = 0; i < TLS_SLOTS && slot < 0; i++) {
-      np_allocator *live = live_allocators;
-      while (live && !(live == tls_caches[i].alloc && live->uid == tls_caches[i].uid)) live = live->next_live;
-      if (live == NULL) slot = i;
-    }
-    pthread_mutex_unlock(&live_lock);
-    if (slot < 0) return NULL; /* more live allocators in this thread than slots */
-  }
-  np_tcache *tc = tcache_acquire(a);
-  if (tc == NULL) return NULL;
-  /* The slot first: pthread_setspecific may calloc (keys past the first 32),
-   * and when npool is malloc that call must find this cache, not make another. */
-  tls_caches[slot] = (tls_slot){a, a->uid, tc};
-  pthread_once(&exit_key_once, make_exit_key);
-  pthread_setspecific(exit_key, (void *)1); /* so that thread_exit runs */
-  return tc;
-}
-
 /* ---- Giving blocks back to the arena ------------------------------------------ */
 
-static void flush_block(np_tcache *tc, np_cache_class *cc, void *ptr) {
-  np_region *r = np_registry_get(&tc->alloc->registry, ptr);
-  np_arena_free(r->arena, r, ptr, 1);
-  cc->flushed++;
+static void give_back(np_tcache *tc, np_cache_class *cc, void *const *blocks, unsigned n) {
+  np_arena_free_cached(tc->alloc, blocks, n);
+  NP_STORE(&cc->flushed, cc->flushed + n);
 }
 
-/* Frees up to n cached entries of a class to the arena: the remote queue
- * first, then the oldest entries of the stack. */
-static void flush_class(np_tcache *tc, np_cache_class *cc, uint32_t n) {
-  void *p;
-  if (cc->cap == 0) return;
+/* Frees up to n blocks of the remote queue; returns how many fewer than n. */
+static uint32_t flush_remote(np_tcache *tc, np_cache_class *cc, uint32_t n) {
+  void *batch[FLUSH_BATCH], *p;
+  unsigned k = 0;
   while (n && (p = np_mpsc_dequeue(&cc->remote))) {
-    flush_block(tc, cc, p);
+    batch[k++] = p;
     n--;
+    if (k == FLUSH_BATCH) {
+      give_back(tc, cc, batch, k);
+      k = 0;
+    }
   }
+  give_back(tc, cc, batch, k);
+  return n;
+}
+
+/* Frees the n oldest entries of the stack (its bottom). */
+static void flush_stack(np_tcache *tc, np_cache_class *cc, uint32_t n) {
   uint32_t take = n < cc->count ? n : cc->count;
-  for (uint32_t i = 0; i < take; i++) flush_block(tc, cc, cc->stack[i].ptr);
-  memmove(cc->stack, cc->stack + take, (cc->count - take) * sizeof(np_cache_entry));
+  give_back(tc, cc, cc->stack, take);
+  memmove(cc->stack, cc->stack + take, (cc->count - take) * sizeof(void *));
   cc->count -= take;
+  if (cc->low_water > cc->count) cc->low_water = cc->count;
+}
+
+/* Up to n cached entries of a class: the remote queue first, then the stack. */
+static void flush_class(np_tcache *tc, np_cache_class *cc, uint32_t n) {
+  if (cc->cap == 0) return;
+  flush_stack(tc, cc, flush_remote(tc, cc, n));
 }
 
 void np_tcache_flush(np_tcache *tc) {
   for (unsigned c = 0; c < tc->alloc->n_cached; c++) flush_class(tc, &tc->classes[c], UINT32_MAX);
 }
 
-static void trim(np_tcache *tc) {
+void np_tcache_trim(np_tcache *tc) {
+  int low_water = tc->alloc->cfg.trim_low_water;
   for (unsigned c = 0; c < tc->alloc->n_cached; c++) {
     np_cache_class *cc = &tc->classes[c];
-    if (cc->cap > cc->hits_since_trim) flush_class(tc, cc, cc->cap - cc->hits_since_trim);
-    cc->hits_since_trim = 0;
+    uint64_t used = cc->hits - cc->hits_at_trim;
+    uint32_t n = used < cc->cap ? cc->cap - (uint32_t)used : 0; /* Netty's unused room */
+    if (low_water && n > cc->low_water) n = cc->low_water;
+    if (n) flush_class(tc, cc, n);
+    cc->hits_at_trim = cc->hits;
+    cc->low_water = cc->count;
   }
   tc->lookups = 0;
 }
@@ -237,8 +212,8 @@ static void trim(np_tcache *tc) {
  * are; counted as flushed so the cache arithmetic of the stats holds (the
  * arena still counts them in use). The remote queues are consistent (fork
  * holds their locks; ck's consumer publishes a dequeue in one store), so
- * tcache_retire's last flush gives their blocks back. */
-static void tcache_drop_stacks(np_tcache *tc) {
+ * np_tcache_retire's last flush gives their blocks back. */
+static void drop_stacks(np_tcache *tc) {
   for (unsigned c = 0; c < tc->alloc->n_cached; c++) {
     np_cache_class *cc = &tc->classes[c];
     NP_STORE(&cc->flushed, cc->flushed + cc->count);
@@ -246,12 +221,10 @@ static void tcache_drop_stacks(np_tcache *tc) {
   }
 }
 
-/* The thread is gone: empty its caches, mark them dead, and make them reusable.
- * in_fork_child: the thread did not survive a fork; its stacks are dropped,
- * not flushed, and a producer that announced itself (inflight) never finishes. */
-static void tcache_retire(np_tcache *tc, int in_fork_child) {
+void np_tcache_retire(np_tcache *tc, np_retire_how how) {
   np_allocator *a = tc->alloc;
-  if (in_fork_child) tcache_drop_stacks(tc);
+  int in_fork_child = how == NP_RETIRE_FORK_CHILD;
+  if (in_fork_child) drop_stacks(tc);
   else np_tcache_flush(tc);
   atomic_store_explicit(&tc->alive, 0, memory_order_seq_cst);
   while (!in_fork_child && atomic_load_explicit(&tc->inflight, memory_order_seq_cst) != 0)
@@ -263,118 +236,78 @@ static void tcache_retire(np_tcache *tc, int in_fork_child) {
   for (unsigned c = 0; c < a->n_cached; c++) { /* keep the counts for stats */
     np_cache_class *cc = &tc->classes[c];
     a->retired_hits[c] += cc->hits;
-    a->retired_pushes[c] += cc->pushes;
+    a->retired_pushes[c] += cc->pushes + cc->remote_out;
     a->retired_flushed[c] += cc->flushed;
     a->retired_refilled[c] += cc->refilled;
     NP_STORE(&cc->refilled, 0);
     NP_STORE(&cc->hits, 0);
     NP_STORE(&cc->pushes, 0);
     NP_STORE(&cc->flushed, 0);
-    cc->hits_since_trim = 0;
+    NP_STORE(&cc->remote_out, 0);
+    cc->hits_at_trim = 0;
+    cc->low_water = 0;
   }
   tc->next_free = a->free_tcaches;
   a->free_tcaches = tc;
   np_lock_release(&a->cache_lock);
 }
 
-static void thread_exit(void *unused) {
-  (void)unused;
-  thread_exited = 1;
-  pthread_mutex_lock(&live_lock);
-  for (int i = 0; i < TLS_SLOTS; i++) {
-    tls_slot *s = &tls_caches[i];
-    if (s->alloc == NULL) continue;
-    for (np_allocator *live = live_allocators; live; live = live->next_live)
-      if (live == s->alloc && live->uid == s->uid) {
-        tcache_retire(s->tc, 0);
-        break;
-      }
-    *s = (tls_slot){0};
-  }
-  pthread_mutex_unlock(&live_lock);
-}
+/* ---- Slow paths of allocation and free ------------------------------------------ */
 
-/* ---- fork() ------------------------------------------------------------------------
- * pthread_atfork handlers for every live allocator (registered with the first
- * one): before the fork the forking thread takes every lock (fork.c, in the
- * order the code nests them), so no other thread is inside npool when the
- * address space is copied; after it both processes release them, and the child
- * retires the caches of the threads that did not come with it. */
-
-static int is_this_threads(const np_allocator *a, const np_tcache *tc) {
-  for (int i = 0; i < TLS_SLOTS; i++)
-    if (tls_caches[i].alloc == a && tls_caches[i].uid == a->uid && tls_caches[i].tc == tc) return 1;
-  return 0;
-}
-
-static void prefork(void) {
-  pthread_mutex_lock(&live_lock);
-  for (np_allocator *a = live_allocators; a; a = a->next_live) np_fork_lock(a);
-}
-
-static void postfork_parent(void) {
-  for (np_allocator *a = live_allocators; a; a = a->next_live) np_fork_unlock(a);
-  pthread_mutex_unlock(&live_lock);
-}
-
-static void postfork_child(void) {
-  for (np_allocator *a = live_allocators; a; a = a->next_live) {
-    np_fork_unlock(a);
-    for (unsigned i = 0; a->tcaches && i < a->tcache_count; i++) {
-      np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);
-      if (atomic_load_explicit(&tc->alive, memory_order_relaxed) && !is_this_threads(a, tc))
-        tcache_retire(tc, 1);
-    }
-  }
-  pthread_mutex_unlock(&live_lock);
-}
-
-static void register_fork_handlers(void) { pthread_atfork(prefork, postfork_parent, postfork_child); }
-
-/* ---- Fast paths ------------------------------------------------------------------ */
-
-void *np_tcache_alloc(np_tcache *tc, unsigned idx) {
-  if (++tc->lookups >= tc->trim_interval) trim(tc);
-  np_cache_class *cc = &tc->classes[idx];
-  if (cc->count) {
-    np_cache_entry e = cc->stack[--cc->count];
-    NP_STORE(e.tag, tc->id);
-    NP_STORE(&cc->hits, cc->hits + 1);
-    cc->hits_since_trim++;
-    return e.ptr;
-  }
-  void *p = cc->cap ? np_mpsc_dequeue(&cc->remote) : NULL;
-  if (p) {
-    NP_STORE(np_block_tag_of(tc->alloc, p), tc->id);
-    NP_STORE(&cc->hits, cc->hits + 1);
-    cc->hits_since_trim++;
-  }
+/* The top of the stack for the caller (count > 0). */
+static void *take_top(np_cache_class *cc) {
+  void *p = cc->stack[--cc->count];
+  if (cc->count < cc->low_water) cc->low_water = cc->count;
+  NP_STORE(&cc->hits, cc->hits + 1);
+  np_block_unmark(p);
   return p;
 }
 
-int np_tcache_free(np_allocator *a, np_tcache *mine, void *ptr, const np_block_ref *ref,
-                   np_block_tag tag) {
+void *np_tcache_alloc_miss(np_tcache *tc, unsigned idx) {
+  np_cache_class *cc = &tc->classes[idx];
+  if (cc->count == 0) tc->lookups++; /* np_tcache_pop counted a lookup that found a block */
+  if (tc->lookups >= tc->trim_interval) np_tcache_trim(tc);
+  if (cc->cap == 0) return NULL;
+  if (cc->count) return take_top(cc);
+  /* Frees by other threads: all of them onto the stack (they are marked). */
+  void *p;
+  while (cc->count < cc->cap && (p = np_mpsc_dequeue(&cc->remote))) cc->stack[cc->count++] = p;
+  if (cc->count) return take_top(cc);
+  /* A batch from the arena: one for the caller, the rest marked and cached. */
+  void *batch[REFILL_MAX];
+  unsigned got = np_arena_alloc_batch(tc->arena, idx, batch, cc->refill, tc->id);
+  if (got == 0) return NULL;
+  for (unsigned i = got; i-- > 1;) {
+    np_block_mark(tc->alloc, batch[i]);
+    cc->stack[cc->count++] = batch[i];
+  }
+  NP_STORE(&cc->refilled, cc->refilled + got);
+  NP_STORE(&cc->hits, cc->hits + 1);
+  np_block_unmark(batch[0]);
+  return batch[0];
+}
+
+int np_tcache_free_slow(np_allocator *a, np_tcache *mine, void *ptr, unsigned idx, np_block_tag tag) {
   unsigned owner = tag & NP_TAG_OWNER_MASK;
   if (owner == 0) return 0;
-  if (mine && owner == mine->id) {
-    np_cache_class *cc = &mine->classes[ref->size_idx];
-    if (cc->count >= cc->cap) return 0;
-    NP_STORE(ref->tag, tag | NP_TAG_CACHED);
-    cc->stack[cc->count++] = (np_cache_entry){ptr, ref->tag};
-    NP_STORE(&cc->pushes, cc->pushes + 1);
-    return 1;
+  if (mine && owner == mine->id) { /* the own stack is full: its older half goes back */
+    np_cache_class *cc = &mine->classes[idx];
+    if (cc->cap == 0) return 0;
+    flush_stack(mine, cc, cc->cap > 1 ? cc->cap / 2 : 1);
+    return np_tcache_push(mine, idx, ptr);
   }
   np_tcache *tc = atomic_load_explicit(&a->tcaches[owner - 1], memory_order_acquire);
   int done = 0;
   atomic_fetch_add_explicit(&tc->inflight, 1, memory_order_seq_cst);
   if (atomic_load_explicit(&tc->alive, memory_order_seq_cst)) {
-    np_cache_class *cc = &tc->classes[ref->size_idx];
-    NP_STORE(ref->tag, tag | NP_TAG_CACHED);
+    np_cache_class *cc = &tc->classes[idx];
     done = cc->cap && np_mpsc_enqueue(&cc->remote, ptr);
-    if (done) NP_ADD(&a->remote_pushes[ref->size_idx], 1);
-    else NP_STORE(ref->tag, tag);
   }
   atomic_fetch_sub_explicit(&tc->inflight, 1, memory_order_seq_cst);
+  if (done) { /* counted by the pushing thread, in its own cache when it has one */
+    if (mine) NP_STORE(&mine->classes[idx].remote_out, mine->classes[idx].remote_out + 1);
+    else NP_ADD(&a->uncached_remote_pushes[idx], 1);
+  }
   return done;
 }
 
@@ -391,12 +324,13 @@ void np_tcache_stats_add(np_allocator *a, np_stats *out) {
       live++;
   out->thread_caches = live;
   for (unsigned c = 0; c < a->n_cached; c++) {
-    uint64_t hits = a->retired_hits[c], pushes = a->retired_pushes[c] + NP_LOAD(&a->remote_pushes[c]);
+    uint64_t hits = a->retired_hits[c];
+    uint64_t pushes = a->retired_pushes[c] + NP_LOAD(&a->uncached_remote_pushes[c]);
     uint64_t flushed = a->retired_flushed[c], refilled = a->retired_refilled[c];
     for (unsigned i = 0; i < a->tcache_count; i++) {
       np_cache_class *cc = &atomic_load_explicit(&a->tcaches[i], memory_order_acquire)->classes[c];
       hits += NP_LOAD(&cc->hits);
-      pushes += NP_LOAD(&cc->pushes);
+      pushes += NP_LOAD(&cc->pushes) + NP_LOAD(&cc->remote_out);
       flushed += NP_LOAD(&cc->flushed);
       refilled += NP_LOAD(&cc->refilled);
     }

@@ -1,6 +1,7 @@
 // Thread caches: Netty's sizes and trim, frees by other threads going back to
 // the owner's cache, double frees of cached blocks, and owners that exit.
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <future>
 #include <string>
@@ -11,12 +12,23 @@
 
 namespace {
 
+// Netty's cache exactly: one block per miss, Netty's trim amount. The tests
+// that count cached blocks use it; npool's defaults (batches, the low-water
+// trim) have tests of their own below.
+np_config Netty() {
+  np_config c = np_config_default();
+  c.cache_refill_batch = 1;
+  c.trim_low_water = 0;
+  return c;
+}
+
 struct Alloc {
-  explicit Alloc(np_config cfg = np_config_default()) {
+  explicit Alloc(np_config cfg = Netty()) {
     EXPECT_EQ(np_allocator_create(&cfg, &a), NP_OK);
   }
   ~Alloc() { np_allocator_destroy(a); }
-  np_stats Stats() {
+  np_stats Stats() { return StatsOf(a); }
+  static np_stats StatsOf(np_allocator *a) {
     np_stats s;
     np_allocator_stats(a, &s);
     return s;
@@ -102,7 +114,7 @@ TEST_F(ThreadCache, OnlyClassesUpToMaxCachedCapacity) {
 
 // Capacity: at most small_cache_size (rounded to a power of two) per class.
 TEST_F(ThreadCache, CapacityIsBounded) {
-  np_config c = np_config_default();
+  np_config c = Netty();
   c.small_cache_size = 5;  // rounded to 8
   Alloc al(c);
   std::vector<void *> v;
@@ -114,7 +126,7 @@ TEST_F(ThreadCache, CapacityIsBounded) {
 }
 
 TEST_F(ThreadCache, DisabledByZeroSizes) {
-  np_config c = np_config_default();
+  np_config c = Netty();
   c.small_cache_size = c.normal_cache_size = 0;
   Alloc al(c);
   void *p = np_alloc(al.a, 16);
@@ -127,7 +139,7 @@ TEST_F(ThreadCache, DisabledByZeroSizes) {
 // Netty's trim: every cache_trim_interval lookups each class frees its unused
 // room (capacity - hits since the last trim).
 TEST_F(ThreadCache, TrimFreesUnusedEntries) {
-  np_config c = np_config_default();
+  np_config c = Netty();
   c.cache_trim_interval = 64;
   Alloc al(c);
   std::vector<void *> v;
@@ -212,6 +224,67 @@ TEST_F(ThreadCache, ThreadsBindToLeastUsedArena) {
   EXPECT_EQ(s.chunk_allocations, 4u) << "one chunk in each of 4 arenas";
   go.set_value();
   for (auto &t : ts) t.join();
+}
+
+// npool's defaults, for every cache kind (thread caches, per-CPU caches):
+
+// Arena traffic: blocks the arenas handed out or took back (caches' refills
+// and flushes included), summed over the arenas.
+uint64_t ArenaTraffic(np_allocator *a) {
+  uint64_t n = 0;
+  for (unsigned i = 0; i < Alloc::StatsOf(a).arenas; i++) {
+    np_stats s;
+    np_allocator_arena_stats(a, i, &s);
+    n += s.small.allocations + s.small.deallocations + s.normal.allocations + s.normal.deallocations;
+  }
+  return n;
+}
+
+// Loops over a working set of 200 blocks of many classes; returns the arena
+// traffic of the last rounds, after a warm-up, with trims happening all along.
+uint64_t SteadyStateTraffic(np_config c) {
+  c.cache_trim_interval = 1024;
+  Alloc al(c);
+  cpu_set_t one; /* one CPU: per-CPU caches then see one thread on one CPU */
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  cpu_set_t old;
+  sched_getaffinity(0, sizeof old, &old);
+  sched_setaffinity(0, sizeof one, &one);
+  std::vector<void *> v(200);
+  uint64_t before = 0;
+  for (int round = 0; round < 60; round++) {
+    if (round == 20) before = ArenaTraffic(al.a);
+    for (int i = 0; i < 200; i++) v[i] = np_alloc(al.a, 16 + (size_t)(i % 40) * 700);
+    for (int i = 0; i < 200; i++) EXPECT_EQ(np_free(al.a, v[i]), NP_OK);
+  }
+  uint64_t traffic = ArenaTraffic(al.a) - before;
+  sched_setaffinity(0, sizeof old, &old);
+  return traffic;
+}
+
+TEST(CachePolicy, TrimKeepsAWorkingSetInUse) {
+  EXPECT_EQ(SteadyStateTraffic(np_config_default()), 0u);
+  np_config netty = np_config_default();
+  netty.trim_low_water = 0; /* Netty's amount: the working set goes back and comes again */
+  EXPECT_GT(SteadyStateTraffic(netty), 0u);
+}
+
+// A miss takes a batch from the arena: one acquisition of its locks, many blocks.
+TEST(CachePolicy, MissRefillsABatch) {
+  Alloc al(np_config_default());
+  void *p = np_alloc(al.a, 64);
+  np_stats s = Alloc::StatsOf(al.a);
+  EXPECT_EQ(s.small.active, 1u);
+  EXPECT_EQ(s.cached_bytes, 63u * 64) << "a batch of 64: one handed out, 63 cached";
+  EXPECT_EQ(ArenaTraffic(al.a), 64u);
+  EXPECT_EQ(np_free(al.a, p), NP_OK);
+  np_config one = np_config_default();
+  one.cache_refill_batch = 1;
+  Alloc netty(one);
+  void *q = np_alloc(netty.a, 64);
+  EXPECT_EQ(Alloc::StatsOf(netty.a).cached_bytes, 0u);
+  EXPECT_EQ(np_free(netty.a, q), NP_OK);
 }
 
 }  // namespace

@@ -24,8 +24,12 @@
  *     int  np_percpu_available(void)                   usable in this process
  *     const char *np_percpu_unavailable_reason(void)   "" when available, why
  *                                                      not, or NULL: none here
- *     int  np_percpu_pop(np_percpu *, unsigned cls, np_percpu_entry *out)  1 or 0
- *     int  np_percpu_push(np_percpu *, unsigned cls, void *p, void *tag)  1 or 0 (full)
+ *     void *np_percpu_pop(np_percpu *, unsigned cls)          a block or NULL
+ *     int  np_percpu_push(np_percpu *, unsigned cls, void *p)  1 or 0 (full)
+ *     unsigned np_percpu_push_batch(pc, cls, void *const *src, n)  how many of
+ *                                  src went on, in one sequence (one commit)
+ *     unsigned np_percpu_pop_batch(pc, cls, void **dst, n)  how many came off
+ *                                  into dst (the top ones), in one sequence
  *     int  np_percpu_current_cpu(void)
  *     int  np_percpu_lock_cpu(np_percpu *, unsigned cpu)  stop that CPU's
  *     void np_percpu_unlock_cpu(np_percpu *, unsigned cpu)  sequences (0), or -1

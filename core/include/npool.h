@@ -90,6 +90,14 @@ typedef struct np_config {
   unsigned normal_cache_size;         /* per cached normal class (default 64) */
   size_t max_cached_buffer_capacity;  /* largest normal size cached (default 32 KiB) */
   unsigned cache_trim_interval;       /* cache lookups between trims (default 8192), >= 1 */
+  /* Non-zero (default): a trim frees no more of a class than the entries it
+   * left unused through the interval (its low-water mark), so a working set
+   * in use stays cached; 0: Netty's amount (capacity minus allocations). */
+  int trim_low_water;
+  /* Blocks a cache miss takes from the arena at once (default 0: half the
+   * capacity, at most 64 for small and 8 for normal classes; at most 64);
+   * 1 is Netty's one block per miss. */
+  unsigned cache_refill_batch;
   /* Leak detection of pooled buffers (default NP_LEAK_SIMPLE, 1 in 128 sampled). */
   np_leak_level leak_detection;
   unsigned leak_sampling_interval;    /* >= 1 */

@@ -9,12 +9,20 @@
 #include "percpu_stack.h"
 
 static inline int np_percpu_available(void) { return 0; }
-static inline int np_percpu_pop(np_percpu *pc, unsigned cls, np_percpu_entry *out) {
-  (void)pc, (void)cls, (void)out;
+static inline void *np_percpu_pop(np_percpu *pc, unsigned cls) {
+  (void)pc, (void)cls;
+  return NULL;
+}
+static inline int np_percpu_push(np_percpu *pc, unsigned cls, void *p) {
+  (void)pc, (void)cls, (void)p;
   return 0;
 }
-static inline int np_percpu_push(np_percpu *pc, unsigned cls, void *p, void *tag) {
-  (void)pc, (void)cls, (void)p, (void)tag;
+static inline unsigned np_percpu_push_batch(np_percpu *pc, unsigned cls, void *const *src, unsigned n) {
+  (void)pc, (void)cls, (void)src, (void)n;
+  return 0;
+}
+static inline unsigned np_percpu_pop_batch(np_percpu *pc, unsigned cls, void **dst, unsigned n) {
+  (void)pc, (void)cls, (void)dst, (void)n;
   return 0;
 }
 static inline int np_percpu_current_cpu(void) { return 0; }

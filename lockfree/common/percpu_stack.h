@@ -15,15 +15,10 @@
 
 #include <stdint.h>
 
-/* An entry: the block, and the address of its metadata tag (opaque here). */
-typedef struct np_percpu_entry {
-  void *ptr;
-  void *tag;
-} np_percpu_entry;
-
+/* An entry is the block's address. */
 typedef struct np_percpu_stack {
-  intptr_t count;          /* offset 0 */
-  np_percpu_entry *slots;  /* offset 8 */
+  intptr_t count;   /* offset 0 */
+  void **slots;     /* offset 8 */
   intptr_t cap;     /* offset 16 */
   uint32_t *lock;   /* offset 24 */
 } np_percpu_stack;
@@ -31,6 +26,8 @@ typedef struct np_percpu_stack {
 typedef struct np_percpu {
   np_percpu_stack *stacks; /* [n_cpus * n_classes] */
   uint32_t *locks;         /* [n_cpus], one per 64-byte line */
+  uint32_t *low_water;     /* [n_cpus * n_classes] least count seen since the last
+                              trim: written outside the sequences, approximate */
   uint32_t n_cpus;
   uint32_t n_classes;
 } np_percpu;

@@ -93,10 +93,11 @@ static inline int np_percpu_current_cpu(void) {
   "jmp %l[aborted]\n\t"                                              \
   ".popsection\n\t"
 
-/* Pops the top of this CPU's stack of cls into *out: 1, or 0 if it is empty
+/* Pops the top of this CPU's stack of cls: the block, or NULL if it is empty
  * (or the CPU is under maintenance). */
-static inline int np_percpu_pop(np_percpu *pc, unsigned cls, np_percpu_entry *out) {
+static inline void *np_percpu_pop(np_percpu *pc, unsigned cls) {
   char *rseq = np_rseq_area();
+  void *out;
 retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
                                 NP_RSEQ_FIND_STACK(miss)
@@ -104,29 +105,25 @@ retry:
                                 "testq %%rcx, %%rcx\n\t"
                                 "jz %l[miss]\n\t"
                                 "movq 8(%%rax), %%rdx\n\t"         /* slots */
-                                "shlq $4, %%rcx\n\t"               /* 16-byte entries */
-                                "movq -16(%%rdx,%%rcx), %%r8\n\t"
+                                "movq -8(%%rdx,%%rcx,8), %%r8\n\t"
                                 "movq %%r8, (%[out])\n\t"
-                                "movq -8(%%rdx,%%rcx), %%r8\n\t"
-                                "movq %%r8, 8(%[out])\n\t"
-                                "shrq $4, %%rcx\n\t"
                                 "decq %%rcx\n\t"
                                 "movq %%rcx, (%%rax)\n\t")         /* commit */
                             :
                             : [rseq] "r"(rseq), [stacks] "r"(pc->stacks), [ncpus] "r"(pc->n_cpus),
-                              [ncls] "r"(pc->n_classes), [cls] "r"(cls), [out] "r"(out)
+                              [ncls] "r"(pc->n_classes), [cls] "r"(cls), [out] "r"(&out)
                             : "rax", "rcx", "rdx", "r8", "memory", "cc"
                             : aborted, miss);
-  return 1;
+  return out;
 aborted:
   goto retry;
 miss:
-  return 0;
+  return NULL;
 }
 
-/* Pushes (p, tag) on this CPU's stack of cls: 1, or 0 if it is full (or the
- * CPU is under maintenance). */
-static inline int np_percpu_push(np_percpu *pc, unsigned cls, void *p, void *tag) {
+/* Pushes p on this CPU's stack of cls: 1, or 0 if it is full (or the CPU is
+ * under maintenance). */
+static inline int np_percpu_push(np_percpu *pc, unsigned cls, void *p) {
   char *rseq = np_rseq_area();
 retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
@@ -135,18 +132,94 @@ retry:
                                 "cmpq 16(%%rax), %%rcx\n\t"        /* cap */
                                 "jae %l[miss]\n\t"
                                 "movq 8(%%rax), %%rdx\n\t"         /* slots */
-                                "movq %%rcx, %%r8\n\t"
-                                "shlq $4, %%r8\n\t"                /* 16-byte entries */
-                                "movq %[p], (%%rdx,%%r8)\n\t"
-                                "movq %[tag], 8(%%rdx,%%r8)\n\t"
+                                "movq %[p], (%%rdx,%%rcx,8)\n\t"
                                 "incq %%rcx\n\t"
                                 "movq %%rcx, (%%rax)\n\t")         /* commit */
                             :
                             : [rseq] "r"(rseq), [stacks] "r"(pc->stacks), [ncpus] "r"(pc->n_cpus),
-                              [ncls] "r"(pc->n_classes), [cls] "r"(cls), [p] "r"(p), [tag] "r"(tag)
-                            : "rax", "rcx", "rdx", "r8", "memory", "cc"
+                              [ncls] "r"(pc->n_classes), [cls] "r"(cls), [p] "r"(p)
+                            : "rax", "rcx", "rdx", "memory", "cc"
                             : aborted, miss);
   return 1;
+aborted:
+  goto retry;
+miss:
+  return 0;
+}
+
+/* Pushes as many of src[0..n) as fit (n >= 1) in one sequence: the copy, then
+ * one commit of the new count. Returns how many. */
+static inline unsigned np_percpu_push_batch(np_percpu *pc, unsigned cls, void *const *src, unsigned n) {
+  char *rseq = np_rseq_area();
+  uintptr_t pushed;
+  uintptr_t want = n;
+retry:
+  __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
+                                NP_RSEQ_FIND_STACK(miss)
+                                "movq (%%rax), %%rcx\n\t"          /* count */
+                                "movq 16(%%rax), %%rdx\n\t"        /* cap */
+                                "subq %%rcx, %%rdx\n\t"            /* room */
+                                "jbe %l[miss]\n\t"
+                                "cmpq %[want], %%rdx\n\t"
+                                "cmovaq %[want], %%rdx\n\t"        /* k = min(room, n) */
+                                "movq 8(%%rax), %%r8\n\t"          /* slots */
+                                "leaq (%%r8,%%rcx,8), %%r8\n\t"    /* first free slot */
+                                "xorl %%r9d, %%r9d\n\t"
+                                "5:\n\t"
+                                "movq (%[src],%%r9,8), %%r10\n\t"
+                                "movq %%r10, (%%r8,%%r9,8)\n\t"
+                                "incq %%r9\n\t"
+                                "cmpq %%rdx, %%r9\n\t"
+                                "jb 5b\n\t"
+                                "movq %%rdx, (%[pushed])\n\t"
+                                "addq %%rdx, %%rcx\n\t"
+                                "movq %%rcx, (%%rax)\n\t")         /* commit */
+                            :
+                            : [rseq] "r"(rseq), [stacks] "r"(pc->stacks), [ncpus] "r"(pc->n_cpus),
+                              [ncls] "r"(pc->n_classes), [cls] "r"(cls), [src] "r"(src),
+                              [want] "r"(want), [pushed] "r"(&pushed)
+                            : "rax", "rcx", "rdx", "r8", "r9", "r10", "memory", "cc"
+                            : aborted, miss);
+  return (unsigned)pushed;
+aborted:
+  goto retry;
+miss:
+  return 0;
+}
+
+/* Pops up to n (>= 1) of the top entries into dst in one sequence. Returns how many. */
+static inline unsigned np_percpu_pop_batch(np_percpu *pc, unsigned cls, void **dst, unsigned n) {
+  char *rseq = np_rseq_area();
+  uintptr_t popped;
+  uintptr_t want = n;
+retry:
+  __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
+                                NP_RSEQ_FIND_STACK(miss)
+                                "movq (%%rax), %%rcx\n\t"          /* count */
+                                "testq %%rcx, %%rcx\n\t"
+                                "jz %l[miss]\n\t"
+                                "movq %%rcx, %%rdx\n\t"
+                                "cmpq %[want], %%rdx\n\t"
+                                "cmovaq %[want], %%rdx\n\t"        /* k = min(count, n) */
+                                "subq %%rdx, %%rcx\n\t"            /* the new count */
+                                "movq 8(%%rax), %%r8\n\t"
+                                "leaq (%%r8,%%rcx,8), %%r8\n\t"    /* first slot taken */
+                                "xorl %%r9d, %%r9d\n\t"
+                                "5:\n\t"
+                                "movq (%%r8,%%r9,8), %%r10\n\t"
+                                "movq %%r10, (%[dst],%%r9,8)\n\t"
+                                "incq %%r9\n\t"
+                                "cmpq %%rdx, %%r9\n\t"
+                                "jb 5b\n\t"
+                                "movq %%rdx, (%[popped])\n\t"
+                                "movq %%rcx, (%%rax)\n\t")         /* commit */
+                            :
+                            : [rseq] "r"(rseq), [stacks] "r"(pc->stacks), [ncpus] "r"(pc->n_cpus),
+                              [ncls] "r"(pc->n_classes), [cls] "r"(cls), [dst] "r"(dst),
+                              [want] "r"(want), [popped] "r"(&popped)
+                            : "rax", "rcx", "rdx", "r8", "r9", "r10", "memory", "cc"
+                            : aborted, miss);
+  return (unsigned)popped;
 aborted:
   goto retry;
 miss:
