@@ -18,6 +18,8 @@
 #      the prefix and the folders that held them before stay.
 # Usage: install_test.sh INSTALL EXAMPLE_C EXAMPLE_CC PIPELINE_C PIPELINE_EXPECTED
 set -uo pipefail
+# (pipefail: no `cmd | grep -q` below, grep -q would stop reading and fail
+# the pipeline with the writer's SIGPIPE; `grep ... >/dev/null` reads it all.)
 
 install=$(realpath "$1")
 example_c=$2
@@ -138,7 +140,7 @@ fi
 # The build under test may be a sanitizer's (bazel test --config=ubsan): then
 # a program that links libnpool.a statically needs that runtime too.
 san=()
-if nm -u "$prefix/lib/libnpool.a" 2>/dev/null | grep -q '__ubsan_'; then
+if nm -u "$prefix/lib/libnpool.a" 2>/dev/null | grep __ubsan_ >/dev/null; then
   san=(-fsanitize=undefined)
   echo "libnpool.a is built with UBSan: the static link adds -fsanitize=undefined"
 fi
@@ -169,10 +171,10 @@ run_env=(LD_LIBRARY_PATH="$prefix/lib")
 
 # shellcheck disable=SC2046 # pkg-config's output is words
 if build example_c cc "$example_c" $(pkg-config --cflags --libs npool); then
-  needed example_c | grep -qxF libnpool.so.0 && pass "example_c needs libnpool.so.0 (the soname)" ||
+  needed example_c | grep -xF libnpool.so.0 >/dev/null && pass "example_c needs libnpool.so.0 (the soname)" ||
     fail "example_c's NEEDED: $(needed example_c | tr '\n' ' ')"
   run_ok example_c "example.c: ok, strategy $strategy" "${run_env[@]}"
-  LD_LIBRARY_PATH="$prefix/lib" ldd "$work/example_c" | grep -qF "$prefix/lib/libnpool.so.0" &&
+  LD_LIBRARY_PATH="$prefix/lib" ldd "$work/example_c" | grep -F "$prefix/lib/libnpool.so.0" >/dev/null &&
     pass "example_c loads $prefix/lib/libnpool.so.0" || fail "ldd: $(LD_LIBRARY_PATH="$prefix/lib" ldd "$work/example_c")"
 fi
 # shellcheck disable=SC2046
@@ -194,7 +196,7 @@ fi
 # shellcheck disable=SC2046
 if build example_static cc "$example_c" $(pkg-config --cflags npool) \
   -Wl,-Bstatic $(pkg-config --static --libs npool) -Wl,-Bdynamic "${san[@]}"; then
-  if needed example_static | grep -q libnpool; then
+  if needed example_static | grep libnpool >/dev/null; then
     fail "example_static still needs a shared npool: $(needed example_static | tr '\n' ' ')"
   else
     pass "example_static links libnpool.a (needs: $(needed example_static | tr '\n' ' '))"
