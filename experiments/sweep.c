@@ -10,9 +10,10 @@
  * fixed64, small, net, mixed; the three npool strategies, glibc, jemalloc,
  * mimalloc, tcmalloc; threads 1, 2, 4, ... up to 2 x the usable CPUs (the
  * paired workloads, prodcons and pipeline, only even counts); 3 repeats of
- * 200 ms after 50 ms warm-up: about 5 minutes on 2 CPUs. --full is the
- * paper's run (5 repeats of 1 s). Filters choose allocators, workloads,
- * distributions and thread counts.
+ * 200 ms after 50 ms warm-up: about 5 minutes on 2 CPUs (the paper's
+ * reference run, results/amd-epyc-2cpu/default, is one). --full runs longer
+ * (5 repeats of 1 s). Filters choose allocators, workloads, distributions
+ * and thread counts.
  *
  * Output: <out>/sweep.csv (result_csv.h), <out>/machine.txt (the machine,
  * the build, the options, what each allocator binary measures) and
@@ -83,7 +84,7 @@ static void usage(FILE *f) {
           "  --repeats N          runs per allocator and cell (default 3, --full 5)\n"
           "  --duration-ms N      timed window per run (default 200, --full 1000)\n"
           "  --warmup-ms N        untimed warm-up before it (default 50, --full 200)\n"
-          "  --full               the paper's run: longer runs, more repeats\n"
+          "  --full               longer runs, more repeats (5 x 1 s)\n"
           "  --quick              a smoke run: 1 repeat of 20 ms after 5 ms\n"
           "  --out DIR            where sweep.csv, machine.txt and figures/ go, replacing\n"
           "                       what a run there wrote (default: a new folder\n"
