@@ -10,7 +10,9 @@ waited for). Every run's output is checked against glibc's, and each
 preloaded library is checked to be mapped into the process.
 
 Writes <out>/preload.csv (one row per run) and <out>/machine.txt;
-<out> defaults to results/<machine>/preload in the workspace.
+<out> defaults to a new folder results/<machine>/preload-<date>T<time> in
+the workspace, so that no run replaces another (the reference runs committed
+under results/ among them); --out names one (and replaces its files).
 """
 import argparse
 import csv
@@ -128,6 +130,22 @@ def machine_slug():
     return "%s-%dcpu" % (slug, len(os.sched_getaffinity(0)))
 
 
+def new_run_dir(parent, kind):
+    """A new folder parent/<kind>-<date>T<time>[-N], as the sweep makes
+    (experiments/run_dir.h): a run never replaces another, the reference
+    runs committed under results/ among them."""
+    os.makedirs(parent, exist_ok=True)
+    name = "%s-%s" % (kind, time.strftime("%Y-%m-%dT%H%M%S"))
+    for n in range(1, 10000):
+        path = os.path.join(parent, name if n == 1 else "%s-%d" % (name, n))
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            continue
+    sys.exit("preload_bench: no free run folder in %s" % parent)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--npool", action="append", default=[], metavar="STRATEGY=LIB",
@@ -135,7 +153,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--scale", type=int, default=1, help="input size multiplier")
     ap.add_argument("--programs", default="python3,sort,gcc,perl")
-    ap.add_argument("--out", help="output folder (default results/<machine>/preload in the workspace)")
+    ap.add_argument("--out", help="output folder, replacing what a run there wrote (default: a new "
+                    "folder results/<machine>/preload-<date>T<time> in the workspace)")
     ap.add_argument("--quick", action="store_true", help="1 repeat (a smoke run)")
     args = ap.parse_args()
     repeats = 1 if args.quick else args.repeats
@@ -155,8 +174,6 @@ def main():
 
     machine = machine_slug()
     ws = os.environ.get("BUILD_WORKSPACE_DIRECTORY", os.getcwd())
-    out_dir = args.out or os.path.join(ws, "results", machine, "preload")
-    os.makedirs(out_dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="npool-preload-")
     programs = make_inputs(work, args.scale)
     chosen = [p for p in args.programs.split(",") if p]
@@ -187,6 +204,11 @@ def main():
                 wall.setdefault((prog, name), []).append(w)
                 rss.setdefault((prog, name), []).append(r)
 
+    if args.out:
+        out_dir = args.out
+        os.makedirs(out_dir, exist_ok=True)
+    else:
+        out_dir = new_run_dir(os.path.join(ws, "results", machine), "preload")
     with open(os.path.join(out_dir, "preload.csv"), "w", newline="") as f:
         wr = csv.writer(f, lineterminator="\n")
         wr.writerow(["machine", "program", "allocator", "repeat", "wall_s", "peak_rss_kib"])

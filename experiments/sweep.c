@@ -10,17 +10,22 @@
  * fixed64, small, net, mixed; the three npool strategies, glibc, jemalloc,
  * mimalloc, tcmalloc; threads 1, 2, 4, ... up to 2 x the usable CPUs (the
  * paired workloads, prodcons and pipeline, only even counts); 3 repeats of
- * 200 ms after 50 ms warm-up: about 5 minutes on 2 CPUs. --full is the
- * paper's run (5 repeats of 1 s). Filters choose allocators, workloads,
- * distributions and thread counts.
+ * 200 ms after 50 ms warm-up: about 5 minutes on 2 CPUs (the paper's
+ * reference run, results/amd-epyc-2cpu/default, is one). --full runs longer
+ * (5 repeats of 1 s). Filters choose allocators, workloads, distributions
+ * and thread counts.
  *
  * Output: <out>/sweep.csv (result_csv.h), <out>/machine.txt (the machine,
  * the build, the options, what each allocator binary measures) and
- * <out>/figures/ (experiments/plot.sh). <out> defaults to
- * results/<machine>/<run> in the workspace, run being "default", "full" or
- * "custom" (any filter or length option), so a partial run never overwrites
- * the reference one. Progress (what runs, how far, time left) goes to stderr,
- * a table of medians to stdout.
+ * <out>/figures/ (experiments/plot.sh). <out> defaults to a new folder
+ * results/<machine>/<kind>-<date>T<time> in the workspace (run_dir.h), kind
+ * being "default", "full" or "custom" (any filter or length option): a run
+ * never overwrites another, the reference runs committed under results/
+ * among them, unless --out names it. Progress (what runs, how far, time
+ * left) goes to stderr, and so does plot.sh's list of figures; stdout gets a
+ * table of medians, then the summary (per cell, the best npool strategy and
+ * its ratio to the best peer: sweep_summary.h) and, last, where the results
+ * are.
  *
  * Allocators run interleaved repeat by repeat, the order rotated each repeat,
  * so slow drifts of a shared machine spread over all of them.
@@ -40,8 +45,10 @@
 #include <unistd.h>
 
 #include "experiments/result_csv.h"
+#include "experiments/run_dir.h"
 #include "experiments/size_dist.h"
 #include "experiments/sweep_allocators.h" /* SWEEP_DEFAULT_ALLOCATORS */
+#include "experiments/sweep_summary.h"
 
 #define MAX_LIST 16
 
@@ -77,10 +84,12 @@ static void usage(FILE *f) {
           "  --repeats N          runs per allocator and cell (default 3, --full 5)\n"
           "  --duration-ms N      timed window per run (default 200, --full 1000)\n"
           "  --warmup-ms N        untimed warm-up before it (default 50, --full 200)\n"
-          "  --full               the paper's run: longer runs, more repeats\n"
+          "  --full               longer runs, more repeats (5 x 1 s)\n"
           "  --quick              a smoke run: 1 repeat of 20 ms after 5 ms\n"
-          "  --out DIR            where sweep.csv, machine.txt and figures/ go (default\n"
-          "                       results/<machine>/<default|full|custom> in the workspace)\n"
+          "  --out DIR            where sweep.csv, machine.txt and figures/ go, replacing\n"
+          "                       what a run there wrote (default: a new folder\n"
+          "                       results/<machine>/<default|full|custom>-<date>T<time> in\n"
+          "                       the workspace, e.g. default-2026-12-02T154410)\n"
           "  --machine NAME       the machine's name in the CSV and the path (default: CPU\n"
           "                       model and count, e.g. amd-epyc-2cpu)\n"
           "  --no-figures         do not run experiments/plot.sh\n"
@@ -307,18 +316,6 @@ static void machine_slug(char *buf, size_t len, int cpus) {
   snprintf(buf + o, len - o, "%s%dcpu", o ? "-" : "", cpus);
 }
 
-static int mkdirs(const char *path) {
-  char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s", path);
-  for (char *p = tmp + 1; *p; p++)
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return -1;
-      *p = '/';
-    }
-  return mkdir(tmp, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 static void fmt_duration(char *buf, size_t len, double s) {
   if (s < 0) s = 0;
   long t = (long)(s + 0.5);
@@ -419,24 +416,6 @@ int main(int argc, char **argv) {
   if (machine_opt) snprintf(machine, sizeof machine, "%s", machine_opt);
   else machine_slug(machine, sizeof machine, usable);
 
-  /* Relative --out paths are relative to where `bazel run` was started; the
-   * default is in the workspace (bazel run) or the current directory. */
-  char out[4096];
-  const char *wd = getenv("BUILD_WORKING_DIRECTORY"), *ws = getenv("BUILD_WORKSPACE_DIRECTORY");
-  if (out_opt && out_opt[0] != '/' && wd && *wd) snprintf(out, sizeof out, "%s/%s", wd, out_opt);
-  else if (out_opt) snprintf(out, sizeof out, "%s", out_opt);
-  else
-    snprintf(out, sizeof out, "%s%sresults/%s/%s", ws && *ws ? ws : "", ws && *ws ? "/" : "",
-             machine, custom ? "custom" : full ? "full" : "default");
-  char csv_path[4200], info_path[4200], fig_dir[4200];
-  snprintf(csv_path, sizeof csv_path, "%s/sweep.csv", out);
-  snprintf(info_path, sizeof info_path, "%s/machine.txt", out);
-  snprintf(fig_dir, sizeof fig_dir, "%s/figures", out);
-  if (mkdirs(out) != 0) {
-    fprintf(stderr, "sweep: cannot create %s: %s\n", out, strerror(errno));
-    return 1;
-  }
-
   const int na = allocs.n;
   int je = -1;
   char *path[MAX_LIST];
@@ -450,6 +429,33 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+
+  /* Relative --out paths are relative to where `bazel run` was started, and
+   * --out may name an earlier run (it is rewritten). The default is a new
+   * folder under results/<machine>/ in the workspace (bazel run) or the
+   * current directory. */
+  char out[4096];
+  const char *wd = getenv("BUILD_WORKING_DIRECTORY"), *ws = getenv("BUILD_WORKSPACE_DIRECTORY");
+  const char *kind = custom ? "custom" : full ? "full" : "default";
+  int made;
+  if (out_opt) {
+    if (out_opt[0] != '/' && wd && *wd) snprintf(out, sizeof out, "%s/%s", wd, out_opt);
+    else snprintf(out, sizeof out, "%s", out_opt);
+    made = run_dir_mkdirs(out);
+  } else {
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s%sresults/%s", ws && *ws ? ws : "", ws && *ws ? "/" : "",
+             machine);
+    made = run_dir_create_new(parent, kind, time(NULL), out, sizeof out);
+  }
+  if (made != 0) {
+    fprintf(stderr, "sweep: cannot create %s: %s\n", out_opt ? out : "a new run folder", strerror(errno));
+    return 1;
+  }
+  char csv_path[4200], info_path[4200], fig_dir[4200];
+  snprintf(csv_path, sizeof csv_path, "%s/sweep.csv", out);
+  snprintf(info_path, sizeof info_path, "%s/machine.txt", out);
+  snprintf(fig_dir, sizeof fig_dir, "%s/figures", out);
 
   /* machine.txt: where the numbers come from. */
   FILE *info = fopen(info_path, "w");
@@ -505,6 +511,12 @@ int main(int argc, char **argv) {
   printf("\n");
   fflush(stdout);
 
+  /* Per cell (workload x distribution x thread count): the best npool
+   * strategy against the best peer, for the summary. */
+  const size_t ncells = (size_t)workloads.n * (size_t)dists.n * (size_t)threads.n;
+  sweep_best *best = calloc(ncells, sizeof *best);
+  int *best_ran = calloc(ncells, sizeof *best_ran);
+#define CELL(wl, d, t) (((size_t)(wl) * (size_t)dists.n + (size_t)(d)) * (size_t)threads.n + (size_t)(t))
   double *samples = calloc((size_t)repeats * MAX_LIST, sizeof(double));
   int *sample_ok = calloc((size_t)repeats * MAX_LIST, sizeof(int));
   char dur_s[32], warm_s[32], slots_s[32], ring_s[32], batch_s[32], handoff_s[32], thr_s[32],
@@ -600,6 +612,8 @@ int main(int argc, char **argv) {
         }
         printf("\n");
         fflush(stdout);
+        best[CELL(wl, d, t)] = sweep_best_of(na, (const char *const *)allocs.item, med, have);
+        best_ran[CELL(wl, d, t)] = 1;
       }
   if (fclose(csv) != 0) csv_failed = 1;
   char el_s[32];
@@ -614,15 +628,18 @@ int main(int argc, char **argv) {
            info_failed[a] ? " (and its --info failed)" : "");
     if (runs_failed[a] || info_failed[a]) any_failed = 1;
   }
-  printf("results: %s\nmachine: %s\n", csv_path, info_path);
 
+  /* The figures; plot.sh's list of the files it wrote goes to stderr. */
+  int figures_ok = 0;
   if (figures) {
     char plot[4200];
     snprintf(plot, sizeof plot, "%s/plot.sh", bindir);
     char *args[] = {"/bin/bash", plot, csv_path, fig_dir, NULL};
     fflush(stdout);
+    fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
+      dup2(STDERR_FILENO, STDOUT_FILENO);
       execv(args[0], args);
       _exit(127);
     }
@@ -633,12 +650,57 @@ int main(int argc, char **argv) {
       fprintf(stderr, "sweep: making the figures failed (%s %s %s)\n", plot, csv_path, fig_dir);
       any_failed = 1;
     } else {
-      printf("figures: %s\n", fig_dir);
+      figures_ok = 1;
     }
   }
+
+  /* The summary: one row per workload x distribution, one column per
+   * thread count. */
+  printf("\nsummary: per cell, the best npool strategy, its median throughput / the best "
+         "peer's (x1.00 = as fast) and that peer (of");
+  int peers = 0;
+  for (int a = 0; a < na; a++)
+    if (strncmp(allocs.item[a], "npool-", 6)) printf("%s %s", peers++ ? "," : "", allocs.item[a]);
+  printf("%s)\n", peers ? "" : " none: no peer in this run");
+  printf("%-9s %-8s", "workload", "dist");
+  for (int t = 0; t < threads.n; t++) {
+    char head[32];
+    snprintf(head, sizeof head, "%d thr%s", nthreads[t], nthreads[t] > usable ? "*" : "");
+    printf(" %22s", head);
+  }
+  printf("\n");
+  int cells = 0, at_par = 0;
+  for (int wl = 0; wl < workloads.n; wl++)
+    for (int d = 0; d < dists.n; d++) {
+      printf("%-9s %-8s", workloads.item[wl], dists.item[d]);
+      for (int t = 0; t < threads.n; t++) {
+        const sweep_best *b = &best[CELL(wl, d, t)];
+        char cellbuf[64];
+        if (best_ran[CELL(wl, d, t)])
+          sweep_best_format(cellbuf, sizeof cellbuf, b, (const char *const *)allocs.item);
+        else
+          snprintf(cellbuf, sizeof cellbuf, "-");
+        printf(" %22s", cellbuf);
+        if (best_ran[CELL(wl, d, t)] && b->ratio > 0) {
+          cells++;
+          at_par += b->ratio >= 1.0;
+        }
+      }
+      printf("\n");
+    }
+  printf("npool's best strategy is at least as fast as the best peer in %d of %d cells\n", at_par,
+         cells);
+
+  /* Last: where everything is. */
+  printf("\nresults: %s\nmachine: %s\n", csv_path, info_path);
+  if (figures_ok) printf("figures: %s\n", fig_dir);
+  printf("sweep: results in %s%s\n", out, out_opt ? "" : " (a new run)");
+#undef CELL
   fflush(stdout);
   free(samples);
   free(sample_ok);
+  free(best);
+  free(best_ran);
   for (int a = 0; a < na; a++) free(path[a]);
   free(workloads.buf);
   free(dists.buf);

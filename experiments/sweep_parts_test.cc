@@ -1,16 +1,22 @@
-// The sweep's parts: size distributions, the latency histogram, the CSV writer.
+// The sweep's parts: size distributions, the latency histogram, the CSV
+// writer, the run folders, the closing summary.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <string>
 #include <vector>
 
 extern "C" {
 #include "experiments/latency_histogram.h"
 #include "experiments/result_csv.h"
+#include "experiments/run_dir.h"
 #include "experiments/size_dist.h"
+#include "experiments/sweep_summary.h"
 }
 
 namespace {
@@ -163,6 +169,137 @@ TEST(ResultCsv, NullTextIsAnError) {
   EXPECT_EQ(errno, EINVAL);
   fclose(f);
   free(buf);
+}
+
+// ---- Run folders -------------------------------------------------------------
+
+std::string TempDir() {
+  const char *t = getenv("TEST_TMPDIR");
+  std::string tmpl = std::string(t && *t ? t : "/tmp") + "/run_dir.XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  EXPECT_NE(mkdtemp(buf.data()), nullptr);
+  return buf.data();
+}
+
+bool IsDir(const std::string &p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// 2026-12-02 15:44:10 in local time.
+time_t When() {
+  struct tm tm = {};
+  tm.tm_year = 2026 - 1900, tm.tm_mon = 11, tm.tm_mday = 2;
+  tm.tm_hour = 15, tm.tm_min = 44, tm.tm_sec = 10, tm.tm_isdst = -1;
+  return mktime(&tm);
+}
+
+TEST(RunDir, NameIsKindDateAndTime) {
+  char buf[64];
+  ASSERT_EQ(run_dir_name(buf, sizeof buf, "default", When()), 0);
+  EXPECT_STREQ(buf, "default-2026-12-02T154410");
+  ASSERT_EQ(run_dir_name(buf, sizeof buf, "custom", When()), 0);
+  EXPECT_STREQ(buf, "custom-2026-12-02T154410");
+  EXPECT_EQ(run_dir_name(buf, 10, "default", When()), -1);  // too small
+  EXPECT_EQ(run_dir_name(buf, sizeof buf, nullptr, When()), -1);
+}
+
+TEST(RunDir, EveryRunGetsANewFolderAndAnOldOneIsNeverReused) {
+  std::string parent = TempDir() + "/results/some-machine";  // made as needed
+  char a[4096], b[4096], c[4096];
+  ASSERT_EQ(run_dir_create_new(parent.c_str(), "default", When(), a, sizeof a), 0);
+  EXPECT_EQ(std::string(a), parent + "/default-2026-12-02T154410");
+  EXPECT_TRUE(IsDir(a));
+  // A file in the first run stays: the second run, in the same second, goes elsewhere.
+  std::string kept = std::string(a) + "/sweep.csv";
+  FILE *f = fopen(kept.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fputs("first run\n", f);
+  fclose(f);
+  ASSERT_EQ(run_dir_create_new(parent.c_str(), "default", When(), b, sizeof b), 0);
+  EXPECT_EQ(std::string(b), parent + "/default-2026-12-02T154410-2");
+  ASSERT_EQ(run_dir_create_new(parent.c_str(), "default", When(), c, sizeof c), 0);
+  EXPECT_EQ(std::string(c), parent + "/default-2026-12-02T154410-3");
+  EXPECT_TRUE(IsDir(b) && IsDir(c));
+  struct stat st;
+  ASSERT_EQ(stat(kept.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 10);
+  // A reference run named like the kind alone ("default") is not touched either.
+  std::string ref = parent + "/default";
+  ASSERT_EQ(mkdir(ref.c_str(), 0777), 0);
+  ASSERT_EQ(run_dir_create_new(parent.c_str(), "default", When() + 1, a, sizeof a), 0);
+  EXPECT_EQ(std::string(a), parent + "/default-2026-12-02T154411");
+}
+
+TEST(RunDir, ErrorsAreReported) {
+  char small[8];
+  std::string parent = TempDir();
+  errno = 0;
+  EXPECT_EQ(run_dir_create_new(parent.c_str(), "default", When(), small, sizeof small), -1);
+  EXPECT_EQ(errno, ENAMETOOLONG);
+  std::string file = parent + "/a-file";
+  FILE *f = fopen(file.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fclose(f);
+  char out[4096];
+  errno = 0;
+  EXPECT_EQ(run_dir_create_new((file + "/below").c_str(), "default", When(), out, sizeof out), -1);
+  EXPECT_EQ(errno, ENOTDIR);
+}
+
+// ---- The summary -------------------------------------------------------------
+
+const char *const kNames[] = {"npool-mutex", "npool-ck", "npool-rseq", "glibc",
+                              "jemalloc",    "mimalloc", "tcmalloc"};
+
+std::string Cell(const sweep_best &b) {
+  char buf[64];
+  return sweep_best_format(buf, sizeof buf, &b, kNames);
+}
+
+TEST(SweepSummary, BestNpoolAgainstBestPeer) {
+  const double med[] = {5e6, 8e6, 6e6, 9e6, 10e6, 16e6, 12e6};
+  const int have[] = {1, 1, 1, 1, 1, 1, 1};
+  sweep_best b = sweep_best_of(7, kNames, med, have);
+  EXPECT_EQ(b.npool, 1);  // npool-ck
+  EXPECT_EQ(b.peer, 5);   // mimalloc
+  EXPECT_DOUBLE_EQ(b.ratio, 0.5);
+  EXPECT_EQ(Cell(b), "ck x0.50 mimalloc");
+}
+
+TEST(SweepSummary, FailedCellsDoNotCount) {
+  // mimalloc and npool-ck failed a repeat: their medians do not count.
+  const double med[] = {5e6, 80e6, 6e6, 9e6, 3e6, 16e6, 4e6};
+  const int have[] = {1, 0, 1, 1, 1, 0, 1};
+  sweep_best b = sweep_best_of(7, kNames, med, have);
+  EXPECT_EQ(b.npool, 2);  // npool-rseq
+  EXPECT_EQ(b.peer, 3);   // glibc
+  EXPECT_EQ(Cell(b), "rseq x0.67 glibc");
+}
+
+TEST(SweepSummary, FasterThanThePeer) {
+  const double med[] = {30e6, 1e6, 1e6, 9e6, 10e6, 12e6, 15e6};
+  const int have[] = {1, 1, 1, 1, 1, 1, 1};
+  sweep_best b = sweep_best_of(7, kNames, med, have);
+  EXPECT_EQ(Cell(b), "mutex x2.00 tcmalloc");
+}
+
+TEST(SweepSummary, NothingToCompare) {
+  const double med[] = {5e6, 8e6, 6e6, 9e6, 10e6, 16e6, 12e6};
+  const int none[] = {0, 0, 0, 0, 0, 0, 0};
+  sweep_best b = sweep_best_of(7, kNames, med, none);
+  EXPECT_EQ(b.npool, -1);
+  EXPECT_EQ(b.peer, -1);
+  EXPECT_EQ(Cell(b), "-");
+  const int npool_only[] = {1, 1, 1, 0, 0, 0, 0};
+  b = sweep_best_of(7, kNames, med, npool_only);
+  EXPECT_EQ(b.npool, 1);
+  EXPECT_EQ(b.peer, -1);
+  EXPECT_EQ(b.ratio, 0.0);
+  EXPECT_EQ(Cell(b), "-");
+  const int peers_only[] = {0, 0, 0, 1, 1, 1, 1};
+  EXPECT_EQ(Cell(sweep_best_of(7, kNames, med, peers_only)), "-");
 }
 
 }  // namespace

@@ -7,9 +7,13 @@
 # ThreadSanitizer build. Passes when the sweep exits 0, reports every
 # allocator with all its runs and none failed, writes a CSV with the header
 # and exactly one row per run, every row measured (ops/s, latencies, RSS,
-# live bytes all > 0), machine.txt, and the figures; and when an npool worker
-# is made to leak one block (--leak-one), its end-of-run check fails it with
-# exit status 3.
+# live bytes all > 0), machine.txt, and the figures, and ends with the
+# summary (a row per workload x distribution: the best npool strategy against
+# the best peer) and where the results are; when an npool worker is made to
+# leak one block (--leak-one), its end-of-run check fails it with exit
+# status 3; and two runs without --out write two new folders under
+# results/<machine>/ of the workspace, the second leaving the first and a
+# reference run beside them as they were.
 set -uo pipefail
 
 sweep=$1
@@ -100,6 +104,66 @@ for w in churn prodcons larson pipeline; do
     [ -s "$out/figures/$f" ] || { echo "FAIL: no figure $f"; fail=1; }
   done
 done
+
+# The summary, then where the results are, last.
+sed -n '/^summary: per cell, the best npool strategy/,$p' "$out.stdout" >"$out.summary"
+[ -s "$out.summary" ] || { echo "FAIL: no summary table on stdout"; fail=1; }
+for w in churn prodcons larson pipeline; do
+  for d in fixed64 small net mixed; do
+    grep -Eq "^$w +$d( |$)" "$out.summary" || { echo "FAIL: no summary row for $w $d"; fail=1; }
+  done
+done
+peers=0
+for a in "${allocs[@]}"; do case "$a" in npool-*) ;; *) peers=1 ;; esac; done
+if [ "$peers" -eq 1 ] &&
+  ! grep -Eq '^churn +fixed64 +(mutex|ck|rseq) x[0-9]+\.[0-9]{2} (glibc|jemalloc|mimalloc|tcmalloc) ' "$out.summary"; then
+  echo "FAIL: the churn fixed64 summary row does not name a strategy, a ratio and a peer:"
+  grep '^churn' "$out.summary"
+  fail=1
+fi
+grep -Eq "^npool's best strategy is at least as fast as the best peer in [0-9]+ of [0-9]+ cells$" "$out.summary" ||
+  { echo "FAIL: no count of cells at par in the summary"; fail=1; }
+last=$(tail -n 1 "$out.stdout")
+[ "$last" = "sweep: results in $out" ] || { echo "FAIL: the last line is '$last', not where the results are"; fail=1; }
+grep -qxF "results: $out/sweep.csv" "$out.stdout" || { echo "FAIL: no 'results: $out/sweep.csv' line"; fail=1; }
+
+# Without --out, each run is a new folder under results/<machine>/ in the
+# workspace (bazel run sets BUILD_WORKSPACE_DIRECTORY): a second run, even in
+# the same second, leaves the first and a reference run as they were.
+ws="${TEST_TMPDIR:-$(mktemp -d)}/ws"
+mkdir -p "$ws/results/smoke-test/default"
+echo reference >"$ws/results/smoke-test/default/sweep.csv"
+small_run() {
+  BUILD_WORKSPACE_DIRECTORY="$ws" "$sweep" --quick --threads 1 --workloads churn --dists fixed64 \
+    --allocators "${allocs[0]}" --machine smoke-test --no-figures --slots 200 2>/dev/null
+}
+first=$(small_run | tail -n 1)
+run1=$(ls "$ws/results/smoke-test" | grep -v '^default$')
+sum1=$(md5sum "$ws/results/smoke-test/$run1/sweep.csv" 2>/dev/null)
+second=$(small_run | tail -n 1)
+runs=$(ls "$ws/results/smoke-test" | grep -v '^default$' | wc -l)
+if [ "$runs" -ne 2 ]; then
+  echo "FAIL: two runs without --out made $runs folders: $(ls "$ws/results/smoke-test")"
+  fail=1
+elif [[ ! "$run1" =~ ^custom-[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{6}$ ]]; then
+  echo "FAIL: the first run's folder is '$run1', not custom-<date>T<time>"
+  fail=1
+elif [ "$first" != "sweep: results in $ws/results/smoke-test/$run1 (a new run)" ]; then
+  echo "FAIL: the first run ended with '$first'"
+  fail=1
+elif [ "$second" = "$first" ] || [[ "$second" != "sweep: results in $ws/results/smoke-test/custom-"*" (a new run)" ]]; then
+  echo "FAIL: the second run ended with '$second' (the first: '$first')"
+  fail=1
+elif [ "$(md5sum "$ws/results/smoke-test/$run1/sweep.csv")" != "$sum1" ]; then
+  echo "FAIL: the second run changed the first run's sweep.csv"
+  fail=1
+elif [ "$(cat "$ws/results/smoke-test/default/sweep.csv")" != reference ] ||
+  [ "$(ls "$ws/results/smoke-test/default")" != sweep.csv ]; then
+  echo "FAIL: a run without --out wrote into results/smoke-test/default"
+  fail=1
+else
+  echo "ok: two runs without --out: $run1 and $(basename "${second#sweep: results in }" " (a new run)"), the reference run untouched"
+fi
 
 # The correctness guard must catch a leaked block.
 bindir=$(dirname "$sweep")

@@ -1,21 +1,35 @@
 #!/usr/bin/env bash
-# Rebuilds every figure of the paper from the CSVs in results/:
-#   bash paper/make_figures.sh
-# For each results/<machine>/<run>/sweep.csv it runs experiments/plot.sh into
-# results/<machine>/<run>/figures/ (the paper links those files). Needs
-# gnuplot (bash tools/setup.sh installs gnuplot-nox); touches nothing else.
+# Rebuilds the paper's figures from the CSV of the run the paper uses:
+#   bash paper/make_figures.sh             the paper's run, PAPER_RUN below
+#   bash paper/make_figures.sh RUN_DIR...  other runs (e.g. a new one of yours,
+#                                          results/<machine>/default-<date>T<time>)
+# For each run it runs experiments/plot.sh on RUN_DIR/sweep.csv into
+# RUN_DIR/figures/ (paper.md links the paper's run's files). Needs gnuplot
+# (bash tools/setup.sh installs gnuplot-nox); touches nothing else. The
+# committed figures are what plot.sh makes from the committed CSV: with
+# Debian 12's gnuplot, rebuilding them leaves `git status` clean.
 set -euo pipefail
+runs=()
+for dir in "$@"; do # relative to where it was started
+  case $dir in /*) runs+=("$dir") ;; *) runs+=("$PWD/$dir") ;; esac
+done
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-found=0
-for csv in results/*/*/sweep.csv; do
-  [ -e "$csv" ] || continue
-  found=1
-  dir=$(dirname "$csv")
-  echo "paper: $csv -> $dir/figures"
+
+# The run every number and figure of paper.md comes from (2 vCPUs, AMD EPYC;
+# `bazel run //experiments:sweep`, default settings). The sweep never writes
+# here unless told to (--out results/amd-epyc-2cpu/default).
+PAPER_RUN=results/amd-epyc-2cpu/default
+
+[ "${#runs[@]}" -gt 0 ] || runs=("$PAPER_RUN")
+for dir in "${runs[@]}"; do
+  dir=${dir%/}
+  csv=$dir/sweep.csv
+  if [ ! -f "$csv" ]; then
+    echo "paper: no $csv (a run folder holds sweep.csv; run the sweep first, see README)" >&2
+    exit 1
+  fi
+  [ "$(realpath "$dir")" = "$(realpath "$PAPER_RUN")" ] && what="the paper's run" || what="run"
+  echo "paper: $what $csv -> $dir/figures"
   bash experiments/plot.sh "$csv" "$dir/figures" >/dev/null
 done
-if [ "$found" -eq 0 ]; then
-  echo "paper: no results/*/*/sweep.csv; run the sweep first (see README)" >&2
-  exit 1
-fi
 echo "paper: figures rebuilt"

@@ -2,8 +2,9 @@
 # Installs what building and testing npool needs on Debian 12:
 #   Bazel 4.2.3 (bazel-bootstrap) and a JDK for it, a C/C++ toolchain, and the
 #   system libraries the build links (Concurrency Kit, GoogleTest, jemalloc,
-#   mimalloc, gperftools' tcmalloc), gnuplot, and python3 and git (real programs
-#   that the LD_PRELOAD tests and benchmark run).
+#   mimalloc, gperftools' tcmalloc), gnuplot, python3 and git (real programs
+#   that the LD_PRELOAD tests and benchmark run), and pkg-config (the install
+#   test builds programs against an installed npool with it).
 #
 # Idempotent: when every package is already installed it does nothing (no apt,
 # no network), so running it before each build is cheap and works offline.
@@ -22,6 +23,7 @@ PACKAGES=(
   gnuplot-nox            # the sweep's figures (experiments/plot.sh)
   python3                # the preload test's and benchmark's real programs
   git                    # ... one of them
+  pkg-config             # //:install_test builds against the install with it
 )
 
 installed() {
