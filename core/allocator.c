@@ -140,10 +140,15 @@ static np_arena *thread_arena(np_allocator *a, np_tcache *tc) {
   return a->percpu_active ? np_cpu_cache_arena(a) : tc->arena;
 }
 
-/* Everything np_alloc does not do inline: a cache miss, no cache, an
- * uncached class, a huge block. */
-__attribute__((noinline)) static void *alloc_slow(np_allocator *a, np_tcache *tc, unsigned idx,
-                                                   size_t size) {
+/* Everything np_alloc does not do inline: a cache miss, no cache, per-CPU
+ * caches, an uncached class, a huge block. */
+__attribute__((noinline)) static void *alloc_slow(np_allocator *a, size_t size) {
+  if (a == NULL) {
+    errno = EINVAL;
+    return NULL;
+  }
+  np_tcache *tc = np_tcache_get(a, NP_CACHE_FIND_OR_CREATE);
+  unsigned idx = np_size_class(&a->sc, size);
   if (idx >= a->sc.n_sizes) return np_arena_alloc_huge(thread_arena(a, tc), size, 0);
   void *p = NULL;
   if (tc && idx < a->n_cached)
@@ -154,18 +159,17 @@ __attribute__((noinline)) static void *alloc_slow(np_allocator *a, np_tcache *tc
   return p;
 }
 
+/* The fast path: the thread's cache (slot 0 of its table), the class (one
+ * table load), a pop. Anything else is alloc_slow's, as a tail call. */
 void *np_alloc(np_allocator *a, size_t size) {
-  if (__builtin_expect(a == NULL, 0)) {
-    errno = EINVAL;
-    return NULL;
-  }
-  np_tcache *tc = np_tcache_get(a, NP_CACHE_FIND_OR_CREATE);
-  unsigned idx = np_size_class(&a->sc, size);
-  if (__builtin_expect(tc != NULL && idx < a->n_cached && !a->percpu_active, 1)) {
-    void *p = np_tcache_pop(tc, idx);
-    if (__builtin_expect(p != NULL, 1)) return p;
-  }
-  return alloc_slow(a, tc, idx, size);
+  const np_tls_slot *slot = &np_tls_caches[0];
+  if (__builtin_expect(a == NULL || slot->alloc != a || slot->uid != a->uid ||
+                           size - 1 >= (size_t)NP_LOOKUP_ENTRIES << NP_LOG2_QUANTUM, 0))
+    return alloc_slow(a, size);
+  np_tcache *tc = slot->tc;
+  np_cache_class *cc = &tc->classes[a->sc.size2idx_tab[(size - 1) >> NP_LOG2_QUANTUM]];
+  if (__builtin_expect(!np_tcache_can_pop(tc, cc), 0)) return alloc_slow(a, size);
+  return np_tcache_pop(tc, cc);
 }
 
 /* Every block starts at a multiple of the quantum (16: every class is a
@@ -227,49 +231,92 @@ void *np_realloc(np_allocator *a, void *ptr, size_t size) {
   return moved;
 }
 
-static int refused(np_allocator *a, int rc) {
+__attribute__((noinline)) static int refused(np_allocator *a, int rc) {
   atomic_fetch_add_explicit(&a->invalid_frees, 1, memory_order_relaxed);
   return rc;
 }
 
 /* A claimed block of a cached class into a cache; 0: it goes to the arena. */
-static inline int cache_free(np_allocator *a, void *ptr, unsigned idx, np_block_tag tag) {
+static int cache_free(np_allocator *a, void *ptr, unsigned idx, np_block_tag tag) {
   if (a->percpu_active) return np_cpu_cache_free(a, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE), ptr, idx);
   np_tcache *tc = np_tcache_get(a, NP_CACHE_FIND);
-  if (__builtin_expect(tc && (tag & NP_TAG_OWNER_MASK) == tc->id && np_tcache_push(tc, idx, ptr), 1))
-    return 1;
+  if (tc && (tag & NP_TAG_OWNER_MASK) == tc->id && np_tcache_push(tc, idx, ptr)) return 1;
   return np_tcache_free_slow(a, tc, ptr, idx, tag);
 }
 
-/*
- * Free by pointer, the fast path: the registry (root, leaf: the chunk), the
- * chunk's page map entry (run and subpage), the subpage's element (a
- * multiplication) and its tag; then the claim, one atomic swap of the free
- * mark in the block itself; then a push on the cache. Nothing is written
- * before the block is known to be a live one, and what was found goes down to
- * the arena on a miss, which checks it under its locks instead of looking
- * the block up again.
- */
-int np_free(np_allocator *a, void *ptr) {
-  if (__builtin_expect(a == NULL, 0)) return NP_ERR_NULL_ARGUMENT;
-  if (ptr == NULL) return NP_OK;
-  np_region *r = np_registry_get(&a->registry, ptr);
-  if (__builtin_expect(r == NULL, 0)) return refused(a, NP_ERR_FOREIGN_POINTER);
-  if (__builtin_expect(r->kind != NP_REGION_CHUNK, 0)) {
+/* Every free that is not a push on the caller's own cache: a huge block, a
+ * normal block, another thread's block, per-CPU caches, a full cache, an
+ * uncached class, a bad pointer. What the fast path found (the region) comes
+ * along; the block is found once, here, and goes down to the arena as it is. */
+__attribute__((noinline)) static int free_slow(np_allocator *a, void *ptr, np_region *r) {
+  if (r == NULL) return refused(a, NP_ERR_FOREIGN_POINTER);
+  if (r->kind != NP_REGION_CHUNK) {
     int rc = np_arena_free_huge(r->arena, r, ptr);
     return rc == NP_OK ? rc : refused(a, rc);
   }
   np_block_ref ref;
   int rc = np_chunk_find_block(a, (np_chunk *)r, ptr, &ref);
-  if (__builtin_expect(rc != NP_OK, 0)) return refused(a, rc);
+  if (rc != NP_OK) return refused(a, rc);
   np_block_tag tag = NP_LOAD(ref.tag);
-  if (__builtin_expect(!(tag & NP_TAG_OUT), 0)) return refused(a, NP_ERR_DOUBLE_FREE); /* the arena's */
-  if (__builtin_expect(ref.size_idx < a->n_cached, 1)) {
-    if (__builtin_expect(!np_block_claim(a, ptr), 0)) return refused(a, NP_ERR_DOUBLE_FREE); /* cached */
-    if (__builtin_expect(cache_free(a, ptr, ref.size_idx, tag), 1)) return NP_OK;
+  if (!(tag & NP_TAG_OUT)) return refused(a, NP_ERR_DOUBLE_FREE); /* the arena's */
+  if (ref.size_idx < a->n_cached) {
+    if (!np_block_claim(a, ptr)) return refused(a, NP_ERR_DOUBLE_FREE); /* cached */
+    if (cache_free(a, ptr, ref.size_idx, tag)) return NP_OK;
   }
   rc = np_arena_free_block(r->arena, ptr, &ref);
   return rc == NP_OK ? rc : refused(a, rc);
+}
+
+/* The fast path's end with per-CPU caches: a validated small block. */
+__attribute__((noinline)) static int free_to_cpu_cache(np_allocator *a, np_tcache *tc, void *ptr, np_region *r,
+                                                        unsigned idx) {
+  if (idx >= a->n_cached) return free_slow(a, ptr, r);
+  if (!np_block_claim(a, ptr)) return refused(a, NP_ERR_DOUBLE_FREE);
+  if (np_cpu_cache_free(a, tc, ptr, idx)) return NP_OK;
+  np_block_ref ref; /* the CPU is under maintenance: the arena */
+  np_chunk_find_block(a, (np_chunk *)r, ptr, &ref);
+  int rc = np_arena_free_block(r->arena, ptr, &ref);
+  return rc == NP_OK ? rc : refused(a, rc);
+}
+
+/*
+ * Free by pointer, the fast path, for a small block going onto the caller's
+ * own cache: the registry (root, leaf: the chunk), the chunk's page map entry
+ * (run handle and subpage, one 16-byte entry), the element (a multiplication)
+ * and its tag (out of the arena, and whose), the thread's cache; then the
+ * claim, one atomic swap of the free mark in the block itself, and a push.
+ * Nothing is written before the block is known to be a live one. Anything
+ * else is free_slow's, as a tail call, with the region found.
+ */
+int np_free(np_allocator *a, void *ptr) {
+  if (__builtin_expect(a == NULL, 0)) return NP_ERR_NULL_ARGUMENT;
+  if (__builtin_expect(ptr == NULL, 0)) return NP_OK;
+  np_region *r = np_registry_get(&a->registry, ptr);
+  if (__builtin_expect(r == NULL || r->kind != NP_REGION_CHUNK, 0)) return free_slow(a, ptr, r);
+  const np_chunk *c = (const np_chunk *)r;
+  const unsigned page_shift = a->sc.page_shift;
+  size_t off = (uintptr_t)ptr & a->chunk_mask;
+  const np_page_entry *e = &c->map[off >> page_shift];
+  uint64_t h = NP_LOAD(&e->handle);
+  if (__builtin_expect(!np_handle_is_subpage(h), 0)) return free_slow(a, ptr, r);
+  const np_subpage *s = NP_LOAD(&e->subpage);
+  uint32_t run_off = (uint32_t)(off - ((size_t)np_handle_offset(h) << page_shift));
+  uint32_t idx = (uint32_t)(((unsigned __int128)s->elem_magic * run_off) >> 64);
+  np_block_tag tag = NP_LOAD(&s->tags[idx < s->max_elems ? idx : 0]);
+  const np_tls_slot *slot = &np_tls_caches[0];
+  if (__builtin_expect(idx * s->elem_size != run_off || idx >= s->max_elems || !(tag & NP_TAG_OUT) ||
+                           slot->alloc != a || slot->uid != a->uid,
+                       0))
+    return free_slow(a, ptr, r);
+  np_tcache *tc = slot->tc;
+  if (a->percpu_active) return free_to_cpu_cache(a, tc, ptr, r, s->size_idx);
+  np_cache_class *cc = &tc->classes[s->size_idx];
+  if (__builtin_expect((tag & NP_TAG_OWNER_MASK) != tc->id || cc->count >= cc->cap, 0))
+    return free_slow(a, ptr, r);
+  if (__builtin_expect(!np_block_claim(a, ptr), 0)) return refused(a, NP_ERR_DOUBLE_FREE);
+  cc->stack[cc->count++] = ptr;
+  NP_STORE(&cc->pushes, cc->pushes + 1);
+  return NP_OK;
 }
 
 void np_thread_cache_flush(np_allocator *a) {

@@ -24,6 +24,8 @@ int np_registry_init(np_registry *r, unsigned chunk_shift) {
   r->shift = chunk_shift;
   r->leaf_bits = key_bits < LEAF_BITS_MAX ? key_bits : LEAF_BITS_MAX;
   r->root_bits = key_bits - r->leaf_bits;
+  r->root_shift = chunk_shift + r->leaf_bits;
+  r->leaf_mask = ((uintptr_t)1 << r->leaf_bits) - 1;
   r->root_bytes = sizeof(*r->root) << r->root_bits;
   if (r->root_bytes < 4096) r->root_bytes = 4096;
   r->root = np_os_map(r->root_bytes);

@@ -39,14 +39,12 @@ int np_cpu_cache_init(np_allocator *a) {
   size_t slots = 0;
   for (unsigned c = 0; c < a->n_cached; c++) slots += a->cache_cap[c];
   size_t stacks_bytes = n * sizeof(np_percpu_stack), locks_bytes = (size_t)pc->n_cpus * 64;
-  size_t low_bytes = (n * sizeof(uint32_t) + 63) & ~(size_t)63;
-  a->percpu_bytes = stacks_bytes + locks_bytes + low_bytes + (size_t)pc->n_cpus * slots * sizeof(void *);
+  a->percpu_bytes = stacks_bytes + locks_bytes + (size_t)pc->n_cpus * slots * sizeof(void *);
   char *mem = np_os_map(a->percpu_bytes);
   if (mem == NULL) return NP_ERR_NO_MEMORY;
   pc->stacks = (np_percpu_stack *)mem;
   pc->locks = (uint32_t *)(mem + stacks_bytes);
-  pc->low_water = (uint32_t *)(mem + stacks_bytes + locks_bytes);
-  void **slot = (void **)(mem + stacks_bytes + locks_bytes + low_bytes);
+  void **slot = (void **)(mem + stacks_bytes + locks_bytes);
   for (uint32_t cpu = 0; cpu < pc->n_cpus; cpu++)
     for (unsigned c = 0; c < a->n_cached; c++) {
       np_percpu_stack *s = &pc->stacks[cpu * pc->n_classes + c];
@@ -86,33 +84,9 @@ np_arena *np_cpu_cache_arena(np_allocator *a) {
   return &a->arenas[(unsigned)np_percpu_current_cpu() % a->n_arenas];
 }
 
-/* The stack of (cpu, idx)'s low-water word, for the trim. */
-static uint32_t *low_water_of(np_allocator *a, uint32_t cpu, unsigned idx) {
-  return &a->percpu.low_water[cpu * a->percpu.n_classes + idx];
-}
-
-static void note_count(np_allocator *a, unsigned idx) {
-  uint32_t cpu = (uint32_t)np_percpu_current_cpu();
-  if (cpu >= a->percpu.n_cpus) return;
-  uint32_t count = (uint32_t)NP_LOAD(&a->percpu.stacks[cpu * a->percpu.n_classes + idx].count);
-  uint32_t *low = low_water_of(a, cpu, idx);
-  if (count < NP_LOAD(low)) NP_STORE(low, count);
-}
-
-void *np_cpu_cache_alloc(np_allocator *a, np_tcache *tc, unsigned idx) {
+/* A miss: a batch from this CPU's arena; one for the caller, the rest cached. */
+__attribute__((noinline)) static void *refill(np_allocator *a, np_tcache *tc, unsigned idx) {
   np_cache_class *cc = &tc->classes[idx];
-  if (++tc->lookups >= tc->trim_interval) {
-    tc->lookups = 0;
-    np_cpu_cache_trim_current(a, tc);
-  }
-  void *p = np_percpu_pop(&a->percpu, idx);
-  if (p) {
-    note_count(a, idx);
-    NP_STORE(&cc->hits, cc->hits + 1);
-    np_block_unmark(p);
-    return p;
-  }
-  /* Miss: a batch from this CPU's arena; one for the caller, the rest cached. */
   void *batch[BATCH_MAX];
   unsigned got = np_arena_alloc_batch(np_cpu_cache_arena(a), idx, batch, a->refill_count[idx], 0);
   if (got == 0) return NULL;
@@ -128,6 +102,21 @@ void *np_cpu_cache_alloc(np_allocator *a, np_tcache *tc, unsigned idx) {
   return batch[0];
 }
 
+__attribute__((noinline)) static void trim_now(np_allocator *a, np_tcache *tc) {
+  tc->until_trim = a->cfg.cache_trim_interval;
+  np_cpu_cache_trim_current(a, tc);
+}
+
+void *np_cpu_cache_alloc(np_allocator *a, np_tcache *tc, unsigned idx) {
+  if (__builtin_expect(tc->until_trim <= 1, 0)) trim_now(a, tc);
+  else tc->until_trim--;
+  void *p = np_percpu_pop(&a->percpu, idx);
+  if (__builtin_expect(p == NULL, 0)) return refill(a, tc, idx);
+  NP_STORE(&tc->classes[idx].hits, tc->classes[idx].hits + 1);
+  np_block_unmark(p);
+  return p;
+}
+
 int np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, unsigned idx) {
   if (a->cache_cap[idx] == 0 || tc == NULL) return 0;
   np_cache_class *cc = &tc->classes[idx];
@@ -137,7 +126,6 @@ int np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, unsigned idx) {
       return 1;
     }
     drain_current(a, tc, idx, a->cache_cap[idx] / 2 ? a->cache_cap[idx] / 2 : 1);
-    note_count(a, idx);
   }
   return 0; /* the CPU is under maintenance: the arena */
 }
@@ -147,10 +135,9 @@ void np_cpu_cache_trim_current(np_allocator *a, np_tcache *tc) {
   if (cpu < 0 || (uint32_t)cpu >= a->percpu.n_cpus) return;
   for (unsigned c = 0; c < a->n_cached; c++) {
     np_percpu_stack *s = &a->percpu.stacks[(uint32_t)cpu * a->percpu.n_classes + c];
-    uint32_t *low = low_water_of(a, (uint32_t)cpu, c);
-    intptr_t n = a->cfg.trim_low_water ? (intptr_t)NP_LOAD(low) : (NP_LOAD(&s->count) + 1) / 2;
+    intptr_t n = a->cfg.trim_low_water ? (intptr_t)NP_LOAD(&s->low_water) : (NP_LOAD(&s->count) + 1) / 2;
     if (n > 0) drain_current(a, tc, c, n);
-    NP_STORE(low, (uint32_t)NP_LOAD(&s->count));
+    NP_STORE(&s->low_water, (uint32_t)NP_LOAD(&s->count));
   }
 }
 
@@ -163,7 +150,7 @@ static void flush_cpu(np_allocator *a, np_tcache *tc, unsigned cpu) {
       np_arena_free_cached(a, s->slots, (unsigned)s->count);
       count_flushed(tc, c, (unsigned)s->count);
       s->count = 0;
-      *low_water_of(a, cpu, c) = 0;
+      s->low_water = 0;
     }
     np_percpu_unlock_cpu(pc, cpu);
     return;

@@ -200,12 +200,16 @@ NP_INTERNAL void np_tcache_trim(np_tcache *tc);
 NP_INTERNAL void np_tcache_flush(np_tcache *tc);
 NP_INTERNAL void np_tcache_stats_add(np_allocator *a, np_stats *out);
 
-/* The thread-cache fast paths, inline in np_alloc and np_free. */
-static inline void *np_tcache_pop(np_tcache *tc, unsigned idx) {
-  np_cache_class *cc = &tc->classes[idx];
-  if (__builtin_expect(cc->count == 0 || ++tc->lookups >= tc->trim_interval, 0)) return NULL;
-  void *p = cc->stack[--cc->count];
-  if (cc->count < cc->low_water) cc->low_water = cc->count;
+/* The thread-cache fast paths, inline in np_alloc and np_free. A pop that
+ * would start a trim, or finds nothing, is np_tcache_alloc_miss's. */
+static inline int np_tcache_can_pop(const np_tcache *tc, const np_cache_class *cc) {
+  return cc->count != 0 && tc->until_trim > 1;
+}
+static inline void *np_tcache_pop(np_tcache *tc, np_cache_class *cc) { /* np_tcache_can_pop */
+  tc->until_trim--;
+  uint32_t n = --cc->count;
+  void *p = cc->stack[n];
+  if (n < cc->low_water) cc->low_water = n;
   NP_STORE(&cc->hits, cc->hits + 1);
   np_block_unmark(p);
   return p;
@@ -251,9 +255,8 @@ NP_INTERNAL void np_registry_clear(np_registry *r, const void *addr);
 static inline int np_registry_key(const np_registry *r, const void *addr, size_t *ri, size_t *li) {
   uintptr_t a = (uintptr_t)addr;
   if (a >> NP_REGISTRY_ADDRESS_BITS) return 0;
-  uintptr_t key = a >> r->shift;
-  *ri = key >> r->leaf_bits;
-  *li = key & (((uintptr_t)1 << r->leaf_bits) - 1);
+  *ri = a >> r->root_shift;
+  *li = (a >> r->shift) & r->leaf_mask;
   return 1;
 }
 

@@ -224,6 +224,8 @@ typedef struct np_arena {
 typedef struct np_registry {
   unsigned shift;            /* log2(chunk size) */
   unsigned leaf_bits, root_bits;
+  unsigned root_shift;       /* shift + leaf_bits: an address's root index */
+  uintptr_t leaf_mask;       /* (1 << leaf_bits) - 1 */
   NP_ATOMIC(NP_ATOMIC(np_region *) *) *root; /* [1 << root_bits] leaves */
   size_t root_bytes;
   np_lock lock;              /* serialises leaf creation */
@@ -238,17 +240,19 @@ typedef struct np_small_run {
 /* ---- Thread caches (thread_cache.c) -------------------------------------------
  * Netty's PoolThreadCache: per thread, one bounded stack per cached class (the
  * owner's own frees) and one np_mpsc queue per class (frees by other threads). */
-typedef struct np_cache_class {
+typedef struct __attribute__((aligned(256))) np_cache_class {
+  /* What np_alloc and np_free touch, first. 256-byte aligned: the class
+   * index becomes a shift. */
   void **stack;            /* owner only; every entry carries its free mark */
   uint32_t count, cap;
   uint32_t low_water;      /* least count since the last trim: entries nobody used */
   uint32_t refill;         /* blocks taken from the arena per miss */
-  np_mpsc remote;          /* blocks freed by other threads */
   /* Owner-written, read by stats (blocks cached = pushes + remote_out of every
    * cache + refilled - hits - flushed): */
   uint64_t hits, pushes, refilled, flushed;
   uint64_t remote_out;     /* this thread's frees into other threads' queues */
   uint64_t hits_at_trim;   /* hits when the class was last trimmed */
+  np_mpsc remote;          /* blocks freed by other threads */
 } np_cache_class;
 
 typedef struct np_tcache {
@@ -258,10 +262,9 @@ typedef struct np_tcache {
   size_t mapped;                  /* bytes of this mapping */
   NP_ATOMIC(int) alive;           /* remote producers check it ... */
   NP_ATOMIC(unsigned) inflight;   /* ... after announcing themselves here */
-  uint32_t lookups;               /* cache lookups since the last trim */
-  uint32_t trim_interval;         /* the config's cache_trim_interval */
+  uint32_t until_trim;            /* cache lookups left before the next trim */
   uint16_t id;                    /* 1..NP_MAX_THREAD_CACHES, the owner tag */
-  np_cache_class classes[];       /* [alloc->n_cached] */
+  np_cache_class classes[];       /* [alloc->n_tc_classes]; those from n_cached on stay empty */
 } np_tcache;
 
 /* Whether np_tcache_get may make the calling thread a cache. */
@@ -320,6 +323,9 @@ struct np_allocator {
   struct np_allocator *next_live;
   /* Thread caches */
   unsigned n_cached;                          /* classes 0..n_cached-1 are cached */
+  unsigned n_tc_classes;                      /* classes a thread cache has: n_cached, or
+                                                 every class of the size table, so that
+                                                 np_alloc indexes without a bound check */
   uint32_t cache_cap[NP_MAX_SIZE_CLASSES];    /* stack capacity per class */
   NP_ATOMIC(np_tcache *) *tcaches;            /* [NP_MAX_THREAD_CACHES] by id - 1 */
   unsigned tcache_count;                      /* ids handed out (under cache_lock) */

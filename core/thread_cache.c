@@ -74,6 +74,10 @@ void np_tcaches_init(np_allocator *a) {
     a->refill_count[i] = refill_of(cfg, a->cache_cap[i], small);
     if (cap) a->n_cached = i + 1;
   }
+  unsigned table_classes = (unsigned)a->sc.size2idx_tab[NP_LOOKUP_ENTRIES - 1] + 1;
+  /* Every class np_alloc's table gives and np_free's fast path meets (the small ones). */
+  unsigned n = a->n_cached > table_classes ? a->n_cached : table_classes;
+  a->n_tc_classes = n > a->sc.n_small ? n : a->sc.n_small;
   np_lock_init(&a->cache_lock);
   np_fork_handlers_register();
   np_thread_slots_register(a);
@@ -100,7 +104,7 @@ void np_tcaches_destroy(np_allocator *a) {
 static uint32_t thread_cap(np_allocator *a, unsigned c) { return a->percpu_active ? 0 : a->cache_cap[c]; }
 
 static size_t tcache_layout(np_allocator *a) {
-  size_t bytes = sizeof(np_tcache) + a->n_cached * sizeof(np_cache_class);
+  size_t bytes = sizeof(np_tcache) + a->n_tc_classes * sizeof(np_cache_class);
   for (unsigned c = 0; c < a->n_cached; c++)
     if (thread_cap(a, c))
       bytes += thread_cap(a, c) * sizeof(void *) + np_mpsc_storage_bytes(thread_cap(a, c));
@@ -113,7 +117,7 @@ static np_tcache *tcache_new(np_allocator *a) {
   if (tc == NULL) return NULL;
   tc->alloc = a;
   tc->mapped = bytes;
-  char *mem = (char *)&tc->classes[a->n_cached];
+  char *mem = (char *)&tc->classes[a->n_tc_classes];
   for (unsigned c = 0; c < a->n_cached; c++) {
     np_cache_class *cc = &tc->classes[c];
     cc->cap = thread_cap(a, c);
@@ -141,8 +145,7 @@ np_tcache *np_tcache_acquire(np_allocator *a) {
   }
   np_lock_release(&a->cache_lock);
   if (tc == NULL) return NULL;
-  tc->lookups = 0;
-  tc->trim_interval = a->cfg.cache_trim_interval;
+  tc->until_trim = a->cfg.cache_trim_interval;
   tc->arena = np_arena_least_used(a);
   atomic_fetch_add_explicit(&tc->arena->bound_threads, 1, memory_order_relaxed);
   atomic_store_explicit(&tc->alive, 1, memory_order_seq_cst);
@@ -202,7 +205,7 @@ void np_tcache_trim(np_tcache *tc) {
     cc->hits_at_trim = cc->hits;
     cc->low_water = cc->count;
   }
-  tc->lookups = 0;
+  tc->until_trim = tc->alloc->cfg.cache_trim_interval;
 }
 
 /* In a fork child, for a thread that did not come along: its stacks are in
@@ -254,25 +257,16 @@ void np_tcache_retire(np_tcache *tc, np_retire_how how) {
 
 /* ---- Slow paths of allocation and free ------------------------------------------ */
 
-/* The top of the stack for the caller (count > 0). */
-static void *take_top(np_cache_class *cc) {
-  void *p = cc->stack[--cc->count];
-  if (cc->count < cc->low_water) cc->low_water = cc->count;
-  NP_STORE(&cc->hits, cc->hits + 1);
-  np_block_unmark(p);
-  return p;
-}
-
 void *np_tcache_alloc_miss(np_tcache *tc, unsigned idx) {
   np_cache_class *cc = &tc->classes[idx];
-  if (cc->count == 0) tc->lookups++; /* np_tcache_pop counted a lookup that found a block */
-  if (tc->lookups >= tc->trim_interval) np_tcache_trim(tc);
+  if (tc->until_trim <= 1) np_tcache_trim(tc);
   if (cc->cap == 0) return NULL;
-  if (cc->count) return take_top(cc);
+  if (cc->count) return np_tcache_pop(tc, cc); /* (np_alloc came here to trim) */
+  tc->until_trim--; /* a lookup, found nothing */
   /* Frees by other threads: all of them onto the stack (they are marked). */
   void *p;
   while (cc->count < cc->cap && (p = np_mpsc_dequeue(&cc->remote))) cc->stack[cc->count++] = p;
-  if (cc->count) return take_top(cc);
+  if (cc->count) return np_tcache_pop(tc, cc);
   /* A batch from the arena: one for the caller, the rest marked and cached. */
   void *batch[REFILL_MAX];
   unsigned got = np_arena_alloc_batch(tc->arena, idx, batch, cc->refill, tc->id);

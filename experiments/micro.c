@@ -1,157 +1,81 @@
 /*
- * micro: single-thread alloc/free pairs, npool against glibc and jemalloc.
+ * micro: single-thread allocation pairs, every npool strategy against glibc,
+ * jemalloc, mimalloc and tcmalloc, in the same run.
  *
- *   bazel run -c opt //experiments:micro [-- --iters N --repeats N --quick]
+ *   bazel run //experiments:micro [-- --pairs N --repeats N --quick]
  *
- * For each size (64 B, 1 KiB, 16 KiB, 64 KiB, 1 MiB) and each allocator, one
- * thread runs N pairs of "allocate, write one byte, free" in a tight loop and
- * reports nanoseconds per pair: the median of R repeats, after a warm-up. The
- * repeats of the three allocators are interleaved (npool, glibc, jemalloc,
- * npool, ...) so that a noisy neighbour slows all three alike rather than one.
- * Ratios are to jemalloc measured in the same run.
+ * Each allocator runs in a process of its own (a linked allocator replaces
+ * malloc for the whole process): experiments/micro_worker.c, built once per
+ * allocator. Columns:
  *
- * Which function is measured, unambiguously:
- *   npool     np_alloc / np_free on one np_allocator with np_config_default()
- *   glibc     __libc_malloc / __libc_free: glibc's own malloc, which libc.so.6
- *             exports under these names; plain malloc is jemalloc's here,
- *             because this binary links -ljemalloc (checked at start-up)
- *   jemalloc  malloc / free, which are jemalloc's: the binary links -ljemalloc
- *             and start-up refuses to measure unless jemalloc's own counter
- *             (mallctl "thread.allocated") sees a malloc'd block. This is the
- *             path programs use, with jemalloc's fast paths; `--mallocx`
- *             measures mallocx(size, 0) / dallocx(p, 0) instead, which in
- *             jemalloc 5.3 skip those fast paths (about 1.5x slower at 64 B).
- * Each loop calls its allocator directly (no function pointer), is not
- * inlined into main, and keeps the block alive past the compiler: a one-byte
- * volatile store into the block, an empty asm that takes the pointer and
- * clobbers memory, and a volatile sink for a running checksum.
+ *   npool-<s>         np_alloc / np_free, strategy s (mutex, ck, rseq)
+ *   npool-<s>-malloc  malloc / free through libnpool_malloc_<s>.so (LD_PRELOAD
+ *                     of the glibc worker; the worker checks malloc is npool's)
+ *   glibc, jemalloc, mimalloc, tcmalloc   malloc / free of a binary linking it
+ *                     (each worker checks with the allocator's introspection)
+ *
+ * Patterns (micro_worker.c): immediate (allocate, write a byte, free) and
+ * batched (1000 allocations touching each 4 KiB, then the 1000 frees; 64 at
+ * 1 MiB). Every repeat runs every allocator once, the order rotated per
+ * repeat, so a noisy neighbour slows all alike; each cell is the median over
+ * the repeats (min..max below). Ratios: the best npool strategy (np_alloc and
+ * malloc columns separately) to jemalloc and to the best peer, same run.
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <errno.h>
-#include <jemalloc/jemalloc.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#include "npool.h"
+enum { MAX_ALLOCS = 16, MAX_SIZES = 8, PATTERNS = 2 };
 
-/* glibc's malloc under its internal names (exported by libc.so.6, no header). */
-extern void *__libc_malloc(size_t size);
-extern void __libc_free(void *ptr);
+typedef struct allocator {
+  const char *name;
+  const char *worker;   /* micro_<worker> */
+  const char *preload;  /* libnpool_malloc_<preload>.so, or NULL */
+  int is_npool, is_peer;
+} allocator;
 
-#define BARRIER() __asm__ __volatile__("" ::: "memory")
-#define USE_PTR(p) __asm__ __volatile__("" : : "r"(p) : "memory")
+static const allocator all_allocs[] = {
+    {"npool-mutex", "npool_mutex", NULL, 1, 0},
+    {"npool-ck", "npool_ck", NULL, 1, 0},
+    {"npool-rseq", "npool_rseq", NULL, 1, 0},
+    {"npool-mutex-malloc", "glibc", "mutex", 2, 0},
+    {"npool-ck-malloc", "glibc", "ck", 2, 0},
+    {"npool-rseq-malloc", "glibc", "rseq", 2, 0},
+    {"glibc", "glibc", NULL, 0, 1},
+    {"jemalloc", "jemalloc", NULL, 0, 1},
+    {"mimalloc", "mimalloc", NULL, 0, 1},
+    {"tcmalloc", "tcmalloc", NULL, 0, 1},
+};
+#define N_ALLOCS (int)(sizeof all_allocs / sizeof all_allocs[0])
 
-static volatile uintptr_t g_sink;
+static const size_t default_sizes[] = {64, 1024, 16384, 65536, 1048576};
+static const char *const pattern_names[PATTERNS] = {"immediate", "batched"};
 
-enum { ALLOC_NPOOL, ALLOC_GLIBC, ALLOC_JEMALLOC, ALLOC_COUNT };
-static const char *const alloc_names[ALLOC_COUNT] = {"npool", "glibc", "jemalloc"};
-
-static const size_t sizes[] = {64, 1024, 16 * 1024, 64 * 1024, 1024 * 1024};
-#define NSIZES (sizeof sizes / sizeof sizes[0])
-
-static np_allocator *g_np;
-
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+static int is_dir(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static void die_nomem(const char *who, size_t size) {
-  fprintf(stderr, "micro: %s could not allocate %zu bytes: %s\n", who, size, strerror(errno));
-  exit(1);
-}
-
-/* One loop per allocator, so each call is a direct call. */
-__attribute__((noinline)) static void loop_npool(size_t size, long iters) {
-  uintptr_t acc = 0;
-  int bad = NP_OK;
-  for (long i = 0; i < iters; i++) {
-    char *p = np_alloc(g_np, size);
-    if (__builtin_expect(p == NULL, 0)) die_nomem("np_alloc", size);
-    *(volatile char *)p = (char)i;
-    USE_PTR(p);
-    acc += (uintptr_t)p;
-    int rc = np_free(g_np, p);
-    if (__builtin_expect(rc != NP_OK, 0)) bad = rc;
-    BARRIER();
+/* The runfiles tree's root (npool/...), where the workers and libraries are. */
+static const char *find_root(const char *argv0) {
+  static char buf[4096];
+  const char *envs[] = {"RUNFILES_DIR", "TEST_SRCDIR"};
+  for (int i = 0; i < 2; i++) {
+    const char *r = getenv(envs[i]);
+    if (r && *r) {
+      snprintf(buf, sizeof buf, "%s/npool", r);
+      if (is_dir(buf)) return buf;
+    }
   }
-  g_sink = acc;
-  if (bad != NP_OK) {
-    fprintf(stderr, "micro: np_free failed: %s\n", np_strerror(bad));
-    exit(1);
-  }
-}
-
-__attribute__((noinline)) static void loop_glibc(size_t size, long iters) {
-  uintptr_t acc = 0;
-  for (long i = 0; i < iters; i++) {
-    char *p = __libc_malloc(size);
-    if (__builtin_expect(p == NULL, 0)) die_nomem("__libc_malloc", size);
-    *(volatile char *)p = (char)i;
-    USE_PTR(p);
-    acc += (uintptr_t)p;
-    __libc_free(p);
-    BARRIER();
-  }
-  g_sink = acc;
-}
-
-/* malloc/free resolve to libjemalloc.so (verified in check_malloc_identity). */
-__attribute__((noinline)) static void loop_jemalloc(size_t size, long iters) {
-  uintptr_t acc = 0;
-  for (long i = 0; i < iters; i++) {
-    char *p = malloc(size);
-    if (__builtin_expect(p == NULL, 0)) die_nomem("malloc (jemalloc)", size);
-    *(volatile char *)p = (char)i;
-    USE_PTR(p);
-    acc += (uintptr_t)p;
-    free(p);
-    BARRIER();
-  }
-  g_sink = acc;
-}
-
-__attribute__((noinline)) static void loop_jemalloc_mallocx(size_t size, long iters) {
-  uintptr_t acc = 0;
-  for (long i = 0; i < iters; i++) {
-    char *p = mallocx(size, 0);
-    if (__builtin_expect(p == NULL, 0)) die_nomem("mallocx", size);
-    *(volatile char *)p = (char)i;
-    USE_PTR(p);
-    acc += (uintptr_t)p;
-    dallocx(p, 0);
-    BARRIER();
-  }
-  g_sink = acc;
-}
-
-static int g_use_mallocx;
-
-static void run_loop(int which, size_t size, long iters) {
-  switch (which) {
-    case ALLOC_NPOOL: loop_npool(size, iters); break;
-    case ALLOC_GLIBC: loop_glibc(size, iters); break;
-    default:
-      if (g_use_mallocx) loop_jemalloc_mallocx(size, iters);
-      else loop_jemalloc(size, iters);
-      break;
-  }
-}
-
-static double time_loop(int which, size_t size, long iters) {
-  BARRIER();
-  double t0 = now_ns();
-  BARRIER();
-  run_loop(which, size, iters);
-  BARRIER();
-  double t1 = now_ns();
-  BARRIER();
-  return (t1 - t0) / (double)iters;
+  snprintf(buf, sizeof buf, "%s.runfiles/npool", argv0);
+  if (is_dir(buf)) return buf;
+  fprintf(stderr, "micro: cannot find the runfiles of %s (run it with bazel run)\n", argv0);
+  exit(2);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -159,160 +83,192 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+/* Runs one worker; parses its "<pattern> <size> <ns>" lines into out. */
+static int run_worker(const char *root, const allocator *al, long pairs, const size_t *sizes, int n_sizes,
+                      double out[PATTERNS][MAX_SIZES], char *identity, size_t id_len) {
+  char path[4200], lib[4200];
+  snprintf(path, sizeof path, "%s/experiments/micro_%s", root, al->worker);
+  char *args[4 + 2 * MAX_SIZES + 2];
+  char pairs_s[32], size_s[MAX_SIZES][32];
+  int n = 0;
+  args[n++] = path;
+  args[n++] = "--pairs";
+  snprintf(pairs_s, sizeof pairs_s, "%ld", pairs);
+  args[n++] = pairs_s;
+  for (int s = 0; s < n_sizes; s++) {
+    snprintf(size_s[s], sizeof size_s[s], "%zu", sizes[s]);
+    args[n++] = "--size";
+    args[n++] = size_s[s];
+  }
+  if (al->preload) args[n++] = "--preloaded-npool";
+  args[n] = NULL;
+  int fd[2];
+  if (pipe(fd) != 0) return -1;
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fd[1], 1);
+    close(fd[0]);
+    close(fd[1]);
+    if (al->preload) {
+      snprintf(lib, sizeof lib, "%s/core/libnpool_malloc_%s.so", root, al->preload);
+      setenv("LD_PRELOAD", lib, 1);
+    }
+    execv(path, args);
+    fprintf(stderr, "micro: cannot run %s: %s\n", path, strerror(errno));
+    _exit(127);
+  }
+  close(fd[1]);
+  FILE *f = fdopen(fd[0], "r");
+  char line[1024];
+  int got = 0;
+  while (f && fgets(line, sizeof line, f)) {
+    char pat[32];
+    size_t size;
+    double ns;
+    if (line[0] == '#') {
+      snprintf(identity, id_len, "%.500s", line + 2);
+      identity[strcspn(identity, "\n")] = '\0';
+    } else if (sscanf(line, "%31s %zu %lf", pat, &size, &ns) == 3) {
+      for (int p = 0; p < PATTERNS; p++)
+        for (int s = 0; s < n_sizes; s++)
+          if (!strcmp(pat, pattern_names[p]) && sizes[s] == size) out[p][s] = ns, got++;
+    }
+  }
+  if (f) fclose(f);
+  int status;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got != PATTERNS * n_sizes) {
+    fprintf(stderr, "micro: %s failed (status %d, %d of %d results)\n", al->name, status, got,
+            PATTERNS * n_sizes);
+    return -1;
+  }
+  return 0;
 }
 
-static const char *lib_of(void *fn) {
-  Dl_info info;
-  if (dladdr(fn, &info) && info.dli_fname) {
-    const char *slash = strrchr(info.dli_fname, '/');
-    return slash ? slash + 1 : info.dli_fname;
-  }
-  return "?";
-}
-
-/* Checks and reports which library plain malloc comes from, and refuses to
- * go on unless it is jemalloc. jemalloc's per-thread counter
- * "thread.allocated" grows by a malloc'd block only when malloc is jemalloc's;
- * dladdr names the library that defines the symbol. */
-static void check_malloc_identity(void) {
-  const char *version = "?";
-  size_t len = sizeof version;
-  if (mallctl("version", &version, &len, NULL, 0) != 0) version = "?";
-
-  uint64_t before = 0, after = 0;
-  size_t sz = sizeof before;
-  int have_counter = mallctl("thread.allocated", &before, &sz, NULL, 0) == 0;
-  void *volatile p = malloc(4096);
-  sz = sizeof after;
-  if (have_counter) have_counter = mallctl("thread.allocated", &after, &sz, NULL, 0) == 0;
-  free(p);
-
-  const char *verdict = !have_counter         ? "unknown (no thread.allocated counter)"
-                        : after - before >= 4096 ? "jemalloc"
-                                                 : "NOT jemalloc";
-  printf("# jemalloc %s; malloc is %s (defined in %s; thread.allocated grew by %llu for malloc(4096))\n",
-         version, verdict, lib_of((void *)&malloc), (unsigned long long)(after - before));
-  printf("# measured: npool np_alloc/np_free (%s), glibc __libc_malloc/__libc_free (%s), "
-         "jemalloc %s (%s)\n",
-         lib_of((void *)&np_alloc), lib_of((void *)&__libc_malloc),
-         g_use_mallocx ? "mallocx/dallocx" : "malloc/free",
-         lib_of(g_use_mallocx ? (void *)&mallocx : (void *)&malloc));
-  if (!g_use_mallocx && !(have_counter && after - before >= 4096)) {
-    fprintf(stderr, "micro: malloc is not jemalloc's in this binary; the jemalloc column would be "
-                    "wrong (run with --mallocx to measure mallocx/dallocx)\n");
-    exit(1);
-  }
+static void size_label(size_t size, char *buf, size_t len) {
+  if (size >= 1048576) snprintf(buf, len, "%zu MiB", size >> 20);
+  else if (size >= 1024) snprintf(buf, len, "%zu KiB", size >> 10);
+  else snprintf(buf, len, "%zu B", size);
 }
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: micro [--iters N] [--repeats N] [--quick] [--mallocx]\n"
-          "  --iters N    alloc/free pairs per repeat for sizes below 1 MiB (default 1000000);\n"
-          "               1 MiB runs N/10\n"
-          "  --repeats N  timed repeats per size and allocator; the median is shown (default 7)\n"
-          "  --quick      --iters 20000 --repeats 3 (a smoke run, for CI)\n"
-          "  --mallocx    measure jemalloc through mallocx/dallocx instead of malloc/free\n");
-}
-
-static long parse_count(const char *opt, const char *s) {
-  char *end;
-  errno = 0;
-  long v = strtol(s ? s : "", &end, 10);
-  if (!s || errno || *end || v < 1) {
-    fprintf(stderr, "micro: %s needs a positive integer, got '%s'\n", opt, s ? s : "");
-    usage(stderr);
-    exit(2);
-  }
-  return v;
+          "usage: micro [--pairs N] [--repeats N] [--quick] [--allocators a,b,...] [--size BYTES]...\n"
+          "  --pairs N     pairs per measurement below 1 MiB (default 1000000; 1 MiB: N/10)\n"
+          "  --repeats N   runs of every allocator; each cell is the median (default 7)\n"
+          "  --quick       --pairs 20000 --repeats 3 (a smoke run)\n"
+          "  --allocators  a subset of:");
+  for (int i = 0; i < N_ALLOCS; i++) fprintf(f, " %s", all_allocs[i].name);
+  fprintf(f, "\n  --size BYTES  sizes to measure (default 64 1024 16384 65536 1048576)\n");
 }
 
 int main(int argc, char **argv) {
-  long iters = 1000000;
-  long repeats = 7;
+  long pairs = 1000000, repeats = 7;
+  size_t sizes[MAX_SIZES];
+  int n_sizes = 0;
+  const char *only = NULL;
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--iters")) {
-      iters = parse_count(a, i + 1 < argc ? argv[++i] : NULL);
-    } else if (!strncmp(a, "--iters=", 8)) {
-      iters = parse_count("--iters", a + 8);
-    } else if (!strcmp(a, "--repeats")) {
-      repeats = parse_count(a, i + 1 < argc ? argv[++i] : NULL);
-    } else if (!strncmp(a, "--repeats=", 10)) {
-      repeats = parse_count("--repeats", a + 10);
-    } else if (!strcmp(a, "--quick")) {
-      iters = 20000;
-      repeats = 3;
-    } else if (!strcmp(a, "--mallocx")) {
-      g_use_mallocx = 1;
-    } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--pairs") && v) pairs = atol(v), i++;
+    else if (!strcmp(a, "--repeats") && v) repeats = atol(v), i++;
+    else if (!strcmp(a, "--quick")) pairs = 20000, repeats = 3;
+    else if (!strcmp(a, "--allocators") && v) only = v, i++;
+    else if (!strcmp(a, "--size") && v && n_sizes < MAX_SIZES) sizes[n_sizes++] = (size_t)atol(v), i++;
+    else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       usage(stdout);
       return 0;
     } else {
-      fprintf(stderr, "micro: unknown argument '%s'\n", a);
+      fprintf(stderr, "micro: unknown or incomplete argument '%s'\n", a);
       usage(stderr);
       return 2;
     }
   }
-
-  np_config cfg = np_config_default();
-  int rc = np_allocator_create(&cfg, &g_np);
-  if (rc != NP_OK) {
-    fprintf(stderr, "micro: np_allocator_create: %s\n", np_strerror(rc));
-    return 1;
+  if (pairs < 1 || repeats < 1) {
+    fprintf(stderr, "micro: --pairs and --repeats must be at least 1\n");
+    return 2;
   }
+  if (n_sizes == 0) {
+    n_sizes = (int)(sizeof default_sizes / sizeof default_sizes[0]);
+    memcpy(sizes, default_sizes, sizeof default_sizes);
+  }
+  const allocator *allocs[MAX_ALLOCS];
+  int n_allocs = 0;
+  for (int i = 0; i < N_ALLOCS; i++) {
+    if (only) {
+      char list[1024];
+      snprintf(list, sizeof list, ",%s,", only);
+      char key[64];
+      snprintf(key, sizeof key, ",%s,", all_allocs[i].name);
+      if (!strstr(list, key)) continue;
+    }
+    allocs[n_allocs++] = &all_allocs[i];
+  }
+  if (n_allocs == 0) {
+    fprintf(stderr, "micro: no allocator selected\n");
+    return 2;
+  }
+  const char *root = find_root(argv[0]);
 
-  check_malloc_identity();
-  printf("# single thread, alloc + 1-byte write + free; ns/pair = median of %ld repeats of %ld pairs "
-         "(%ld at 1 MiB), after a warm-up\n",
-         repeats, iters, iters / 10 > 0 ? iters / 10 : 1);
+  static double all[64][MAX_ALLOCS][PATTERNS][MAX_SIZES];
+  if (repeats > 64) repeats = 64;
+  char ids[MAX_ALLOCS][512] = {{0}};
+  for (long r = 0; r < repeats; r++)
+    for (int k = 0; k < n_allocs; k++) {
+      int w = (int)((k + r) % n_allocs); /* rotated order */
+      fprintf(stderr, "micro: repeat %ld/%ld %s\n", r + 1, repeats, allocs[w]->name);
+      if (run_worker(root, allocs[w], pairs, sizes, n_sizes, all[r][w], ids[w], sizeof ids[w]) != 0)
+        return 1;
+    }
 
-  double med[NSIZES][ALLOC_COUNT], lo[NSIZES][ALLOC_COUNT], hi[NSIZES][ALLOC_COUNT];
-  double *samples = malloc(sizeof(double) * (size_t)repeats);
-  if (!samples) die_nomem("malloc", sizeof(double) * (size_t)repeats);
-  double (*all)[ALLOC_COUNT] = malloc(sizeof(double[ALLOC_COUNT]) * (size_t)repeats);
-  if (!all) die_nomem("malloc", sizeof(double[ALLOC_COUNT]) * (size_t)repeats);
-
-  for (size_t s = 0; s < NSIZES; s++) {
-    size_t size = sizes[s];
-    long n = size >= 1024 * 1024 ? (iters / 10 > 0 ? iters / 10 : 1) : iters;
-    long warm = n / 10 > 1000 ? n / 10 : (n < 1000 ? n : 1000);
-    for (int w = 0; w < ALLOC_COUNT; w++) run_loop(w, size, warm);
-    for (long r = 0; r < repeats; r++)
-      for (int w = 0; w < ALLOC_COUNT; w++) all[r][w] = time_loop(w, size, n);
-    for (int w = 0; w < ALLOC_COUNT; w++) {
-      for (long r = 0; r < repeats; r++) samples[r] = all[r][w];
-      med[s][w] = median(samples, (int)repeats); /* sorts samples */
-      lo[s][w] = samples[0];
-      hi[s][w] = samples[repeats - 1];
+  printf("# single thread; ns per alloc+free pair, median of %ld repeats of %ld pairs (%ld at 1 MiB)\n",
+         repeats, pairs, pairs / 10 > 0 ? pairs / 10 : 1);
+  for (int w = 0; w < n_allocs; w++) printf("# %-19s %s\n", allocs[w]->name, ids[w]);
+  double med[MAX_ALLOCS][PATTERNS][MAX_SIZES], lo[MAX_ALLOCS][PATTERNS][MAX_SIZES],
+      hi[MAX_ALLOCS][PATTERNS][MAX_SIZES];
+  for (int w = 0; w < n_allocs; w++)
+    for (int p = 0; p < PATTERNS; p++)
+      for (int s = 0; s < n_sizes; s++) {
+        double v[64];
+        for (long r = 0; r < repeats; r++) v[r] = all[r][w][p][s];
+        qsort(v, (size_t)repeats, sizeof v[0], cmp_double);
+        med[w][p][s] = repeats % 2 ? v[repeats / 2] : 0.5 * (v[repeats / 2 - 1] + v[repeats / 2]);
+        lo[w][p][s] = v[0];
+        hi[w][p][s] = v[repeats - 1];
+      }
+  for (int p = 0; p < PATTERNS; p++) {
+    printf("\n%s\n%8s", pattern_names[p], "size");
+    for (int w = 0; w < n_allocs; w++) printf(" %*s", (int)strlen(allocs[w]->name) > 8 ? (int)strlen(allocs[w]->name) : 8, allocs[w]->name);
+    printf("   best-np/je best-np/peer np-malloc/peer\n");
+    for (int s = 0; s < n_sizes; s++) {
+      char label[32];
+      size_label(sizes[s], label, sizeof label);
+      printf("%8s", label);
+      double best_np = 0, best_npm = 0, best_peer = 0, je = 0;
+      for (int w = 0; w < n_allocs; w++) {
+        double m = med[w][p][s];
+        int width = (int)strlen(allocs[w]->name) > 8 ? (int)strlen(allocs[w]->name) : 8;
+        printf(" %*.1f", width, m);
+        if (allocs[w]->is_npool == 1 && (best_np == 0 || m < best_np)) best_np = m;
+        if (allocs[w]->is_npool == 2 && (best_npm == 0 || m < best_npm)) best_npm = m;
+        if (allocs[w]->is_peer && (best_peer == 0 || m < best_peer)) best_peer = m;
+        if (!strcmp(allocs[w]->name, "jemalloc")) je = m;
+      }
+      if (best_np > 0 && je > 0) printf("   %10.2f", best_np / je);
+      else printf("   %10s", "-");
+      if (best_np > 0 && best_peer > 0) printf(" %12.2f", best_np / best_peer);
+      else printf(" %12s", "-");
+      if (best_npm > 0 && best_peer > 0) printf(" %14.2f", best_npm / best_peer);
+      else printf(" %14s", "-");
+      printf("\n");
     }
   }
-
-  printf("\n%8s %10s %10s %10s %12s %12s\n", "size", "npool", "glibc", "jemalloc", "npool/je",
-         "glibc/je");
-  printf("%8s %10s %10s %10s %12s %12s\n", "", "ns/pair", "ns/pair", "ns/pair", "", "");
-  for (size_t s = 0; s < NSIZES; s++) {
-    char label[32];
-    size_t size = sizes[s];
-    if (size >= 1024 * 1024) snprintf(label, sizeof label, "%zu MiB", size >> 20);
-    else if (size >= 1024) snprintf(label, sizeof label, "%zu KiB", size >> 10);
-    else snprintf(label, sizeof label, "%zu B", size);
-    double je = med[s][ALLOC_JEMALLOC];
-    printf("%8s %10.1f %10.1f %10.1f %12.2f %12.2f\n", label, med[s][ALLOC_NPOOL],
-           med[s][ALLOC_GLIBC], je, med[s][ALLOC_NPOOL] / je, med[s][ALLOC_GLIBC] / je);
-  }
   printf("\n# spread over repeats, min..max ns/pair\n");
-  for (size_t s = 0; s < NSIZES; s++) {
-    printf("# %8zu", sizes[s]);
-    for (int w = 0; w < ALLOC_COUNT; w++)
-      printf("  %s %.1f..%.1f", alloc_names[w], lo[s][w], hi[s][w]);
-    printf("\n");
-  }
-
-  free(all);
-  free(samples);
-  np_allocator_destroy(g_np);
+  for (int p = 0; p < PATTERNS; p++)
+    for (int s = 0; s < n_sizes; s++) {
+      printf("# %-9s %8zu", pattern_names[p], sizes[s]);
+      for (int w = 0; w < n_allocs; w++) printf("  %s %.1f..%.1f", allocs[w]->name, lo[w][p][s], hi[w][p][s]);
+      printf("\n");
+    }
   return 0;
 }

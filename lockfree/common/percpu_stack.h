@@ -17,17 +17,18 @@
 
 /* An entry is the block's address. */
 typedef struct np_percpu_stack {
-  intptr_t count;   /* offset 0 */
-  void **slots;     /* offset 8 */
-  intptr_t cap;     /* offset 16 */
-  uint32_t *lock;   /* offset 24 */
+  intptr_t count;      /* offset 0 */
+  void **slots;        /* offset 8 */
+  uint32_t cap;        /* offset 16 */
+  uint32_t low_water;  /* offset 20: least count since the last trim, lowered by
+                          the pops inside their sequences (a heuristic: an
+                          aborted pop may lower it too) */
+  uint32_t *lock;      /* offset 24 */
 } np_percpu_stack;
 
 typedef struct np_percpu {
   np_percpu_stack *stacks; /* [n_cpus * n_classes] */
   uint32_t *locks;         /* [n_cpus], one per 64-byte line */
-  uint32_t *low_water;     /* [n_cpus * n_classes] least count seen since the last
-                              trim: written outside the sequences, approximate */
   uint32_t n_cpus;
   uint32_t n_classes;
 } np_percpu;

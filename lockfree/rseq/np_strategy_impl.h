@@ -108,6 +108,10 @@ retry:
                                 "movq -8(%%rdx,%%rcx,8), %%r8\n\t"
                                 "movq %%r8, (%[out])\n\t"
                                 "decq %%rcx\n\t"
+                                "cmpl %%ecx, 20(%%rax)\n\t"        /* low water */
+                                "jbe 5f\n\t"
+                                "movl %%ecx, 20(%%rax)\n\t"
+                                "5:\n\t"
                                 "movq %%rcx, (%%rax)\n\t")         /* commit */
                             :
                             : [rseq] "r"(rseq), [stacks] "r"(pc->stacks), [ncpus] "r"(pc->n_cpus),
@@ -129,7 +133,8 @@ retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
                                 NP_RSEQ_FIND_STACK(miss)
                                 "movq (%%rax), %%rcx\n\t"          /* count */
-                                "cmpq 16(%%rax), %%rcx\n\t"        /* cap */
+                                "movl 16(%%rax), %%edx\n\t"        /* cap */
+                                "cmpq %%rdx, %%rcx\n\t"
                                 "jae %l[miss]\n\t"
                                 "movq 8(%%rax), %%rdx\n\t"         /* slots */
                                 "movq %[p], (%%rdx,%%rcx,8)\n\t"
@@ -157,7 +162,7 @@ retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
                                 NP_RSEQ_FIND_STACK(miss)
                                 "movq (%%rax), %%rcx\n\t"          /* count */
-                                "movq 16(%%rax), %%rdx\n\t"        /* cap */
+                                "movl 16(%%rax), %%edx\n\t"        /* cap */
                                 "subq %%rcx, %%rdx\n\t"            /* room */
                                 "jbe %l[miss]\n\t"
                                 "cmpq %[want], %%rdx\n\t"
@@ -212,6 +217,10 @@ retry:
                                 "cmpq %%rdx, %%r9\n\t"
                                 "jb 5b\n\t"
                                 "movq %%rdx, (%[popped])\n\t"
+                                "cmpl %%ecx, 20(%%rax)\n\t"        /* low water */
+                                "jbe 6f\n\t"
+                                "movl %%ecx, 20(%%rax)\n\t"
+                                "6:\n\t"
                                 "movq %%rcx, (%%rax)\n\t")         /* commit */
                             :
                             : [rseq] "r"(rseq), [stacks] "r"(pc->stacks), [ncpus] "r"(pc->n_cpus),
