@@ -281,7 +281,8 @@ __attribute__((noinline)) static int free_to_cpu_cache(np_allocator *a, np_tcach
 
 /*
  * Free by pointer, the fast path, for a small block going onto the caller's
- * own cache: the registry (root, leaf: the chunk), the chunk's page map entry
+ * own cache: the chunk (one of the thread's recent chunks, or the registry:
+ * root, leaf), the chunk's page map entry
  * (run handle and subpage, one 16-byte entry), the element (a multiplication)
  * and its tag (out of the arena, and whose), the thread's cache; then the
  * claim, one atomic swap of the free mark in the block itself, and a push.
@@ -291,8 +292,27 @@ __attribute__((noinline)) static int free_to_cpu_cache(np_allocator *a, np_tcach
 int np_free(np_allocator *a, void *ptr) {
   if (__builtin_expect(a == NULL, 0)) return NP_ERR_NULL_ARGUMENT;
   if (__builtin_expect(ptr == NULL, 0)) return NP_OK;
-  np_region *r = np_registry_get(&a->registry, ptr);
-  if (__builtin_expect(r == NULL || r->kind != NP_REGION_CHUNK, 0)) return free_slow(a, ptr, r);
+  const np_tls_slot *slot = &np_tls_caches[0];
+  if (__builtin_expect(slot->alloc != a || slot->uid != a->uid, 0))
+    return free_slow(a, ptr, np_registry_get(&a->registry, ptr));
+  np_tcache *tc = slot->tc;
+  /* The chunk: from the thread's recent chunks, else the registry. */
+  uintptr_t key = (uintptr_t)ptr >> a->registry.shift;
+  np_region *r;
+  uint64_t epoch = atomic_load_explicit(&a->chunk_epoch, memory_order_acquire);
+  unsigned k = (unsigned)key & (NP_RECENT_CHUNKS - 1);
+  if (__builtin_expect(tc->recent_chunks[k].key == key && tc->chunk_epoch == epoch, 1)) {
+    r = &tc->recent_chunks[k].chunk->region;
+  } else {
+    r = np_registry_get(&a->registry, ptr);
+    if (__builtin_expect(r == NULL || r->kind != NP_REGION_CHUNK, 0)) return free_slow(a, ptr, r);
+    if (tc->chunk_epoch != epoch) {
+      memset(tc->recent_chunks, 0, sizeof tc->recent_chunks);
+      tc->chunk_epoch = epoch;
+    }
+    tc->recent_chunks[k].key = key;
+    tc->recent_chunks[k].chunk = (np_chunk *)r;
+  }
   const np_chunk *c = (const np_chunk *)r;
   const unsigned page_shift = a->sc.page_shift;
   size_t off = (uintptr_t)ptr & a->chunk_mask;
@@ -303,12 +323,8 @@ int np_free(np_allocator *a, void *ptr) {
   uint32_t run_off = (uint32_t)(off - ((size_t)np_handle_offset(h) << page_shift));
   uint32_t idx = (uint32_t)(((unsigned __int128)s->elem_magic * run_off) >> 64);
   np_block_tag tag = NP_LOAD(&s->tags[idx < s->max_elems ? idx : 0]);
-  const np_tls_slot *slot = &np_tls_caches[0];
-  if (__builtin_expect(idx * s->elem_size != run_off || idx >= s->max_elems || !(tag & NP_TAG_OUT) ||
-                           slot->alloc != a || slot->uid != a->uid,
-                       0))
+  if (__builtin_expect(idx * s->elem_size != run_off || idx >= s->max_elems || !(tag & NP_TAG_OUT), 0))
     return free_slow(a, ptr, r);
-  np_tcache *tc = slot->tc;
   if (a->percpu_active) return free_to_cpu_cache(a, tc, ptr, r, s->size_idx);
   np_cache_class *cc = &tc->classes[s->size_idx];
   if (__builtin_expect((tag & NP_TAG_OWNER_MASK) != tc->id || cc->count >= cc->cap, 0))

@@ -117,6 +117,7 @@ np_chunk *np_chunk_new(np_arena *arena) {
 
 void np_chunk_delete(np_arena *arena, np_chunk *c) {
   np_registry_clear(&arena->alloc->registry, c->region.base);
+  atomic_fetch_add_explicit(&arena->alloc->chunk_epoch, 1, memory_order_acq_rel);
   /* Subpages still recorded (an allocator destroyed with live blocks). */
   for (uint32_t p = 0; p < c->pages; p++) {
     uint64_t h = c->map[p].handle;

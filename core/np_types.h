@@ -255,6 +255,8 @@ typedef struct __attribute__((aligned(256))) np_cache_class {
   np_mpsc remote;          /* blocks freed by other threads */
 } np_cache_class;
 
+#define NP_RECENT_CHUNKS 4 /* a power of two */
+
 typedef struct np_tcache {
   struct np_allocator *alloc;
   np_arena *arena;                /* bound for the thread's lifetime */
@@ -263,6 +265,11 @@ typedef struct np_tcache {
   NP_ATOMIC(int) alive;           /* remote producers check it ... */
   NP_ATOMIC(unsigned) inflight;   /* ... after announcing themselves here */
   uint32_t until_trim;            /* cache lookups left before the next trim */
+  /* The chunks this thread freed into last (jemalloc's rtree cache idea): a
+   * free that finds its chunk here skips the registry. Valid while the
+   * allocator's chunk_epoch (bumped by every chunk deletion) is chunk_epoch. */
+  uint64_t chunk_epoch;
+  struct { uintptr_t key; np_chunk *chunk; } recent_chunks[NP_RECENT_CHUNKS];
   uint16_t id;                    /* 1..NP_MAX_THREAD_CACHES, the owner tag */
   np_cache_class classes[];       /* [alloc->n_tc_classes]; those from n_cached on stay empty */
 } np_tcache;
@@ -319,6 +326,7 @@ struct np_allocator {
   NP_ATOMIC(uint64_t) invalid_frees;
   uint64_t free_key;         /* secret of the free marks (np_free_mark) */
   uintptr_t chunk_mask;      /* chunk size - 1: a pointer's chunk base without a load */
+  NP_ATOMIC(uint64_t) chunk_epoch; /* chunks deleted, ever: invalidates np_tcache.recent_chunks */
   uint64_t uid;              /* tells a new allocator from a destroyed one at the same address */
   struct np_allocator *next_live;
   /* Thread caches */
