@@ -167,9 +167,14 @@ void *np_alloc(np_allocator *a, size_t size) {
                            size - 1 >= (size_t)NP_LOOKUP_ENTRIES << NP_LOG2_QUANTUM, 0))
     return alloc_slow(a, size);
   np_tcache *tc = slot->tc;
-  np_cache_class *cc = &tc->classes[a->sc.size2idx_tab[(size - 1) >> NP_LOG2_QUANTUM]];
-  if (__builtin_expect(!np_tcache_can_pop(tc, cc), 0)) return alloc_slow(a, size);
-  return np_tcache_pop(tc, cc);
+  unsigned idx = a->sc.size2idx_tab[(size - 1) >> NP_LOG2_QUANTUM];
+  np_cache_class *cc = &tc->classes[idx];
+  if (__builtin_expect(np_tcache_can_pop(tc, cc), 1)) return np_tcache_pop(tc, cc);
+  if (a->percpu_active && idx < a->n_cached) { /* per-CPU caches: thread stacks stay empty */
+    void *p = np_cpu_cache_pop(a, tc, idx);
+    if (__builtin_expect(p != NULL, 1)) return p;
+  }
+  return alloc_slow(a, size);
 }
 
 /* Every block starts at a multiple of the quantum (16: every class is a
@@ -267,16 +272,23 @@ __attribute__((noinline)) static int free_slow(np_allocator *a, void *ptr, np_re
   return rc == NP_OK ? rc : refused(a, rc);
 }
 
-/* The fast path's end with per-CPU caches: a validated small block. */
-__attribute__((noinline)) static int free_to_cpu_cache(np_allocator *a, np_tcache *tc, void *ptr, np_region *r,
-                                                        unsigned idx) {
-  if (idx >= a->n_cached) return free_slow(a, ptr, r);
-  if (!np_block_claim(a, ptr)) return refused(a, NP_ERR_DOUBLE_FREE);
+/* A claimed block whose CPU stack was full: np_cpu_cache_free drains it (or
+ * finds the CPU under maintenance: the arena). */
+__attribute__((noinline)) static int free_to_cpu_cache_slow(np_allocator *a, np_tcache *tc, void *ptr,
+                                                             np_region *r, unsigned idx) {
   if (np_cpu_cache_free(a, tc, ptr, idx)) return NP_OK;
   np_block_ref ref; /* the CPU is under maintenance: the arena */
   np_chunk_find_block(a, (np_chunk *)r, ptr, &ref);
   int rc = np_arena_free_block(r->arena, ptr, &ref);
   return rc == NP_OK ? rc : refused(a, rc);
+}
+
+/* The fast path's end with per-CPU caches: a validated small block. */
+static inline int free_to_cpu_cache(np_allocator *a, np_tcache *tc, void *ptr, np_region *r, unsigned idx) {
+  if (__builtin_expect(idx >= a->n_cached, 0)) return free_slow(a, ptr, r);
+  if (__builtin_expect(!np_block_claim(a, ptr), 0)) return refused(a, NP_ERR_DOUBLE_FREE);
+  if (__builtin_expect(np_cpu_cache_push(a, tc, idx, ptr), 1)) return NP_OK;
+  return free_to_cpu_cache_slow(a, tc, ptr, r, idx);
 }
 
 /*

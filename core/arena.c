@@ -224,22 +224,22 @@ static int still_out(np_arena *a, const void *ptr, const np_block_ref *ref) {
 
 /* Frees one checked block; the arena lock (and for a small block its class
  * lock) held. Gives back the run of a subpage that emptied and a chunk that
- * became free. */
-static void free_locked(np_arena *a, const np_block_ref *ref) {
+ * became free; returns 0 when it did the latter. */
+static int free_locked(np_arena *a, const np_block_ref *ref) {
   np_chunk *c = ref->chunk;
   np_subpage *s = ref->subpage;
   NP_STORE(ref->tag, 0);
   uint64_t run = ref->handle;
   if (s) {
-    if (np_subpage_free(s, &a->small_heads[s->size_idx], np_handle_bitmap_idx(ref->handle))) return;
+    if (np_subpage_free(s, &a->small_heads[s->size_idx], np_handle_bitmap_idx(ref->handle))) return 1;
     run = np_handle_make(s->run_offset, s->run_pages, 1); /* it emptied and left its list */
     np_subpage_delete(a, s);
   }
-  if (!np_chunk_list_free_run(c->list, c, run)) {
-    a->chunk_deallocations++;
-    a->mapped_bytes -= c->region.size;
-    np_chunk_delete(a, c);
-  }
+  if (np_chunk_list_free_run(c->list, c, run)) return 1;
+  a->chunk_deallocations++;
+  a->mapped_bytes -= c->region.size;
+  np_chunk_delete(a, c);
+  return 0;
 }
 
 static void count_frees(np_arena *a, unsigned idx, unsigned n) {
@@ -274,9 +274,15 @@ int np_arena_free_block(np_arena *a, void *ptr, const np_block_ref *ref) {
 void np_arena_free_cached(np_allocator *alloc, void *const *blocks, unsigned n) {
   np_arena *held = NULL;
   unsigned held_idx = 0, freed = 0;
+  uintptr_t last_base = 0;
+  np_chunk *c = NULL;
   for (unsigned i = 0; i < n; i++) {
     void *p = blocks[i];
-    np_chunk *c = (np_chunk *)np_registry_get(&alloc->registry, p);
+    uintptr_t base = (uintptr_t)p & ~alloc->chunk_mask; /* neighbours share their chunk */
+    if (base != last_base || c == NULL) {
+      c = (np_chunk *)np_registry_get(&alloc->registry, p);
+      last_base = base;
+    }
     np_block_ref ref;
     /* A cached block keeps its chunk and its run: both are found. */
     np_chunk_find_block(alloc, c, p, &ref);
@@ -291,7 +297,7 @@ void np_arena_free_cached(np_allocator *alloc, void *const *blocks, unsigned n) 
       held_idx = ref.size_idx;
       freed = 0;
     }
-    free_locked(a, &ref);
+    if (!free_locked(a, &ref)) c = NULL; /* that chunk is gone */
     freed++;
   }
   if (held) {

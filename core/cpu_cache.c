@@ -108,23 +108,17 @@ __attribute__((noinline)) static void trim_now(np_allocator *a, np_tcache *tc) {
 }
 
 void *np_cpu_cache_alloc(np_allocator *a, np_tcache *tc, unsigned idx) {
-  if (__builtin_expect(tc->until_trim <= 1, 0)) trim_now(a, tc);
-  else tc->until_trim--;
-  void *p = np_percpu_pop(&a->percpu, idx);
-  if (__builtin_expect(p == NULL, 0)) return refill(a, tc, idx);
-  NP_STORE(&tc->classes[idx].hits, tc->classes[idx].hits + 1);
-  np_block_unmark(p);
-  return p;
+  if (tc->until_trim <= 1) trim_now(a, tc);
+  void *p = np_cpu_cache_pop(a, tc, idx);
+  if (p) return p;
+  tc->until_trim--; /* a lookup that found nothing */
+  return refill(a, tc, idx);
 }
 
 int np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, unsigned idx) {
   if (a->cache_cap[idx] == 0 || tc == NULL) return 0;
-  np_cache_class *cc = &tc->classes[idx];
   for (int attempt = 0; attempt < 2; attempt++) {
-    if (np_percpu_push(&a->percpu, idx, ptr)) {
-      NP_STORE(&cc->pushes, cc->pushes + 1);
-      return 1;
-    }
+    if (np_cpu_cache_push(a, tc, idx, ptr)) return 1;
     drain_current(a, tc, idx, a->cache_cap[idx] / 2 ? a->cache_cap[idx] / 2 : 1);
   }
   return 0; /* the CPU is under maintenance: the arena */

@@ -232,6 +232,24 @@ NP_INTERNAL void np_cpu_cache_trim_current(np_allocator *a, np_tcache *tc);
 NP_INTERNAL void np_cpu_cache_flush_all(np_allocator *a, np_tcache *tc);
 NP_INTERNAL np_arena *np_cpu_cache_arena(np_allocator *a); /* this CPU's */
 
+/* The per-CPU fast paths, inline in np_alloc and np_free: one sequence each.
+ * NULL / 0: np_cpu_cache_alloc / np_cpu_cache_free's turn (a miss, a trim
+ * due, a full stack, a CPU under maintenance). */
+static inline void *np_cpu_cache_pop(np_allocator *a, np_tcache *tc, unsigned idx) {
+  if (__builtin_expect(tc->until_trim <= 1, 0)) return NULL;
+  void *p = np_percpu_pop(&a->percpu, idx);
+  if (__builtin_expect(p == NULL, 0)) return NULL;
+  tc->until_trim--;
+  NP_STORE(&tc->classes[idx].hits, tc->classes[idx].hits + 1);
+  np_block_unmark(p);
+  return p;
+}
+static inline int np_cpu_cache_push(np_allocator *a, np_tcache *tc, unsigned idx, void *p) {
+  if (__builtin_expect(!np_percpu_push(&a->percpu, idx, p), 0)) return 0;
+  NP_STORE(&tc->classes[idx].pushes, tc->classes[idx].pushes + 1);
+  return 1;
+}
+
 /* default_allocator.c: 1 while this thread is making the default allocator
  * (np_default_allocator() returns NULL to a call from inside that). */
 NP_INTERNAL int np_default_allocator_creating(void);
