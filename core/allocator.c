@@ -292,11 +292,12 @@ static inline int free_to_cpu_cache(np_allocator *a, np_tcache *tc, void *ptr, n
 }
 
 /*
- * Free by pointer, the fast path, for a small block going onto the caller's
- * own cache: the chunk (one of the thread's recent chunks, or the registry:
+ * Free by pointer, the fast path, for a block of a cached class going onto
+ * the caller's own cache: the chunk (one of the thread's recent chunks, or the registry:
  * root, leaf), the chunk's page map entry
  * (run handle and subpage, one 16-byte entry), the element (a multiplication)
- * and its tag (out of the arena, and whose), the thread's cache; then the
+ * or the normal run, and its tag (out of the arena, and whose), the thread's
+ * cache; then the
  * claim, one atomic swap of the free mark in the block itself, and a push.
  * Nothing is written before the block is known to be a live one. Anything
  * else is free_slow's, as a tail call, with the region found.
@@ -330,15 +331,24 @@ int np_free(np_allocator *a, void *ptr) {
   size_t off = (uintptr_t)ptr & a->chunk_mask;
   const np_page_entry *e = &c->map[off >> page_shift];
   uint64_t h = NP_LOAD(&e->handle);
-  if (__builtin_expect(!np_handle_is_subpage(h), 0)) return free_slow(a, ptr, r);
-  const np_subpage *s = NP_LOAD(&e->subpage);
-  uint32_t run_off = (uint32_t)(off - ((size_t)np_handle_offset(h) << page_shift));
-  uint32_t idx = (uint32_t)(((unsigned __int128)s->elem_magic * run_off) >> 64);
-  np_block_tag tag = NP_LOAD(&s->tags[idx < s->max_elems ? idx : 0]);
-  if (__builtin_expect(idx * s->elem_size != run_off || idx >= s->max_elems || !(tag & NP_TAG_OUT), 0))
-    return free_slow(a, ptr, r);
-  if (a->percpu_active) return free_to_cpu_cache(a, tc, ptr, r, s->size_idx);
-  np_cache_class *cc = &tc->classes[s->size_idx];
+  size_t run_start = (size_t)np_handle_offset(h) << page_shift;
+  np_block_tag tag;
+  unsigned cls;
+  if (__builtin_expect(np_handle_is_subpage(h), 1)) { /* small: the element of the subpage */
+    const np_subpage *s = NP_LOAD(&e->subpage);
+    uint32_t run_off = (uint32_t)(off - run_start);
+    uint32_t idx = (uint32_t)(((unsigned __int128)s->elem_magic * run_off) >> 64);
+    tag = NP_LOAD(&s->tags[idx < s->max_elems ? idx : 0]);
+    if (__builtin_expect(idx * s->elem_size != run_off || idx >= s->max_elems, 0)) return free_slow(a, ptr, r);
+    cls = s->size_idx;
+  } else { /* normal: the run itself (a free page, or not its start: the slow path says why) */
+    if (__builtin_expect(h == 0 || off != run_start, 0)) return free_slow(a, ptr, r);
+    tag = NP_LOAD(&c->run_tags[np_handle_offset(h)]);
+    cls = np_handle_bitmap_idx(h);
+  }
+  if (__builtin_expect(!(tag & NP_TAG_OUT) || cls >= a->n_tc_classes, 0)) return free_slow(a, ptr, r);
+  if (a->percpu_active) return free_to_cpu_cache(a, tc, ptr, r, cls);
+  np_cache_class *cc = &tc->classes[cls];
   if (__builtin_expect((tag & NP_TAG_OWNER_MASK) != tc->id || cc->count >= cc->cap, 0))
     return free_slow(a, ptr, r);
   if (__builtin_expect(!np_block_claim(a, ptr), 0)) return refused(a, NP_ERR_DOUBLE_FREE);
