@@ -26,9 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "experiments/runfiles.h"
 
 enum { MAX_ALLOCS = 16, MAX_SIZES = 8, PATTERNS = 2 };
 
@@ -56,24 +57,10 @@ static const allocator all_allocs[] = {
 static const size_t default_sizes[] = {64, 1024, 16384, 65536, 1048576};
 static const char *const pattern_names[PATTERNS] = {"immediate", "batched"};
 
-static int is_dir(const char *p) {
-  struct stat st;
-  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* The runfiles tree's root (npool/...), where the workers and libraries are. */
 static const char *find_root(const char *argv0) {
-  static char buf[4096];
-  const char *envs[] = {"RUNFILES_DIR", "TEST_SRCDIR"};
-  for (int i = 0; i < 2; i++) {
-    const char *r = getenv(envs[i]);
-    if (r && *r) {
-      snprintf(buf, sizeof buf, "%s/npool", r);
-      if (is_dir(buf)) return buf;
-    }
-  }
-  snprintf(buf, sizeof buf, "%s.runfiles/npool", argv0);
-  if (is_dir(buf)) return buf;
+  const char *root = np_runfiles_dir(argv0, "");
+  if (root) return root;
   fprintf(stderr, "micro: cannot find the runfiles of %s (run it with bazel run)\n", argv0);
   exit(2);
 }

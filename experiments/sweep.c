@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "experiments/result_csv.h"
+#include "experiments/runfiles.h"
 #include "experiments/run_dir.h"
 #include "experiments/size_dist.h"
 #include "experiments/sweep_allocators.h" /* SWEEP_DEFAULT_ALLOCATORS */
@@ -153,24 +154,11 @@ static long parse_long(const char *opt, const char *s, long min) {
   return v;
 }
 
-static int is_dir(const char *p) {
-  struct stat st;
-  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* The runfiles copy of this package, where the worker binaries are. */
 static char *find_bindir(const char *argv0) {
   static char buf[4096];
-  const char *envs[] = {"RUNFILES_DIR", "TEST_SRCDIR"};
-  for (int i = 0; i < 2; i++) {
-    const char *r = getenv(envs[i]);
-    if (r && *r) {
-      snprintf(buf, sizeof buf, "%s/npool/experiments", r);
-      if (is_dir(buf)) return buf;
-    }
-  }
-  snprintf(buf, sizeof buf, "%s.runfiles/npool/experiments", argv0);
-  if (is_dir(buf)) return buf;
+  const char *runfiles = np_runfiles_dir(argv0, "experiments");
+  if (runfiles) return (char *)runfiles;
   /* Beside this program (bazel-bin/experiments, or a runfiles tree). */
   snprintf(buf, sizeof buf, "%s", argv0);
   char *slash = strrchr(buf, '/');

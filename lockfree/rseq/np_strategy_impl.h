@@ -72,6 +72,25 @@ static inline int np_percpu_current_cpu(void) {
   "movq 24(%%rax), %%rcx\n\t"                                        \
   "cmpl $0, (%%rcx)\n\t"                                             \
   "jnz %l[" #miss "]\n\t"
+/* Copies %rdx 8-byte entries from `from` to `to` (registers, as asm text);
+ * uses r9 and r10. Inside a sequence. */
+#define NP_RSEQ_COPY(from, to)                                       \
+  "xorl %%r9d, %%r9d\n\t"                                            \
+  "5:\n\t"                                                           \
+  "movq (" from ",%%r9,8), %%r10\n\t"                                \
+  "movq %%r10, (" to ",%%r9,8)\n\t"                                  \
+  "incq %%r9\n\t"                                                    \
+  "cmpq %%rdx, %%r9\n\t"                                             \
+  "jb 5b\n\t"
+
+/* The stack in %rax gets the new count in %ecx as its low-water mark if
+ * that is lower. Inside a sequence, before the commit. */
+#define NP_RSEQ_LOWER_LOW_WATER                                      \
+  "cmpl %%ecx, 20(%%rax)\n\t"                                        \
+  "jbe 6f\n\t"                                                       \
+  "movl %%ecx, 20(%%rax)\n\t"                                        \
+  "6:\n\t"
+
 #define NP_STR2(x) #x
 #define NP_STR(x) NP_STR2(x)
 
@@ -108,10 +127,7 @@ retry:
                                 "movq -8(%%rdx,%%rcx,8), %%r8\n\t"
                                 "movq %%r8, (%[out])\n\t"
                                 "decq %%rcx\n\t"
-                                "cmpl %%ecx, 20(%%rax)\n\t"        /* low water */
-                                "jbe 5f\n\t"
-                                "movl %%ecx, 20(%%rax)\n\t"
-                                "5:\n\t"
+                                NP_RSEQ_LOWER_LOW_WATER
                                 "movq %%rcx, (%%rax)\n\t")         /* commit */
                             :
                             : [rseq] "r"(rseq), [stacks] "r"(pc->stacks), [ncpus] "r"(pc->n_cpus),
@@ -169,13 +185,7 @@ retry:
                                 "cmovaq %[want], %%rdx\n\t"        /* k = min(room, n) */
                                 "movq 8(%%rax), %%r8\n\t"          /* slots */
                                 "leaq (%%r8,%%rcx,8), %%r8\n\t"    /* first free slot */
-                                "xorl %%r9d, %%r9d\n\t"
-                                "5:\n\t"
-                                "movq (%[src],%%r9,8), %%r10\n\t"
-                                "movq %%r10, (%%r8,%%r9,8)\n\t"
-                                "incq %%r9\n\t"
-                                "cmpq %%rdx, %%r9\n\t"
-                                "jb 5b\n\t"
+                                NP_RSEQ_COPY("%[src]", "%%r8")
                                 "movq %%rdx, (%[pushed])\n\t"
                                 "addq %%rdx, %%rcx\n\t"
                                 "movq %%rcx, (%%rax)\n\t")         /* commit */
@@ -209,18 +219,9 @@ retry:
                                 "subq %%rdx, %%rcx\n\t"            /* the new count */
                                 "movq 8(%%rax), %%r8\n\t"
                                 "leaq (%%r8,%%rcx,8), %%r8\n\t"    /* first slot taken */
-                                "xorl %%r9d, %%r9d\n\t"
-                                "5:\n\t"
-                                "movq (%%r8,%%r9,8), %%r10\n\t"
-                                "movq %%r10, (%[dst],%%r9,8)\n\t"
-                                "incq %%r9\n\t"
-                                "cmpq %%rdx, %%r9\n\t"
-                                "jb 5b\n\t"
+                                NP_RSEQ_COPY("%%r8", "%[dst]")
                                 "movq %%rdx, (%[popped])\n\t"
-                                "cmpl %%ecx, 20(%%rax)\n\t"        /* low water */
-                                "jbe 6f\n\t"
-                                "movl %%ecx, 20(%%rax)\n\t"
-                                "6:\n\t"
+                                NP_RSEQ_LOWER_LOW_WATER
                                 "movq %%rcx, (%%rax)\n\t")         /* commit */
                             :
                             : [rseq] "r"(rseq), [stacks] "r"(pc->stacks), [ncpus] "r"(pc->n_cpus),
