@@ -52,7 +52,7 @@ const np_option np_options[] = {
         "Netty's amount, capacity minus allocations)"),
     OPT(cache_refill_batch, NP_OPT_UINT, 0, 0, 64, 0, NP_ERR_CACHE,
         "blocks a cache miss takes from the arena at once (0: half the capacity, at most 64 "
-        "small, 8 normal; 1: Netty's one)"),
+        "small, 8 normal, and at most 32 KiB of blocks; 1: Netty's one)"),
     OPT(leak_detection, NP_OPT_LEAK, NP_LEAK_SIMPLE, NP_LEAK_DISABLED, NP_LEAK_PARANOID, 0,
         NP_ERR_LEAK_DETECTION, "leak detection of pooled buffers: disabled, simple, advanced, paranoid"),
     OPT(leak_sampling_interval, NP_OPT_UINT, 128, 1, UINT_MAX, 0, NP_ERR_LEAK_DETECTION,

@@ -47,13 +47,17 @@ static unsigned next_pow2(unsigned v) {
 }
 
 /* Blocks a miss takes: cache_refill_batch, or (0) half the capacity up to a
- * cap per kind; never more than the capacity. */
-static uint32_t refill_of(const np_config *cfg, unsigned cap, int small) {
+ * cap per kind and at most REFILL_BYTES of blocks (a refill marks, so
+ * touches, every block it caches: a class used once must not pull in a
+ * megabyte); never more than the capacity. */
+#define REFILL_BYTES (32 * 1024)
+static uint32_t refill_of(const np_config *cfg, unsigned cap, int small, size_t size) {
   unsigned n = cfg->cache_refill_batch;
   if (n == 0) {
     n = cap / 2;
     unsigned max = small ? REFILL_SMALL_MAX : REFILL_NORMAL_MAX;
     if (n > max) n = max;
+    if (n > REFILL_BYTES / size) n = (unsigned)(REFILL_BYTES / size);
   }
   if (n > REFILL_MAX) n = REFILL_MAX;
   if (n > cap) n = cap;
@@ -71,7 +75,7 @@ void np_tcaches_init(np_allocator *a) {
     else if (size <= cfg->max_cached_buffer_capacity) cap = cfg->normal_cache_size;
     else break;
     a->cache_cap[i] = cap ? next_pow2(cap) : 0;
-    a->refill_count[i] = refill_of(cfg, a->cache_cap[i], small);
+    a->refill_count[i] = refill_of(cfg, a->cache_cap[i], small, size);
     if (cap) a->n_cached = i + 1;
   }
   unsigned table_classes = (unsigned)a->sc.size2idx_tab[NP_LOOKUP_ENTRIES - 1] + 1;

@@ -95,8 +95,8 @@ typedef struct np_config {
    * in use stays cached; 0: Netty's amount (capacity minus allocations). */
   int trim_low_water;
   /* Blocks a cache miss takes from the arena at once (default 0: half the
-   * capacity, at most 64 for small and 8 for normal classes; at most 64);
-   * 1 is Netty's one block per miss. */
+   * capacity, at most 64 for small and 8 for normal classes, and at most
+   * 32 KiB of blocks; at most 64); 1 is Netty's one block per miss. */
   unsigned cache_refill_batch;
   /* Leak detection of pooled buffers (default NP_LEAK_SIMPLE, 1 in 128 sampled). */
   np_leak_level leak_detection;
