@@ -272,6 +272,16 @@ __attribute__((noinline)) static int free_slow(np_allocator *a, void *ptr, np_re
   return rc == NP_OK ? rc : refused(a, rc);
 }
 
+/* A claimed block for the caller's own full stack (np_tcache_push_full). */
+__attribute__((noinline)) static int push_on_full(np_allocator *a, np_tcache *tc, void *ptr, np_region *r,
+                                                   unsigned idx) {
+  if (np_tcache_push_full(tc, idx, ptr)) return NP_OK;
+  np_block_ref ref; /* (a class without a cache never gets here) */
+  np_chunk_find_block(a, (np_chunk *)r, ptr, &ref);
+  int rc = np_arena_free_block(r->arena, ptr, &ref);
+  return rc == NP_OK ? rc : refused(a, rc);
+}
+
 /* A claimed block whose CPU stack was full: np_cpu_cache_free drains it (or
  * finds the CPU under maintenance: the arena). */
 __attribute__((noinline)) static int free_to_cpu_cache_slow(np_allocator *a, np_tcache *tc, void *ptr,
@@ -349,9 +359,9 @@ int np_free(np_allocator *a, void *ptr) {
   if (__builtin_expect(!(tag & NP_TAG_OUT) || cls >= a->n_tc_classes, 0)) return free_slow(a, ptr, r);
   if (a->percpu_active) return free_to_cpu_cache(a, tc, ptr, r, cls);
   np_cache_class *cc = &tc->classes[cls];
-  if (__builtin_expect((tag & NP_TAG_OWNER_MASK) != tc->id || cc->count >= cc->cap, 0))
-    return free_slow(a, ptr, r);
+  if (__builtin_expect((tag & NP_TAG_OWNER_MASK) != tc->id || cc->cap == 0, 0)) return free_slow(a, ptr, r);
   if (__builtin_expect(!np_block_claim(a, ptr), 0)) return refused(a, NP_ERR_DOUBLE_FREE);
+  if (__builtin_expect(cc->count >= cc->cap, 0)) return push_on_full(a, tc, ptr, r, cls);
   cc->stack[cc->count++] = ptr;
   NP_STORE(&cc->pushes, cc->pushes + 1);
   return NP_OK;

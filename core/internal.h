@@ -194,6 +194,9 @@ NP_INTERNAL void np_tcache_retire(np_tcache *tc, np_retire_how how);
 NP_INTERNAL void *np_tcache_alloc_miss(np_tcache *tc, unsigned size_idx);
 /* Takes a claimed block of a cached class into a cache (the caller's own, or
  * its owner's queue); 0 if it must go to the arena. */
+/* A claimed block onto the caller's own full stack: its older half goes back
+ * to the arena first. 0 if the class has no cache. */
+NP_INTERNAL int np_tcache_push_full(np_tcache *tc, unsigned size_idx, void *ptr);
 NP_INTERNAL int np_tcache_free_slow(np_allocator *a, np_tcache *mine, void *ptr, unsigned size_idx,
                                     np_block_tag tag);
 NP_INTERNAL void np_tcache_trim(np_tcache *tc);

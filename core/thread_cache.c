@@ -285,15 +285,17 @@ void *np_tcache_alloc_miss(np_tcache *tc, unsigned idx) {
   return batch[0];
 }
 
+int np_tcache_push_full(np_tcache *tc, unsigned idx, void *ptr) {
+  np_cache_class *cc = &tc->classes[idx];
+  if (cc->cap == 0) return 0;
+  flush_stack(tc, cc, cc->cap > 1 ? cc->cap / 2 : 1); /* the older half goes back */
+  return np_tcache_push(tc, idx, ptr);
+}
+
 int np_tcache_free_slow(np_allocator *a, np_tcache *mine, void *ptr, unsigned idx, np_block_tag tag) {
   unsigned owner = tag & NP_TAG_OWNER_MASK;
   if (owner == 0) return 0;
-  if (mine && owner == mine->id) { /* the own stack is full: its older half goes back */
-    np_cache_class *cc = &mine->classes[idx];
-    if (cc->cap == 0) return 0;
-    flush_stack(mine, cc, cc->cap > 1 ? cc->cap / 2 : 1);
-    return np_tcache_push(mine, idx, ptr);
-  }
+  if (mine && owner == mine->id) return np_tcache_push_full(mine, idx, ptr);
   np_tcache *tc = atomic_load_explicit(&a->tcaches[owner - 1], memory_order_acquire);
   int done = 0;
   atomic_fetch_add_explicit(&tc->inflight, 1, memory_order_seq_cst);
