@@ -113,15 +113,16 @@ static int identity(int preloaded_npool, char *buf, size_t len) {
 
 int main(int argc, char **argv) {
   long pairs = 1000000;
-  int preloaded_npool = 0;
+  int preloaded_npool = 0, immediate_only = 0;
   size_t sizes[16];
   int n_sizes = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--pairs") && i + 1 < argc) pairs = atol(argv[++i]);
     else if (!strcmp(argv[i], "--preloaded-npool")) preloaded_npool = 1;
+    else if (!strcmp(argv[i], "--immediate-only")) immediate_only = 1; /* for instruction counts */
     else if (!strcmp(argv[i], "--size") && i + 1 < argc && n_sizes < 16) sizes[n_sizes++] = (size_t)atol(argv[++i]);
     else {
-      fprintf(stderr, "usage: micro_worker [--pairs N] [--size BYTES]... [--preloaded-npool]\n");
+      fprintf(stderr, "usage: micro_worker [--pairs N] [--size BYTES]... [--preloaded-npool] [--immediate-only]\n");
       return 2;
     }
   }
@@ -153,6 +154,10 @@ int main(int argc, char **argv) {
     long n = size >= (1u << 20) ? (pairs / 10 > 0 ? pairs / 10 : 1) : pairs;
     long batch = size >= (1u << 20) ? 64 : 1000;
     immediate(size, n / 10 + 1); /* warm-up */
+    if (immediate_only) {
+      printf("immediate %zu %.3f\n", size, immediate(size, n));
+      continue;
+    }
     batched(size, batch, blocks, batch);
     printf("immediate %zu %.3f\n", size, immediate(size, n));
     /* At most 1 GiB touched per batched measurement (fresh pages fault). */

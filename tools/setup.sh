@@ -23,6 +23,7 @@ PACKAGES=(
   gnuplot-nox            # the sweep's figures (experiments/plot.sh)
   python3                # the preload test's and benchmark's real programs
   git                    # ... one of them
+  valgrind               # callgrind: instructions per pair (bazel run //experiments:instructions)
   pkg-config             # //:install_test builds against the install with it
 )
 
