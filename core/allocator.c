@@ -99,8 +99,10 @@ int np_allocator_create(const np_config *cfg, np_allocator **out) {
     return rc;
   }
   rc = np_registry_init(&a->registry, a->sc.page_shift + cfg->max_order);
-  for (unsigned i = 0; rc == NP_OK && i < n_arenas; i++, a->n_arenas++)
+  for (unsigned i = 0; rc == NP_OK && i < n_arenas; i++) {
     rc = np_arena_init(&a->arenas[i], a);
+    if (rc == NP_OK) a->n_arenas++; /* destroy below must meet only arenas that were made */
+  }
   if (rc != NP_OK) {
     np_allocator_destroy(a);
     return rc;
