@@ -60,27 +60,27 @@ typedef struct model {
 
 static uint8_t foreign_static[256];
 
-/* Offsets a pattern covers: every byte up to 64 KiB; above, both ends and
- * every 4 KiB (a huge block is not touched whole). */
-static size_t next_off(size_t off, size_t n) {
-  if (n <= (64u << 10) || off < 64 || off + 65 >= n) return off + 1;
-  if (off + 4096 < n - 64) return (off + 4096) & ~(size_t)4095;
+/* Offsets a pattern covers: every byte up to 4 KiB; above, both ends and
+ * every 512 bytes (a big block is not touched whole). */
+FZ_NO_COVERAGE static size_t next_off(size_t off, size_t n) {
+  if (n <= 4096 || off < 64 || off + 65 >= n) return off + 1;
+  if (off + 512 < n - 64) return (off + 512) & ~(size_t)511;
   return n - 64;
 }
 
-static void fill(uint8_t *p, size_t n, uint64_t id) {
+FZ_NO_COVERAGE static void fill(uint8_t *p, size_t n, uint64_t id) {
   for (size_t off = 0; off < n; off = next_off(off, n)) p[off] = fz_pattern_byte(id, off);
 }
 
 /* The pattern of a block of n bytes, checked over its first m bytes. */
-static void check(const uint8_t *p, size_t n, size_t m, uint64_t id, const char *what) {
+FZ_NO_COVERAGE static void check(const uint8_t *p, size_t n, size_t m, uint64_t id, const char *what) {
   for (size_t off = 0; off < n && off < m; off = next_off(off, n))
     FZ_CHECK(p[off] == fz_pattern_byte(id, off), "%s: block %p (%zu bytes, id %llu) overwritten at %zu",
              what, (void *)p, n, (unsigned long long)id, off);
 }
 
 /* The live block that holds q (start or inside), or -1. */
-static int find_live(const model *m, const uint8_t *q) {
+FZ_NO_COVERAGE static int find_live(const model *m, const uint8_t *q) {
   for (unsigned i = 0; i < m->n_live; i++)
     if (q >= m->live[i].p && q < m->live[i].p + m->live[i].usable) return (int)i;
   return -1;
@@ -106,7 +106,7 @@ static void expect_stats(model *m) {
 }
 
 /* A new block p of at least req bytes (align: 0 or what it must be aligned to). */
-static void add_block(model *m, void *ptr, size_t req, size_t align, const char *what) {
+FZ_NO_COVERAGE static void add_block(model *m, void *ptr, size_t req, size_t align, const char *what) {
   uint8_t *p = ptr;
   FZ_CHECK(p != NULL, "%s(%zu) gave NULL, errno %d", what, req, errno);
   size_t usable = np_usable_size(m->a, p);

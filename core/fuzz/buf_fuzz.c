@@ -83,7 +83,7 @@ static void expect_state(const handle *h) {
 }
 
 /* Compares n bytes of the buffer at handle index i with the model. */
-static void expect_bytes(const handle *h, size_t i, const uint8_t *got, size_t n, const char *what) {
+FZ_NO_COVERAGE static void expect_bytes(const handle *h, size_t i, const uint8_t *got, size_t n, const char *what) {
   const family *f = &fams[h->fam];
   for (size_t k = 0; k < n; k++) {
     size_t at = base_of(h) + i + k;
@@ -92,7 +92,7 @@ static void expect_bytes(const handle *h, size_t i, const uint8_t *got, size_t n
   }
 }
 
-static void model_put(const handle *h, size_t i, const uint8_t *src, size_t n) {
+FZ_NO_COVERAGE static void model_put(const handle *h, size_t i, const uint8_t *src, size_t n) {
   family *f = &fams[h->fam];
   memmove(f->mem + base_of(h) + i, src, n);
   memset(f->known + base_of(h) + i, 1, n);
