@@ -60,6 +60,7 @@ static void expect_same(const np_config *x, const np_config *y) {
   SAME(leak_detection);
   SAME(leak_sampling_interval);
   SAME(stats_print);
+  SAME(invalid_free);
 #undef SAME
 }
 
