@@ -27,8 +27,12 @@ static void list_init(np_chunk_list *l, const char *name, np_chunk_list *next, i
   l->max_usage = max_usage;
   int min0 = min_usage < 1 ? 1 : min_usage;
   l->max_capacity = min0 == 100 ? 0 : (size_t)((uint64_t)chunk_size * (100 - min0) / 100);
+  /* q100's max usage is Netty's Integer.MAX_VALUE: its threshold is negative
+   * (Java saturates the cast); converting a negative double to size_t is
+   * undefined in C (found by config_fuzz under clang's UBSan), so it is 0:
+   * q100 has no next list and is never allocated from, so nothing moves up. */
   l->free_min_threshold =
-      max_usage == 100 ? 0 : (size_t)((double)chunk_size * (100.0 - max_usage + 0.99999999) / 100.0);
+      max_usage >= 100 ? 0 : (size_t)((double)chunk_size * (100.0 - max_usage + 0.99999999) / 100.0);
   /* qInit's min usage is -infinity in Netty: its upper threshold is never passed. */
   l->free_max_threshold =
       min_usage == INT_MIN ? SIZE_MAX

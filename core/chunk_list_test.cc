@@ -36,6 +36,9 @@ TEST_F(ChunkListTest, NettyThresholds) {
   EXPECT_EQ(List(NP_Q000)->free_max_threshold, (size_t)(cs * (100.0 - 1 + 0.99999999) / 100));
   EXPECT_EQ(List(NP_Q050)->free_min_threshold, 0u);
   EXPECT_EQ(List(NP_Q100)->free_max_threshold, 0u);  // min usage 100: any free moves down
+  // Regression (config_fuzz, clang UBSan): q100's max usage INT_MAX made the
+  // threshold a negative double converted to size_t (undefined behaviour).
+  EXPECT_EQ(List(NP_Q100)->free_min_threshold, 0u);
   EXPECT_EQ(List(NP_QINIT)->max_capacity, cs * 99 / 100);
   EXPECT_EQ(List(NP_Q025)->max_capacity, cs * 75 / 100);
   EXPECT_EQ(List(NP_Q100)->max_capacity, 0u);

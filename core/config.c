@@ -60,10 +60,15 @@ const np_option np_options[] = {
     OPT(stats_print, NP_OPT_BOOL, 0, 0, 1, 0, NP_ERR_CONFIG_VALUE,
         "print the stats (np_stats_print, human) to stderr when the allocator is destroyed "
         "(the default allocator: at process exit)"),
+    OPT(invalid_free, NP_OPT_INVALID_FREE, NP_INVALID_FREE_REPORT, NP_INVALID_FREE_REPORT,
+        NP_INVALID_FREE_IGNORE, 0, NP_ERR_CONFIG_VALUE,
+        "npool's malloc given a pointer that is not a live block (double or invalid free): "
+        "report (the first one, on stderr), abort (report it, then abort()) or ignore (count only)"),
 };
 const unsigned np_option_count = sizeof np_options / sizeof np_options[0];
 
 static const char *const leak_names[] = {"disabled", "simple", "advanced", "paranoid"};
+static const char *const invalid_free_names[] = {"report", "abort", "ignore"};
 
 const np_option *np_option_find(const char *name) {
   for (unsigned i = 0; i < np_option_count; i++)
@@ -81,6 +86,10 @@ uint64_t np_option_get(const np_config *c, const np_option *o) {
       int level = (int)*(const np_leak_level *)field;
       return level < 0 ? UINT64_MAX : (uint64_t)level;
     }
+    case NP_OPT_INVALID_FREE: {
+      int mode = (int)*(const np_invalid_free_mode *)field;
+      return mode < 0 ? UINT64_MAX : (uint64_t)mode;
+    }
   }
   return 0;
 }
@@ -92,6 +101,7 @@ static void option_put(np_config *c, const np_option *o, uint64_t v) {
     case NP_OPT_UINT: *(unsigned *)field = (unsigned)v; break;
     case NP_OPT_BOOL: *(int *)field = v != 0; break;
     case NP_OPT_LEAK: *(np_leak_level *)field = (np_leak_level)v; break;
+    case NP_OPT_INVALID_FREE: *(np_invalid_free_mode *)field = (np_invalid_free_mode)v; break;
   }
 }
 
@@ -161,6 +171,11 @@ static int parse_value(const np_option *o, const char *s, uint64_t *out) {
         if (strcasecmp(s, leak_names[v]) == 0) break;
       if (v > NP_LEAK_PARANOID && !parse_number(s, 0, &v)) return 0; /* Netty takes 0..3 too */
       break;
+    case NP_OPT_INVALID_FREE:
+      for (v = 0; v <= NP_INVALID_FREE_IGNORE; v++)
+        if (strcasecmp(s, invalid_free_names[v]) == 0) break;
+      if (v > NP_INVALID_FREE_IGNORE) return 0;
+      break;
     default: return 0;
   }
   if (!in_range(o, v)) return 0;
@@ -183,6 +198,8 @@ int np_config_set(np_config *cfg, const char *key, const char *value) {
 static void format_value(const np_option *o, uint64_t v, char *buf, size_t n) {
   if (o->type == NP_OPT_BOOL) snprintf(buf, n, "%s", v ? "true" : "false");
   else if (o->type == NP_OPT_LEAK && v <= NP_LEAK_PARANOID) snprintf(buf, n, "%s", leak_names[v]);
+  else if (o->type == NP_OPT_INVALID_FREE && v <= NP_INVALID_FREE_IGNORE)
+    snprintf(buf, n, "%s", invalid_free_names[v]);
   else snprintf(buf, n, "%llu", (unsigned long long)v);
 }
 
@@ -192,6 +209,7 @@ static void format_range(const np_option *o, char *buf, size_t n) {
   const char *suffix = o->type == NP_OPT_SIZE ? "; k, m, g suffixes allowed" : "";
   if (o->type == NP_OPT_BOOL) snprintf(buf, n, "true, false, 1 or 0");
   else if (o->type == NP_OPT_LEAK) snprintf(buf, n, "disabled, simple, advanced or paranoid");
+  else if (o->type == NP_OPT_INVALID_FREE) snprintf(buf, n, "report, abort or ignore");
   else if (o->flags & NP_OPT_POW2) {
     char low[40] = "";
     if (o->min > 1) snprintf(low, sizeof low, ", at least %llu", (unsigned long long)o->min);

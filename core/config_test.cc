@@ -30,6 +30,7 @@ TEST(ConfigDefaults, EqualNettys) {
   EXPECT_EQ(c.leak_detection, NP_LEAK_SIMPLE);
   EXPECT_EQ(c.leak_sampling_interval, 128u);
   EXPECT_EQ(c.stats_print, 0);
+  EXPECT_EQ(c.invalid_free, NP_INVALID_FREE_REPORT);
 }
 
 const std::vector<std::string> kKeys = {
@@ -38,7 +39,7 @@ const std::vector<std::string> kKeys = {
     "small_cache_size",  "normal_cache_size", "max_cached_buffer_capacity",
     "cache_trim_interval", "trim_low_water",  "cache_refill_batch",
     "leak_detection",    "leak_sampling_interval",
-    "stats_print"};
+    "stats_print",       "invalid_free"};
 
 size_t TypeSize(np_option_type t) {
   switch (t) {
@@ -46,6 +47,7 @@ size_t TypeSize(np_option_type t) {
     case NP_OPT_UINT: return sizeof(unsigned);
     case NP_OPT_BOOL: return sizeof(int);
     case NP_OPT_LEAK: return sizeof(np_leak_level);
+    case NP_OPT_INVALID_FREE: return sizeof(np_invalid_free_mode);
   }
   return 0;
 }
@@ -100,7 +102,29 @@ const KeySample kSamples[] = {
     {"leak_detection", "paranoid", NP_LEAK_PARANOID},
     {"leak_sampling_interval", "64", 64},
     {"stats_print", "1", 1},
+    {"invalid_free", "abort", NP_INVALID_FREE_ABORT},
 };
+
+// invalid_free: the three names (any case), nothing else.
+TEST(ConfigSet, InvalidFreeModes) {
+  np_config c = np_config_default();
+  EXPECT_EQ(np_config_set(&c, "invalid_free", "ignore"), NP_OK);
+  EXPECT_EQ(c.invalid_free, NP_INVALID_FREE_IGNORE);
+  EXPECT_EQ(np_config_set(&c, "invalid_free", "ABORT"), NP_OK);
+  EXPECT_EQ(c.invalid_free, NP_INVALID_FREE_ABORT);
+  EXPECT_EQ(np_config_set(&c, "invalid_free", "report"), NP_OK);
+  EXPECT_EQ(c.invalid_free, NP_INVALID_FREE_REPORT);
+  for (const char* bad : {"", "1", "crash", "reports", "abort "}) {
+    EXPECT_EQ(np_config_set(&c, "invalid_free", bad), NP_ERR_CONFIG_VALUE) << bad;
+    EXPECT_EQ(c.invalid_free, NP_INVALID_FREE_REPORT);
+  }
+  std::string msg;
+  EXPECT_EQ(np_config_from_string(&c, "invalid_free:panic",
+                                  [](void* ctx, const char* m) { *static_cast<std::string*>(ctx) = m; }, &msg),
+            NP_ERR_CONFIG_VALUE);
+  EXPECT_NE(msg.find("report, abort or ignore"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("keeping report"), std::string::npos) << msg;
+}
 
 TEST(ConfigSet, EveryKeyByApi) {
   std::set<std::string> covered;

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -78,17 +79,26 @@ static void *without_allocator(size_t alignment, size_t size) {
 
 static NP_ATOMIC(int) reported;
 
-static void report_invalid(const char *function, const void *ptr, const char *what) {
-  if (atomic_exchange(&reported, 1)) return;
+/* A pointer that is not a live block reached free, realloc, ...: what the
+ * default allocator's invalid_free says (npool.h, np_invalid_free_mode).
+ * a: the default allocator (NULL when there is none: report). The pool is
+ * unchanged in every mode and np_free has already counted the pointer. */
+static void report_invalid(np_allocator *a, const char *function, const void *ptr, const char *what) {
+  np_invalid_free_mode mode = a ? a->cfg.invalid_free : NP_INVALID_FREE_REPORT;
+  if (mode == NP_INVALID_FREE_IGNORE) return;
+  if (mode == NP_INVALID_FREE_REPORT && atomic_exchange(&reported, 1)) return;
   char line[320];
-  int n = snprintf(line, sizeof line,
-                   "npool: %s(%p): %s; nothing was changed (later invalid pointers are "
-                   "only counted: np_stats.invalid_frees)\n",
-                   function, ptr, what);
+  int n = mode == NP_INVALID_FREE_ABORT
+              ? snprintf(line, sizeof line, "npool: %s(%p): %s; aborting (invalid_free:abort)\n", function, ptr, what)
+              : snprintf(line, sizeof line,
+                         "npool: %s(%p): %s; nothing was changed (later invalid pointers are "
+                         "only counted: np_stats.invalid_frees; invalid_free:abort stops here)\n",
+                         function, ptr, what);
   if (n > 0) {
     ssize_t ignored = write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     (void)ignored;
   }
+  if (mode == NP_INVALID_FREE_ABORT) abort();
 }
 
 /* ---- The functions ---------------------------------------------------------------- */
@@ -109,7 +119,7 @@ void npool_free(void *ptr) {
   if (ptr == NULL || in_reserve(ptr)) return;
   np_allocator *a = np_default_allocator();
   int rc = a ? np_free(a, ptr) : NP_ERR_FOREIGN_POINTER;
-  if (rc != NP_OK) report_invalid("free", ptr, np_strerror(rc));
+  if (rc != NP_OK) report_invalid(a, "free", ptr, np_strerror(rc));
 }
 
 void *npool_calloc(size_t count, size_t size) {
@@ -138,7 +148,7 @@ void *npool_realloc(void *ptr, size_t size) {
   }
   void *moved = np_realloc(a, ptr, size);
   if (moved == NULL && errno == EINVAL)
-    report_invalid("realloc", ptr, "not a live block of npool's (returned NULL, errno EINVAL)");
+    report_invalid(a, "realloc", ptr, "not a live block of npool's (returned NULL, errno EINVAL)");
   return moved;
 }
 

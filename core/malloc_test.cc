@@ -4,11 +4,15 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -213,6 +217,103 @@ TEST(Malloc, BadPointersChangeNothing) {
   EXPECT_EQ(errno, EINVAL);
   EXPECT_EQ(npool_malloc_usable_size(&on_stack), 0u);
   EXPECT_EQ(npool_malloc_usable_size(freed), 0u);
+}
+
+// invalid_free (NPOOL_CONF): each mode in a process of its own (GoogleTest's
+// "threadsafe" death tests run the test again in a new process, so the
+// default allocator is made there from the NPOOL_CONF the child sets first,
+// and the report-once flag starts clear). The child prints "ptr=<p>" for the
+// pointer it frees twice, so that the parent can check the message names it.
+void DoubleFreeAndMore(const char* conf) {
+  setenv("NPOOL_CONF", conf, 1);
+  void* p = npool_malloc(64);
+  fprintf(stderr, "ptr=%p\n", p);
+  npool_free(p);
+  npool_free(p);  // double free
+  int on_stack = 0;
+  npool_free(&on_stack);  // foreign: a second invalid pointer
+  uint64_t invalid = np_test::Stats(np_default_allocator()).invalid_frees;
+  fprintf(stderr, "counted=%llu\n", static_cast<unsigned long long>(invalid));
+  exit(0);
+}
+
+// A death test's stderr matcher from a plain function (gtest without gmock).
+class StderrCheck : public testing::MatcherInterface<const std::string&> {
+ public:
+  explicit StderrCheck(bool (*f)(const std::string&)) : f_(f) {}
+  bool MatchAndExplain(const std::string& s, testing::MatchResultListener*) const override { return f_(s); }
+  void DescribeTo(std::ostream* os) const override { *os << "has the expected npool messages"; }
+
+ private:
+  bool (*f_)(const std::string&);
+};
+
+testing::Matcher<const std::string&> Stderr(bool (*f)(const std::string&)) {
+  return testing::MakeMatcher(new StderrCheck(f));
+}
+
+size_t Count(const std::string& s, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) n++;
+  return n;
+}
+
+// The "npool: free(<the pointer the child printed>): <the error>" line is there.
+bool NamesThePointer(const std::string& s, const char* error) {
+  size_t at = s.find("ptr=");
+  if (at == std::string::npos) return false;
+  std::string ptr = s.substr(at + 4, s.find('\n', at) - at - 4);
+  return s.find("npool: free(" + ptr + "): " + error) != std::string::npos;
+}
+
+TEST(InvalidFree, ReportNamesTheFirstPointerOnlyAndContinues) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(DoubleFreeAndMore("invalid_free:report"), testing::ExitedWithCode(0),
+              Stderr([](const std::string& s) {
+                return NamesThePointer(s, np_strerror(NP_ERR_DOUBLE_FREE)) && Count(s, "npool: ") == 1 &&
+                       s.find("counted=2") != std::string::npos;
+              }));
+}
+
+TEST(InvalidFree, ReportIsTheDefault) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(DoubleFreeAndMore(""), testing::ExitedWithCode(0), Stderr([](const std::string& s) {
+                return NamesThePointer(s, np_strerror(NP_ERR_DOUBLE_FREE)) && Count(s, "npool: ") == 1 &&
+                       s.find("counted=2") != std::string::npos;
+              }));
+}
+
+TEST(InvalidFree, AbortNamesThePointerAndAborts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(DoubleFreeAndMore("invalid_free:abort"), testing::KilledBySignal(SIGABRT),
+              Stderr([](const std::string& s) {
+                return NamesThePointer(s, np_strerror(NP_ERR_DOUBLE_FREE)) &&
+                       s.find("aborting (invalid_free:abort)") != std::string::npos &&
+                       s.find("counted=") == std::string::npos;
+              }));
+  // realloc of a pointer that is not a live block aborts too.
+  EXPECT_EXIT(
+      {
+        setenv("NPOOL_CONF", "invalid_free:abort", 1);
+        int on_stack = 0;
+        fprintf(stderr, "ptr=%p\n", static_cast<void*>(&on_stack));
+        npool_realloc(&on_stack, 10);
+        exit(0);
+      },
+      testing::KilledBySignal(SIGABRT), Stderr([](const std::string& s) {
+        size_t at = s.find("ptr=");
+        if (at == std::string::npos) return false;
+        std::string ptr = s.substr(at + 4, s.find('\n', at) - at - 4);
+        return s.find("npool: realloc(" + ptr + "): not a live block") != std::string::npos;
+      }));
+}
+
+TEST(InvalidFree, IgnorePrintsNothingAndCounts) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(DoubleFreeAndMore("invalid_free:ignore"), testing::ExitedWithCode(0),
+              Stderr([](const std::string& s) {
+                return Count(s, "npool: ") == 0 && s.find("counted=2") != std::string::npos;
+              }));
 }
 
 // The allocator-level functions on an allocator of its own, with other pages.

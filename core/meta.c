@@ -11,6 +11,9 @@
 #include <string.h>
 
 #include "internal.h"
+#ifdef NP_FAULT_INJECTION
+#include "fault_inject.h" /* test builds only: the nth np_meta_alloc fails */
+#endif
 
 #define SLAB_SIZE (64 * 1024)
 
@@ -19,6 +22,9 @@ static size_t round_up(size_t v, size_t to) { return (v + to - 1) & ~(to - 1); }
 void np_meta_init(np_meta *m) { memset(m, 0, sizeof *m); }
 
 void *np_meta_alloc(np_meta *m, size_t size) {
+#ifdef NP_FAULT_INJECTION
+  if (np_fault_hit(NP_FAULT_META)) return NULL;
+#endif
   if (size == 0) size = 1;
   if (size > NP_META_SLAB_MAX) {
     size_t mapped = round_up(size, 4096);

@@ -294,7 +294,8 @@ typedef enum np_option_type {
   NP_OPT_SIZE, /* size_t: a number, optional k/K m/M g/G suffix (binary) */
   NP_OPT_UINT, /* unsigned: a number */
   NP_OPT_BOOL, /* int: true/false/1/0 (any non-zero is true in the struct) */
-  NP_OPT_LEAK  /* np_leak_level: disabled/simple/advanced/paranoid (or 0..3) */
+  NP_OPT_LEAK, /* np_leak_level: disabled/simple/advanced/paranoid (or 0..3) */
+  NP_OPT_INVALID_FREE /* np_invalid_free_mode: report/abort/ignore */
 } np_option_type;
 
 #define NP_MAX_ARENAS 1024

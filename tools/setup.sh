@@ -4,7 +4,8 @@
 #   system libraries the build links (Concurrency Kit, GoogleTest, jemalloc,
 #   mimalloc, gperftools' tcmalloc), gnuplot, python3 and git (real programs
 #   that the LD_PRELOAD tests and benchmark run), and pkg-config (the install
-#   test builds programs against an installed npool with it).
+#   test builds programs against an installed npool with it), clang and its
+#   runtimes (the libFuzzer fuzzers: gcc has no libFuzzer).
 #
 # Idempotent: when every package is already installed it does nothing (no apt,
 # no network), so running it before each build is cheap and works offline.
@@ -25,6 +26,8 @@ PACKAGES=(
   git                    # ... one of them
   valgrind               # callgrind: instructions per pair (bazel run //experiments:instructions)
   pkg-config             # //:install_test builds against the install with it
+  clang                  # the fuzzers (//core:*_fuzz_*): clang 14, libFuzzer ...
+  libclang-rt-14-dev     # ... whose runtimes (fuzzer, ASan, UBSan) are in this one
 )
 
 installed() {
@@ -64,7 +67,7 @@ echo "setup.sh: installing ${missing[*]}"
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
   apt-get install -y -q --no-install-recommends "${reinstall[@]}" "${missing[@]}"
 
-for tool in bazel java gcc g++; do
+for tool in bazel java gcc g++ clang; do
   if ! command -v "$tool" >/dev/null; then
     echo "setup.sh: '$tool' still missing after install" >&2
     exit 1

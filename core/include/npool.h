@@ -74,6 +74,18 @@ typedef enum np_leak_level {
   NP_LEAK_PARANOID      /* every buffer: creation site and recent accesses */
 } np_leak_level;
 
+/* What npool's malloc (npool_malloc.h, libnpool_malloc.so) does when free,
+ * realloc or another of its functions is given a pointer that is not a live
+ * block (a double free, a pointer inside a block, a foreign pointer). np_free
+ * itself always just returns the error code. Every mode leaves the pool
+ * unchanged and counts the pointer (np_stats.invalid_frees). */
+typedef enum np_invalid_free_mode {
+  NP_INVALID_FREE_REPORT = 0, /* one line on stderr naming the first such pointer and
+                               * what was wrong; later ones only counted (default) */
+  NP_INVALID_FREE_ABORT,      /* that line for the pointer, then abort() (glibc's way) */
+  NP_INVALID_FREE_IGNORE      /* no message, only counted */
+} np_invalid_free_mode;
+
 typedef struct np_config {
   size_t page_size;   /* bytes per page: a power of two, >= 4096 (default 8192) */
   unsigned max_order; /* chunk = page_size << max_order; <= 14 (default 9: 4 MiB) */
@@ -104,6 +116,8 @@ typedef struct np_config {
   /* Non-zero: np_allocator_destroy prints np_stats_print's text to stderr;
    * the default allocator (never destroyed) prints at process exit. */
   int stats_print;
+  /* npool's malloc and a bad pointer: report, abort or ignore (above). */
+  np_invalid_free_mode invalid_free;
 } np_config;
 
 /* Netty's defaults: 8 KiB pages, 4 MiB chunks, Netty's qInit behaviour. */
