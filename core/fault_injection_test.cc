@@ -177,16 +177,10 @@ TEST_P(FaultSweep, EveryWorkloadCallFailsOnceAndNothingBreaksOrLeaks) {
 }
 
 // Each call np_allocator_create makes fails in turn: NP_ERR_NO_MEMORY and
-// nothing left mapped. DISABLED: known bug, for the fast-path owner to fix
-// (core/allocator.c, np_allocator_create): when np_arena_init fails for
-// arena i, the loop's increment still counts arena i in n_arenas, so the
-// clean-up (np_allocator_destroy) runs np_arena_destroy on the arena whose
-// init failed: its small_locks point into a metadata slab it has already
-// unmapped, and np_lock_destroy faults (SIGSEGV). Reproduced (mutex, 2
-// arenas): failing map #3 (arena 0's first metadata slab) or metadata
-// allocation #1 (arena 0's small_heads) crashes; maps #1 and #2 fail cleanly.
-// Run with --gtest_also_run_disabled_tests --gtest_filter='*DISABLED*'.
-TEST_P(FaultSweep, DISABLED_EveryCreateCallFailsOnceCleanly) {
+// nothing left mapped. Regression: when np_arena_init failed for arena i, the
+// clean-up ran np_arena_destroy on that arena too (SIGSEGV; failing map #3 or
+// metadata allocation #1 with 2 arenas).
+TEST_P(FaultSweep, EveryCreateCallFailsOnceCleanly) {
   const np_fault_kind kind = GetParam();
   const np_config c = Config();
   const int64_t base = np_fault_mapped_bytes();
