@@ -163,7 +163,9 @@ void np_chunk_free_run(np_chunk *c, uint64_t handle) {
   uint32_t offset = np_handle_offset(handle), pages = np_handle_pages(handle);
   for (uint32_t p = offset; p < offset + pages; p++) {
     NP_STORE(&c->map[p].handle, 0);
-    NP_STORE(&c->map[p].subpage, NULL);
+    /* Not NULL: a free racing with this one may have read the old handle and
+     * reads the subpage next (found by threads_fuzz). */
+    NP_STORE(&c->map[p].subpage, (np_subpage *)&np_subpage_none);
   }
   c->free_bytes += (size_t)pages << c->region.arena->sc->page_shift;
   for (;;) { /* merge with the free run that ends right before */

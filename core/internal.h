@@ -58,6 +58,10 @@ static inline void *np_subpage_block(const np_subpage *s, uint64_t handle) {
          (size_t)np_handle_bitmap_idx(handle) * s->elem_size;
 }
 
+/* What a freed run's pages map to instead of a subpage: no elements, tag 0,
+ * so that a lock-free reader that saw the run's old handle finds no block. */
+extern const np_subpage np_subpage_none NP_INTERNAL;
+
 /* What the block starting at ptr is, as a free needs it. */
 typedef struct np_block_ref {
   np_chunk *chunk;
@@ -89,6 +93,7 @@ static inline int np_chunk_find_block(const np_allocator *a, const np_chunk *c, 
     return NP_OK;
   }
   np_subpage *s = NP_LOAD(&e->subpage);
+  if (s == &np_subpage_none) return NP_ERR_DOUBLE_FREE; /* the run was freed under us */
   /* run_off / elem_size, exact for 32-bit operands (Lemire's fastdiv). */
   uint32_t idx = (uint32_t)(((unsigned __int128)s->elem_magic * (uint32_t)run_off) >> 64);
   if ((size_t)idx * s->elem_size != run_off || idx >= s->max_elems) return NP_ERR_NOT_BLOCK_START;

@@ -18,6 +18,9 @@
 
 #include "internal.h"
 
+static const np_block_tag no_tags[1];
+const np_subpage np_subpage_none = {.elem_magic = 0, .max_elems = 0, .tags = (np_block_tag *)no_tags};
+
 static size_t np_subpage_bytes(uint32_t words, uint32_t elems) {
   return sizeof(np_subpage) + words * sizeof(uint64_t) + elems * sizeof(np_block_tag);
 }
