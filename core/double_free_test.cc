@@ -217,6 +217,13 @@ TEST(DoubleFree, TwoThreadsAtOnce) {
 // and again. Nothing crashes, and every block ends freed exactly once: the
 // arena's counts come back to zero.
 TEST(DoubleFree, StaleFreesRacingTheirRunsRelease) {
+#ifdef __SANITIZE_THREAD__
+  // The stale frees read metadata that the owner is recycling under the arena
+  // lock, with no happens-before: that is the point of the test (the reader
+  // must validate what it read, never trust it), and TSan rightly reports
+  // every such read. The race is exercised under the other builds.
+  GTEST_SKIP() << "deliberately racy reads of recycled metadata";
+#endif
   for (int caches : {0, 1}) {
     SCOPED_TRACE(caches);
     np_config c = np_config_default();
