@@ -92,6 +92,7 @@ int np_allocator_create(const np_config *cfg, np_allocator **out) {
   a->n_arenas = 0;
   a->chunk_mask = (uintptr_t)a->sc.chunk_size - 1;
   a->free_key = free_key_new(a);
+  a->decay_ns = (uint64_t)cfg->dirty_decay_ms * 1000000u;
   np_tcaches_init(a);
   rc = np_cpu_cache_init(a);
   if (rc != NP_OK) {
@@ -103,11 +104,15 @@ int np_allocator_create(const np_config *cfg, np_allocator **out) {
     rc = np_arena_init(&a->arenas[i], a);
     if (rc == NP_OK) a->n_arenas++; /* destroy below must meet only arenas that were made */
   }
+  if (rc == NP_OK) rc = np_purger_create(a);
   if (rc != NP_OK) {
     np_allocator_destroy(a);
     return rc;
   }
   np_live_allocators_add(a);
+  /* The default allocator is being made inside a malloc: its thread starts
+   * with a later allocation (alloc_slow), when no lock is held. */
+  if (!np_default_allocator_creating()) np_purger_start(a);
   *out = a;
   return NP_OK;
 }
@@ -116,6 +121,7 @@ void np_allocator_destroy(np_allocator *a) {
   if (a == NULL) return;
   np_leak_allocator_destroy(a); /* reports its buffers never released */
   if (a->cfg.stats_print) np_stats_print(a, stderr, 0);
+  np_purger_destroy(a);
   np_tcaches_destroy(a);
   np_cpu_cache_destroy(a);
   for (unsigned i = 0; i < a->n_arenas; i++) np_arena_destroy(&a->arenas[i]);
@@ -149,9 +155,10 @@ __attribute__((noinline)) static void *alloc_slow(np_allocator *a, size_t size) 
     errno = EINVAL;
     return NULL;
   }
+  np_purger_start(a);
   np_tcache *tc = np_tcache_get(a, NP_CACHE_FIND_OR_CREATE);
   unsigned idx = np_size_class(&a->sc, size);
-  if (idx >= a->sc.n_sizes) return np_arena_alloc_huge(thread_arena(a, tc), size, 0);
+  if (idx >= a->sc.n_sizes) return np_arena_alloc_huge(thread_arena(a, tc), size, 0, NP_ZERO_NOT_NEEDED);
   void *p = NULL;
   if (tc && idx < a->n_cached)
     p = a->percpu_active ? np_cpu_cache_alloc(a, tc, idx) : np_tcache_alloc_miss(tc, idx);
@@ -204,7 +211,8 @@ void *np_alloc_aligned(np_allocator *a, size_t alignment, size_t size) {
     if (idx < sc->n_sizes) return np_alloc(a, np_index_to_size(sc, idx));
   }
   /* Beyond the page, or beyond the pooled sizes: a mapping of its own. */
-  return np_arena_alloc_huge(thread_arena(a, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE)), size, alignment);
+  return np_arena_alloc_huge(thread_arena(a, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE)), size, alignment,
+                             NP_ZERO_NOT_NEEDED);
 }
 
 void *np_calloc(np_allocator *a, size_t count, size_t size) {
@@ -213,9 +221,11 @@ void *np_calloc(np_allocator *a, size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
+  if (a != NULL && np_size_class(&a->sc, total) >= a->sc.n_sizes) /* huge: zeroed unless fresh */
+    return np_arena_alloc_huge(thread_arena(a, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE)), total, 0,
+                               NP_ZERO_NEEDED);
   void *p = np_alloc(a, total);
-  /* A huge block is a new mapping, which the system has zeroed already. */
-  if (p && np_size_class(&a->sc, total) < a->sc.n_sizes) memset(p, 0, total);
+  if (p) memset(p, 0, total);
   return p;
 }
 

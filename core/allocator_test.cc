@@ -806,7 +806,9 @@ TEST_P(ChunkListScript, ChunkMovesBetweenListsAtNettysThresholds) {
   const unsigned order = GetParam();
   const size_t scale = size_t(1) << (order - 9);
   const size_t page = 8192, chunk = page << order;
-  AllocPtr a = Make(Cfg(page, order));
+  np_config c = Cfg(page, order);
+  c.large_cache_bytes = 0;  // Netty's caches: runs above 32 KiB go straight to the chunks
+  AllocPtr a = Make(c);
   ASSERT_TRUE(a);
   const np_stats s0 = Stats(a.get());
   ListModel model(chunk);
@@ -919,6 +921,7 @@ TEST_P(QInitRelease, EmptyQInitChunkKeptOnlyInNettysMode) {
   const int release = GetParam();
   np_config c = np_config_default();
   c.release_empty_init_chunks = release;
+  c.large_cache_bytes = 0;  // Netty's caches: these runs go straight to the chunks
   AllocPtr a = Make(c);
   ASSERT_TRUE(a);
   void* p = np_alloc(a.get(), 512 * KiB);  // 12.5%: stays in qInit
@@ -953,6 +956,7 @@ TEST_P(QInitRelease, QInitChunkPartlyFreedThenEmptied) {
   const int release = GetParam();
   np_config c = np_config_default();
   c.release_empty_init_chunks = release;
+  c.large_cache_bytes = 0;  // Netty's caches: these runs go straight to the chunks
   AllocPtr a = Make(c);
   ASSERT_TRUE(a);
   void* p1 = np_alloc(a.get(), 512 * KiB);

@@ -6,7 +6,13 @@
  *   <= largest small  the class's subpage list, else a new subpage from a chunk
  *   <= chunk size     the chunk lists: q050, q025, q000, qInit, q075, else a new
  *                     chunk (filed in qInit)
- *   >  chunk size     huge: a mapping of its own, unmapped on free
+ *   >  chunk size     huge: whole chunks of address space of its own (a
+ *                     retained range, else a new mapping), retained on free
+ *
+ * An emptied chunk and a freed huge block become retained ranges
+ * (retained.c), reused by the next chunk or huge block; what stays unused
+ * goes back to the system on the decay schedule (purge.c), checked whenever
+ * the arena lock is taken for chunks (np_purge_tick).
  *
  * The caches take and give back blocks in batches (np_arena_alloc_batch,
  * np_arena_free_cached): one acquisition of the locks per batch.
@@ -42,10 +48,13 @@ int np_arena_init(np_arena *a, np_allocator *alloc) {
   return NP_OK;
 }
 
-static void unmap_huge(np_arena *a, np_region *r) {
-  for (size_t off = 0; off < r->size; off += a->sc->chunk_size)
+/* A huge block's span leaves the registry and becomes a retained range. */
+static void release_huge(np_arena *a, np_region *r) {
+  size_t span = (r->size + a->sc->chunk_size - 1) & ~(a->sc->chunk_size - 1);
+  for (size_t off = 0; off < span; off += a->sc->chunk_size)
     np_registry_clear(&a->alloc->registry, r->base + off);
-  np_os_unmap(r->base, r->size);
+  a->mapped_bytes -= span;
+  np_retained_put(a, r->base, span, np_clock_ns());
 }
 
 void np_arena_destroy(np_arena *a) {
@@ -57,7 +66,8 @@ void np_arena_destroy(np_arena *a) {
       c = next;
     }
   }
-  for (np_region *r = a->huge; r; r = r->list_next) unmap_huge(a, r);
+  for (np_region *r = a->huge; r; r = r->list_next) release_huge(a, r);
+  np_retained_destroy(a);
   for (unsigned i = 0; i < a->sc->n_small; i++) np_lock_destroy(&a->small_locks[i]);
   np_meta_destroy(&a->meta);
   np_lock_destroy(&a->lock);
@@ -80,20 +90,34 @@ static void *alloc_from_chunks(np_arena *a, unsigned idx, np_block_tag owner) {
     return NULL;
   }
   a->chunk_allocations++;
-  a->mapped_bytes += c->region.size;
   np_chunk_list_add(&a->lists[NP_QINIT], c);
   return p;
 }
 
-static void *alloc_huge(np_arena *a, size_t size, size_t alignment) {
+/* A huge block spans whole chunks of address space (the registry finds it
+ * from any of them, and a freed one is a retained range like a chunk); only
+ * its page-rounded size is ever touched. */
+static size_t huge_span(const np_arena *a, size_t mapped) {
+  return (mapped + a->sc->chunk_size - 1) & ~(a->sc->chunk_size - 1);
+}
+
+static void *alloc_huge(np_arena *a, size_t size, size_t alignment, np_zero zero) {
   size_t os_page = np_os_page_size();
   /* At least chunk-size alignment: it lets the registry find the block from any address. */
   if (alignment < a->sc->chunk_size) alignment = a->sc->chunk_size;
-  if (size > SIZE_MAX - alignment - os_page) return NULL;
+  if (size > SIZE_MAX - alignment - 2 * a->sc->chunk_size) return NULL;
   size_t mapped = size ? (size + os_page - 1) & ~(os_page - 1) : os_page;
-  char *mem = np_os_map_aligned(mapped, alignment);
-  if (mem == NULL) return NULL;
+  size_t span = huge_span(a, mapped);
+  uint64_t dirty_since = 0;
   np_lock_acquire(&a->lock);
+  np_purge_tick(a);
+  char *mem = np_retained_take(a, span, alignment, &dirty_since);
+  if (mem == NULL) { /* a new mapping, outside the lock */
+    np_lock_release(&a->lock);
+    mem = np_os_map_aligned(span, alignment);
+    if (mem == NULL) return NULL;
+    np_lock_acquire(&a->lock);
+  }
   np_region *r = np_meta_alloc(&a->meta, sizeof *r);
   int ok = r != NULL;
   if (ok) {
@@ -101,16 +125,13 @@ static void *alloc_huge(np_arena *a, size_t size, size_t alignment) {
     r->arena = a;
     r->base = mem;
     r->size = mapped;
-    for (size_t off = 0; ok && off < mapped; off += a->sc->chunk_size)
+    for (size_t off = 0; ok && off < span; off += a->sc->chunk_size)
       ok = np_registry_set(&a->alloc->registry, mem + off, r) == NP_OK;
   }
   if (!ok) {
-    if (r) {
-      unmap_huge(a, r); /* clears what was registered */
-      np_meta_free(&a->meta, r, sizeof *r);
-    } else {
-      np_os_unmap(mem, mapped);
-    }
+    for (size_t off = 0; off < span; off += a->sc->chunk_size) np_registry_clear(&a->alloc->registry, mem + off);
+    np_meta_free(&a->meta, r, sizeof *r);
+    np_retained_put(a, mem, span, np_clock_ns());
     np_lock_release(&a->lock);
     return NULL;
   }
@@ -119,8 +140,9 @@ static void *alloc_huge(np_arena *a, size_t size, size_t alignment) {
   a->huge = r;
   a->huge_stats.allocations++;
   a->huge_stats.active_bytes += mapped;
-  a->mapped_bytes += mapped;
+  a->mapped_bytes += span;
   np_lock_release(&a->lock);
+  if (dirty_since && zero == NP_ZERO_NEEDED) memset(mem, 0, mapped); /* retained: written before */
   return mem;
 }
 
@@ -152,6 +174,7 @@ unsigned np_arena_alloc_batch(np_arena *a, unsigned idx, void **out, unsigned n,
   }
   if (got < n) { /* the rest from the chunks, under the arena lock once */
     np_lock_acquire(&a->lock);
+    np_purge_tick(a);
     while (got < n && (out[got] = alloc_from_chunks(a, idx, owner)) != NULL) {
       got++;
       if (small) { /* the new subpage's other elements */
@@ -173,8 +196,8 @@ void *np_arena_alloc(np_arena *a, unsigned idx, np_block_tag owner) {
   return NULL;
 }
 
-void *np_arena_alloc_huge(np_arena *a, size_t size, size_t alignment) {
-  void *p = alloc_huge(a, size, alignment);
+void *np_arena_alloc_huge(np_arena *a, size_t size, size_t alignment, np_zero zero) {
+  void *p = alloc_huge(a, size, alignment, zero);
   if (p == NULL) errno = ENOMEM;
   return p;
 }
@@ -193,6 +216,7 @@ np_arena *np_arena_least_used(np_allocator *alloc) {
 int np_arena_free_huge(np_arena *a, np_region *r, void *ptr) {
   int rc = NP_ERR_NOT_BLOCK_START;
   np_lock_acquire(&a->lock);
+  np_purge_tick(a);
   /* Checked again under the lock: a racing free may have released the region. */
   if (np_registry_get(&a->alloc->registry, ptr) != r) rc = NP_ERR_FOREIGN_POINTER;
   else if (ptr == r->base) {
@@ -201,8 +225,7 @@ int np_arena_free_huge(np_arena *a, np_region *r, void *ptr) {
     if (r->list_next) r->list_next->list_prev = r->list_prev;
     a->huge_stats.deallocations++;
     a->huge_stats.active_bytes -= r->size;
-    a->mapped_bytes -= r->size;
-    unmap_huge(a, r);
+    release_huge(a, r);
     np_meta_free(&a->meta, r, sizeof *r);
     rc = NP_OK;
   }
@@ -237,7 +260,6 @@ static int free_locked(np_arena *a, const np_block_ref *ref) {
   }
   if (np_chunk_list_free_run(c->list, c, run)) return 1;
   a->chunk_deallocations++;
-  a->mapped_bytes -= c->region.size;
   np_chunk_delete(a, c);
   return 0;
 }
@@ -250,6 +272,7 @@ static void count_frees(np_arena *a, unsigned idx, unsigned n) {
 
 static void lock_for(np_arena *a, unsigned idx) {
   np_lock_acquire(&a->lock);
+  np_purge_tick(a);
   if (np_is_small_index(a->sc, idx)) np_lock_acquire(&a->small_locks[idx]);
 }
 
@@ -324,6 +347,11 @@ void np_arena_stats_add(np_arena *a, np_stats *out) {
   out->chunk_allocations += a->chunk_allocations;
   out->chunk_deallocations += a->chunk_deallocations;
   out->mapped_bytes += a->mapped_bytes;
+  out->retained_bytes += a->retained.bytes;
+  out->dirty_bytes += np_arena_dirty_bytes(a);
+  out->reused_bytes += a->retained.reused_bytes;
+  out->purged_bytes += a->purged_bytes;
+  out->purges += a->purges;
   for (int i = 0; i < NP_CHUNK_LISTS; i++) {
     np_chunk_list_stats *ls = &out->lists[i];
     for (np_chunk *c = a->lists[i].head; c; c = c->next) {

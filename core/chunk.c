@@ -78,7 +78,9 @@ np_chunk *np_chunk_new(np_arena *arena) {
   size_t items;
   c->tables_size = tables_layout(sc, pages, &items);
   c->tables = np_meta_alloc(&arena->meta, c->tables_size);
-  char *mem = c->tables ? np_os_map_aligned(sc->chunk_size, sc->chunk_size) : NULL;
+  uint64_t dirty_since = 0; /* a retained range first: no system call, no page faults */
+  char *mem = c->tables ? np_retained_take(arena, sc->chunk_size, sc->chunk_size, &dirty_since) : NULL;
+  if (mem == NULL && c->tables) mem = np_os_map_aligned(sc->chunk_size, sc->chunk_size);
   if (mem == NULL) {
     np_meta_free(&arena->meta, c->tables, c->tables_size);
     np_meta_free(&arena->meta, c, record);
@@ -106,12 +108,18 @@ np_chunk *np_chunk_new(np_arena *arena) {
   c->run_tags = (np_block_tag *)t;
 
   if (np_registry_set(&arena->alloc->registry, mem, &c->region) != NP_OK) {
-    np_os_unmap(mem, sc->chunk_size);
+    np_retained_put(arena, mem, sc->chunk_size, dirty_since ? dirty_since : np_clock_ns());
     np_meta_free(&arena->meta, c->tables, c->tables_size);
     np_meta_free(&arena->meta, c, record);
     return NULL;
   }
   insert_free_run(c, 0, pages);
+  if (dirty_since) { /* its pages are dirty from their last life: due with their range */
+    c->dirty_since = dirty_since;
+    c->dirty_bytes = sc->chunk_size;
+    np_purge_note_dirty(arena, dirty_since);
+  }
+  arena->mapped_bytes += sc->chunk_size;
   return c;
 }
 
@@ -124,7 +132,8 @@ void np_chunk_delete(np_arena *arena, np_chunk *c) {
     if (np_handle_is_subpage(h) && np_handle_offset(h) == p) np_subpage_delete(arena, c->map[p].subpage);
   }
   c->region.kind = 0; /* a stale reader of this record sees no chunk */
-  np_os_unmap(c->region.base, c->region.size);
+  arena->mapped_bytes -= c->region.size;
+  np_retained_put(arena, c->region.base, c->region.size, np_clock_ns());
   np_meta_free(&arena->meta, c->tables, c->tables_size);
   np_meta_free(&arena->meta, c, sizeof(np_chunk) + c->pages * sizeof(np_page_entry));
 }
@@ -168,6 +177,7 @@ void np_chunk_free_run(np_chunk *c, uint64_t handle) {
     NP_STORE(&c->map[p].subpage, (np_subpage *)&np_subpage_none);
   }
   c->free_bytes += (size_t)pages << c->region.arena->sc->page_shift;
+  np_chunk_note_dirty(c, (size_t)pages << c->region.arena->sc->page_shift);
   for (;;) { /* merge with the free run that ends right before */
     uint64_t past = offset ? free_run_touching(c, offset - 1) : 0;
     if (past == 0 || np_handle_offset(past) + np_handle_pages(past) != offset) break;

@@ -53,6 +53,9 @@ const np_option np_options[] = {
     OPT(cache_refill_batch, NP_OPT_UINT, 0, 0, 64, 0, NP_ERR_CACHE,
         "blocks a cache miss takes from the arena at once (0: half the capacity, at most 64 "
         "small, 8 normal, and at most 32 KiB of blocks; 1: Netty's one)"),
+    OPT(large_cache_bytes, NP_OPT_SIZE, 1024 * 1024, 0, SIZE_MAX, 0, NP_ERR_CACHE,
+        "normal classes above max_cached_buffer_capacity up to this size are cached too, this "
+        "many bytes of blocks per class (at least one; 0: not cached, Netty's)"),
     OPT(leak_detection, NP_OPT_LEAK, NP_LEAK_SIMPLE, NP_LEAK_DISABLED, NP_LEAK_PARANOID, 0,
         NP_ERR_LEAK_DETECTION, "leak detection of pooled buffers: disabled, simple, advanced, paranoid"),
     OPT(leak_sampling_interval, NP_OPT_UINT, 128, 1, UINT_MAX, 0, NP_ERR_LEAK_DETECTION,
@@ -64,6 +67,13 @@ const np_option np_options[] = {
         NP_INVALID_FREE_IGNORE, 0, NP_ERR_CONFIG_VALUE,
         "npool's malloc given a pointer that is not a live block (double or invalid free): "
         "report (the first one, on stderr), abort (report it, then abort()) or ignore (count only)"),
+    OPT(dirty_decay_ms, NP_OPT_UINT, 1000, 0, 3600000, 0, NP_ERR_CONFIG_VALUE,
+        "milliseconds unused memory stays mapped and resident before it goes back to the system "
+        "(emptied chunks and huge blocks: unmapped; free pages in chunks: madvised); 0: at once"),
+    OPT(background_purge, NP_OPT_BOOL, 0, 0, 1, 0, NP_ERR_CONFIG_VALUE,
+        "a background thread purges what is due (otherwise allocator activity does)"),
+    OPT(retained_max, NP_OPT_SIZE, 256 * 1024 * 1024, 0, SIZE_MAX, 0, NP_ERR_CONFIG_VALUE,
+        "bytes each arena keeps mapped for reuse (released chunks and huge blocks)"),
 };
 const unsigned np_option_count = sizeof np_options / sizeof np_options[0];
 

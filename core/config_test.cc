@@ -31,6 +31,10 @@ TEST(ConfigDefaults, EqualNettys) {
   EXPECT_EQ(c.leak_sampling_interval, 128u);
   EXPECT_EQ(c.stats_print, 0);
   EXPECT_EQ(c.invalid_free, NP_INVALID_FREE_REPORT);
+  EXPECT_EQ(c.large_cache_bytes, 1u << 20);
+  EXPECT_EQ(c.dirty_decay_ms, 1000u);
+  EXPECT_EQ(c.background_purge, 0);
+  EXPECT_EQ(c.retained_max, 256u << 20);
 }
 
 const std::vector<std::string> kKeys = {
@@ -38,8 +42,10 @@ const std::vector<std::string> kKeys = {
     "arenas",            "release_empty_init_chunks",
     "small_cache_size",  "normal_cache_size", "max_cached_buffer_capacity",
     "cache_trim_interval", "trim_low_water",  "cache_refill_batch",
+    "large_cache_bytes",
     "leak_detection",    "leak_sampling_interval",
-    "stats_print",       "invalid_free"};
+    "stats_print",       "invalid_free",
+    "dirty_decay_ms",    "background_purge",  "retained_max"};
 
 size_t TypeSize(np_option_type t) {
   switch (t) {
@@ -103,6 +109,10 @@ const KeySample kSamples[] = {
     {"leak_sampling_interval", "64", 64},
     {"stats_print", "1", 1},
     {"invalid_free", "abort", NP_INVALID_FREE_ABORT},
+    {"large_cache_bytes", "0", 0},
+    {"dirty_decay_ms", "250", 250},
+    {"background_purge", "true", 1},
+    {"retained_max", "1G", 1u << 30},
 };
 
 // invalid_free: the three names (any case), nothing else.

@@ -5,6 +5,7 @@
  *
  *   np_fault_arm(NP_FAULT_MAP, n)   the nth np_os_map from now fails (NULL, errno ENOMEM)
  *   np_fault_arm(NP_FAULT_META, n)  the nth np_meta_alloc from now fails (NULL)
+ *   np_fault_arm(NP_FAULT_PURGE, n) the nth madvise of a purge from now fails
  *   np_fault_arm(kind, 0)           no failure
  *   np_fault_fired()                whether the armed failure happened
  *   np_fault_mapped_bytes()         bytes npool has mapped and not unmapped
@@ -19,7 +20,7 @@
 extern "C" {
 #endif
 
-typedef enum np_fault_kind { NP_FAULT_MAP, NP_FAULT_META, NP_FAULT_KINDS } np_fault_kind;
+typedef enum np_fault_kind { NP_FAULT_MAP, NP_FAULT_META, NP_FAULT_PURGE, NP_FAULT_KINDS } np_fault_kind;
 
 __attribute__((visibility("default"))) void np_fault_arm(np_fault_kind kind, long n);
 __attribute__((visibility("default"))) int np_fault_fired(void);

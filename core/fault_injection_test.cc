@@ -78,6 +78,15 @@ int Workload(np_allocator* a, bool must_succeed) {
     held[i].p = static_cast<unsigned char*>(q);
     memset(q, held[i].tag, held[i].n);
   }
+  // Every other block freed, then everything unused purged: free runs of
+  // chunks still in use are madvised (a failing madvise leaves them dirty,
+  // for the next purge), emptied chunks unmapped.
+  for (size_t i = held.size(); i-- > 0;)
+    if (i % 2) {
+      EXPECT_EQ(np_free(a, held[i].p), NP_OK);
+      held.erase(held.begin() + long(i));
+    }
+  EXPECT_EQ(np_allocator_purge(a), NP_OK);
   // A pooled buffer that grows through several blocks.
   errno = 0;
   np_buf* b = np_buf_alloc(a, 16, 1 << 20);
@@ -120,6 +129,12 @@ int Workload(np_allocator* a, bool must_succeed) {
   }
   s = np_test::Stats(a);
   EXPECT_EQ(s.small.active + s.normal.active + s.huge.active, 0u);
+  EXPECT_EQ(np_allocator_purge(a), NP_OK);
+  if (must_succeed) {
+    s = np_test::Stats(a);
+    EXPECT_EQ(s.retained_bytes, 0u);
+    EXPECT_EQ(s.dirty_bytes, 0u) << "a purge after a failed madvise purges what it left";
+  }
   return failures;
 }
 
@@ -142,7 +157,9 @@ class FaultSweep : public testing::TestWithParam<np_fault_kind> {
     c.leak_detection = NP_LEAK_DISABLED;
     return c;
   }
-  const char* Kind() { return GetParam() == NP_FAULT_MAP ? "map" : "meta"; }
+  const char* Kind() {
+    return GetParam() == NP_FAULT_MAP ? "map" : GetParam() == NP_FAULT_META ? "meta" : "purge";
+  }
 };
 
 // Each call of the workload (after creation) fails in turn.
@@ -182,6 +199,7 @@ TEST_P(FaultSweep, EveryWorkloadCallFailsOnceAndNothingBreaksOrLeaks) {
 // metadata allocation #1 with 2 arenas).
 TEST_P(FaultSweep, EveryCreateCallFailsOnceCleanly) {
   const np_fault_kind kind = GetParam();
+  if (kind == NP_FAULT_PURGE) GTEST_SKIP() << "creation purges nothing";
   const np_config c = Config();
   const int64_t base = np_fault_mapped_bytes();
   int failures = 0;
@@ -208,9 +226,9 @@ TEST_P(FaultSweep, EveryCreateCallFailsOnceCleanly) {
   EXPECT_GT(failures, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Kinds, FaultSweep, testing::Values(NP_FAULT_MAP, NP_FAULT_META),
+INSTANTIATE_TEST_SUITE_P(Kinds, FaultSweep, testing::Values(NP_FAULT_MAP, NP_FAULT_META, NP_FAULT_PURGE),
                          [](const testing::TestParamInfo<np_fault_kind>& i) {
-                           return std::string(i.param == NP_FAULT_MAP ? "Map" : "Meta");
+                           return std::string(i.param == NP_FAULT_MAP ? "Map" : i.param == NP_FAULT_META ? "Meta" : "Purge");
                          });
 
 }  // namespace

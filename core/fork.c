@@ -73,6 +73,7 @@ static void postfork_parent(void) {
 static void postfork_child(void) {
   for (np_allocator *a = np_live_allocators_first(); a; a = a->next_live) {
     unlock_allocator(a);
+    np_purger_fork_child(a);
     for (unsigned i = 0; a->tcaches && i < a->tcache_count; i++) {
       np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);
       if (atomic_load_explicit(&tc->alive, memory_order_relaxed) && !np_thread_slots_hold(a, tc))

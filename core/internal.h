@@ -2,6 +2,8 @@
 #ifndef NP_INTERNAL_H
 #define NP_INTERNAL_H
 
+#include <time.h>
+
 #include "np_types.h"
 
 #ifdef __cplusplus
@@ -152,9 +154,12 @@ NP_INTERNAL int np_arena_init(np_arena *arena, np_allocator *alloc);
 NP_INTERNAL void np_arena_destroy(np_arena *arena);
 /* A block of class idx (a pooled class), tagged NP_TAG_OUT | owner. */
 NP_INTERNAL void *np_arena_alloc(np_arena *arena, unsigned idx, np_block_tag owner);
-/* A huge block (a mapping of its own) of size bytes at a multiple of
- * alignment (a power of two; at least the chunk size is used). */
-NP_INTERNAL void *np_arena_alloc_huge(np_arena *arena, size_t size, size_t alignment);
+/* A huge block (whole chunks of address space of its own, a retained range
+ * or a new mapping) of size bytes at a multiple of alignment (a power of two;
+ * at least the chunk size is used); NP_ZERO_NEEDED: zeroed (a new mapping
+ * is already). */
+typedef enum np_zero { NP_ZERO_NOT_NEEDED, NP_ZERO_NEEDED } np_zero;
+NP_INTERNAL void *np_arena_alloc_huge(np_arena *arena, size_t size, size_t alignment, np_zero zero);
 /* Frees a huge block (region r), or refuses a pointer that is none. */
 NP_INTERNAL int np_arena_free_huge(np_arena *arena, np_region *r, void *ptr);
 /* Frees the pooled block ref names (found by np_chunk_find_block; the caller
@@ -170,6 +175,48 @@ NP_INTERNAL unsigned np_arena_alloc_batch(np_arena *arena, unsigned size_idx, vo
 NP_INTERNAL void np_arena_free_cached(np_allocator *a, void *const *blocks, unsigned n);
 NP_INTERNAL np_arena *np_arena_least_used(np_allocator *a);
 NP_INTERNAL void np_arena_stats_add(np_arena *arena, np_stats *out);
+
+/* retained.c: released ranges kept mapped (np_retained); arena lock held. */
+/* A range of size bytes at a multiple of alignment out of the retained ones
+ * (best fit), or NULL; *dirty_since: when its range was released. */
+NP_INTERNAL char *np_retained_take(np_arena *arena, size_t size, size_t alignment, uint64_t *dirty_since);
+/* Keeps [base, base + size) (chunk-aligned, whole chunks), or unmaps it. */
+NP_INTERNAL void np_retained_put(np_arena *arena, char *base, size_t size, uint64_t now);
+/* Unmaps the ranges due at now (all: every one); returns the next due time, 0: none. */
+NP_INTERNAL uint64_t np_retained_purge(np_arena *arena, uint64_t now, int all);
+NP_INTERNAL void np_retained_destroy(np_arena *arena); /* unmaps every range */
+
+/* purge.c: dirty memory back to the system on the decay schedule. */
+static inline uint64_t np_clock_ns(void) { /* never 0 */
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + 1;
+}
+/* Something of arena became dirty at since: its due time is since + decay. */
+NP_INTERNAL void np_purge_note_dirty(np_arena *arena, uint64_t since);
+/* A run of bytes went back to chunk c: the chunk's free runs are dirty. */
+NP_INTERNAL void np_chunk_note_dirty(np_chunk *c, size_t bytes);
+/* Purges what is due at now (all: everything dirty); arena lock held.
+ * Returns the arena's next due time (0: nothing dirty). */
+NP_INTERNAL uint64_t np_arena_purge(np_arena *arena, uint64_t now, int all);
+NP_INTERNAL size_t np_arena_dirty_bytes(const np_arena *arena); /* arena lock held */
+/* Arena activity: purges what is due. Arena lock held. */
+static inline void np_purge_tick(np_arena *arena) {
+  if (__builtin_expect(arena->next_purge_ns != 0, 0)) {
+    uint64_t now = np_clock_ns();
+    if (now >= arena->next_purge_ns) np_arena_purge(arena, now, 0);
+  }
+}
+/* The background purge thread: made with the allocator (background_purge),
+ * started outside every lock (np_purger_start), stopped and joined by destroy. */
+NP_INTERNAL int np_purger_create(np_allocator *a);
+NP_INTERNAL void np_purger_start_slow(np_allocator *a);
+NP_INTERNAL void np_purger_destroy(np_allocator *a);
+NP_INTERNAL void np_purger_fork_child(np_allocator *a); /* the thread is gone: start it again later */
+NP_INTERNAL int np_purger_wanted(const np_allocator *a); /* made, not started */
+static inline void np_purger_start(np_allocator *a) {
+  if (__builtin_expect(a->purger != NULL, 0) && np_purger_wanted(a)) np_purger_start_slow(a);
+}
 
 /* thread_slots.c: each thread's way to its caches (a small initial-exec TLS
  * table keyed by allocator), the list of live allocators, and thread exit. */

@@ -209,3 +209,22 @@ size_t npool_malloc_usable_size(void *ptr) {
   np_allocator *a = np_default_allocator();
   return a ? np_usable_size(a, ptr) : 0;
 }
+
+static uint64_t purged_bytes(np_allocator *a) {
+  uint64_t n = 0;
+  for (unsigned i = 0; i < a->n_arenas; i++) {
+    np_lock_acquire(&a->arenas[i].lock);
+    n += a->arenas[i].purged_bytes;
+    np_lock_release(&a->arenas[i].lock);
+  }
+  return n;
+}
+
+int npool_malloc_trim(size_t pad) {
+  (void)pad; /* everything unused goes back; glibc keeps pad bytes at the heap's top */
+  np_allocator *a = np_default_allocator();
+  if (a == NULL) return 0;
+  uint64_t before = purged_bytes(a);
+  np_allocator_purge(a);
+  return purged_bytes(a) > before;
+}

@@ -24,3 +24,4 @@ NP_API void *memalign(size_t alignment, size_t size) { return npool_memalign(ali
 NP_API void *valloc(size_t size) { return npool_valloc(size); }
 NP_API void *pvalloc(size_t size) { return npool_pvalloc(size); }
 NP_API size_t malloc_usable_size(void *ptr) { return npool_malloc_usable_size(ptr); }
+NP_API int malloc_trim(size_t pad) { return npool_malloc_trim(pad); }

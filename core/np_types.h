@@ -179,6 +179,9 @@ typedef struct np_chunk {
   uint64_t *free_run_at;    /* [pages] free run handle at its first and last page */
   uint32_t *heap_pos;       /* [pages] index in its heap of the free run starting here */
   np_block_tag *run_tags;   /* [pages] tag of the normal run starting at the page */
+  /* Free runs written since the chunk's last purge (purge.c): */
+  uint64_t dirty_since;     /* ns (np_clock_ns) of the oldest; 0: none */
+  size_t dirty_bytes;       /* bytes of runs freed since (an upper bound) */
   np_page_entry map[];      /* [pages]: in the chunk's own record, one load from it */
 } np_chunk;
 
@@ -194,6 +197,25 @@ typedef struct np_chunk_list {
   size_t free_max_threshold; /* move down when free bytes rise above this */
   uint64_t chunks;
 } np_chunk_list;
+
+/* ---- Retained memory (retained.c) --------------------------------------------
+ * Address ranges an arena released (emptied chunks, freed huge blocks) and
+ * keeps mapped for its next chunk or huge block: chunk-aligned, multiples of
+ * the chunk size, sorted by address, never adjacent (freed neighbours merge).
+ * All of it is dirty (touched, resident); purge.c unmaps a range once it has
+ * been unused for dirty_decay_ms. Under the arena lock. */
+typedef struct np_extent {
+  struct np_extent *next;   /* the next range up */
+  char *base;
+  size_t size;
+  uint64_t dirty_since;     /* ns (np_clock_ns) when its oldest part was released */
+} np_extent;
+
+typedef struct np_retained {
+  np_extent *head;          /* lowest address first */
+  size_t bytes;             /* sum of sizes */
+  uint64_t reused_bytes;    /* handed out again instead of mapped, ever */
+} np_retained;
 
 /* ---- Arenas ------------------------------------------------------------------ */
 /* Updated with NP_ADD: small blocks are counted under their class lock only. */
@@ -215,7 +237,11 @@ typedef struct np_arena {
   np_meta meta;
   np_kind_counters small, normal, huge_stats;
   uint64_t chunk_allocations, chunk_deallocations;
-  uint64_t mapped_bytes;     /* chunks and huge blocks */
+  uint64_t mapped_bytes;     /* chunks and huge blocks in use (not retained) */
+  np_retained retained;      /* released, kept mapped for reuse */
+  uint64_t next_purge_ns;    /* when something dirty is due to be purged; 0: nothing is dirty */
+  uint64_t purged_bytes;     /* returned to the system by purges (unmapped or madvised), ever */
+  uint64_t purges;           /* system calls that did it, ever */
 } np_arena;
 
 /* ---- Registry: address -> region, readable without a lock ------------------- */
@@ -315,6 +341,8 @@ typedef struct np_option {
   const char *description; /* one line */
 } np_option;
 
+typedef struct np_purger np_purger; /* purge.c */
+
 /* ---- The allocator ----------------------------------------------------------- */
 struct np_allocator {
   np_config cfg;
@@ -353,6 +381,9 @@ struct np_allocator {
   np_percpu percpu;
   size_t percpu_bytes;
   int fork_percpu_locked; /* fork.c holds the CPUs' maintenance locks */
+  /* Purging (purge.c) */
+  uint64_t decay_ns;      /* dirty_decay_ms in ns; 0: release at once, retain nothing */
+  np_purger *purger;       /* the background purge thread (background_purge), or NULL */
 };
 
 #endif

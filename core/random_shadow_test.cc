@@ -132,8 +132,15 @@ class RandomShadow : public testing::TestWithParam<Param> {
   }
 
   void DoAlloc(size_t req) {
-    char* p = static_cast<char*>(np_alloc(a_, req));
+    // Every 16th through calloc: zeros, whether the memory is fresh, reused
+    // from a freed block, a retained range or a purged one.
+    const bool zeroed = next_id_ % 16 == 0;
+    char* p = static_cast<char*>(zeroed ? np_calloc(a_, 1, req) : np_alloc(a_, req));
     ASSERT_NE(p, nullptr) << "np_alloc(" << req << ") errno " << errno;
+    if (zeroed) {
+      for (size_t i = 0; i < req; i += 61) ASSERT_EQ(p[i], 0) << "calloc(" << req << ") byte " << i;
+      if (req) ASSERT_EQ(p[req - 1], 0) << "calloc(" << req << ") last byte";
+    }
     Block b{p, req, np_usable_size(a_, p), kHuge, ++next_id_, 0};
     auto it = std::lower_bound(table_.begin(), table_.end(), std::max<size_t>(req, 1));
     if (it != table_.end()) {
@@ -164,6 +171,7 @@ class RandomShadow : public testing::TestWithParam<Param> {
     ++allocs_[b.kind];
     ++live_count_[b.kind];
     live_kind_bytes_[b.kind] += b.usable;
+    if (b.kind == kHuge) huge_span_bytes_ += Span(b.usable);
   }
 
   void DoFree(size_t i) {
@@ -179,7 +187,11 @@ class RandomShadow : public testing::TestWithParam<Param> {
     ++frees_[b.kind];
     --live_count_[b.kind];
     live_kind_bytes_[b.kind] -= b.usable;
+    if (b.kind == kHuge) huge_span_bytes_ -= Span(b.usable);
   }
+
+  // A huge block holds whole chunks of address space.
+  size_t Span(size_t usable) const { return (usable + chunk_ - 1) / chunk_ * chunk_; }
 
   // Pokes at a live block without freeing it.
   void Probe() {
@@ -215,8 +227,10 @@ class RandomShadow : public testing::TestWithParam<Param> {
       }
     }
     EXPECT_EQ(s.chunk_allocations - s.chunk_deallocations, chunks);
-    EXPECT_EQ(s.mapped_bytes, chunks * chunk_ + live_kind_bytes_[kHuge])
-        << "mapped bytes are the chunks plus the huge blocks";
+    EXPECT_EQ(s.mapped_bytes, chunks * chunk_ + huge_span_bytes_)
+        << "mapped bytes are the chunks plus the huge blocks' spans";
+    EXPECT_LE(s.retained_bytes, s.arenas * np_config_default().retained_max);
+    EXPECT_LE(s.dirty_bytes, s.retained_bytes + free_bytes);
     EXPECT_LE(free_bytes + live_kind_bytes_[kSmall] + live_kind_bytes_[kNormal], chunks * chunk_);
     // Every live small block is an element in use in a subpage of its class.
     std::vector<uint64_t> live_per_class(table_.size(), 0);
@@ -286,6 +300,7 @@ class RandomShadow : public testing::TestWithParam<Param> {
   uint64_t next_id_ = 0, live_bytes_ = 0, invalid_ = 0;
   uint64_t allocs_[kKinds] = {}, frees_[kKinds] = {}, live_count_[kKinds] = {},
            live_kind_bytes_[kKinds] = {};
+  uint64_t huge_span_bytes_ = 0;
   std::set<uintptr_t> chunk_bases_;
   std::vector<Range> huge_ranges_;
   std::vector<char> maps_buf_;
@@ -322,6 +337,16 @@ TEST_P(RandomShadow, RandomOperationsAgreeWithTheModel) {
       CrossCheckStats();
       ASSERT_FALSE(HasFailure()) << "stats disagree with the model at operation " << op;
     }
+    if (op % 3001 == 3000) {  // everything unused goes back to the system
+      ASSERT_EQ(np_allocator_purge(a_), NP_OK);
+      np_stats s;
+      ASSERT_EQ(np_allocator_stats(a_, &s), NP_OK);
+      EXPECT_EQ(s.retained_bytes, 0u);
+      EXPECT_EQ(s.dirty_bytes, 0u);
+      EXPECT_EQ(s.cached_bytes, 0u) << "purge flushes the calling thread's cache";
+      CrossCheckStats();
+      ASSERT_FALSE(HasFailure()) << "after a purge at operation " << op;
+    }
   }
   // Every kind was exercised.
   EXPECT_GT(allocs_[kSmall], 1000u);
@@ -338,6 +363,8 @@ TEST_P(RandomShadow, RandomOperationsAgreeWithTheModel) {
   ASSERT_EQ(np_allocator_stats(a_, &s), NP_OK);
   EXPECT_GT(s.chunk_deallocations, 0u) << "the run should have released chunks";
   EXPECT_GT(s.chunk_allocations, 1u);
+  EXPECT_GT(s.reused_bytes, 0u) << "released chunks and huge blocks should have been reused";
+  EXPECT_GT(s.purged_bytes, 0u);
   EXPECT_EQ(s.small.active + s.normal.active + s.huge.active, 0u);
   EXPECT_EQ(s.small.active_bytes + s.normal.active_bytes + s.huge.active_bytes, 0u);
   EXPECT_EQ(s.small.allocations + s.normal.allocations + s.huge.allocations,

@@ -71,6 +71,8 @@ static void text(np_allocator *a, writer *w) {
       (ull)s.cached_bytes);
   put(w, "memory     %llu B mapped; chunks %llu allocated, %llu deallocated; %llu invalid frees\n",
       (ull)s.mapped_bytes, (ull)s.chunk_allocations, (ull)s.chunk_deallocations, (ull)s.invalid_frees);
+  put(w, "returning  %llu B retained, %llu B dirty, %llu B reused; %llu B purged in %llu purges\n",
+      (ull)s.retained_bytes, (ull)s.dirty_bytes, (ull)s.reused_bytes, (ull)s.purged_bytes, (ull)s.purges);
 
   put(w, "\nkind         allocations  deallocations        active      active bytes\n");
   text_kind(w, "small", &s.small);
@@ -150,6 +152,10 @@ static void json_counters(writer *w, const np_stats *s, const char *indent) {
          "\"mapped_bytes\": %llu,\n",
       indent, (ull)s->thread_caches, (ull)s->chunk_allocations, (ull)s->chunk_deallocations,
       (ull)s->mapped_bytes);
+  put(w, "%s\"retained_bytes\": %llu, \"dirty_bytes\": %llu, \"reused_bytes\": %llu, \"purged_bytes\": %llu, "
+         "\"purges\": %llu,\n",
+      indent, (ull)s->retained_bytes, (ull)s->dirty_bytes, (ull)s->reused_bytes, (ull)s->purged_bytes,
+      (ull)s->purges);
   put(w, "%s\"lists\": [", indent);
   for (int i = 0; i < NP_CHUNK_LISTS; i++) {
     const np_chunk_list_stats *l = &s->lists[i];

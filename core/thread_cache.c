@@ -5,7 +5,8 @@
  *   class 0  [stack: T's own frees, LIFO]  [np_mpsc: frees by other threads]
  *   class 1  [ ...                      ]  [ ...                           ]
  *   ...      small classes (small_cache_size entries), then normal classes up
- *            to max_cached_buffer_capacity (normal_cache_size entries)
+ *            to max_cached_buffer_capacity (normal_cache_size entries), then
+ *            large ones up to large_cache_bytes (that many bytes of blocks)
  *
  * - Allocation (np_tcache_pop, inline): pop T's stack. On a miss, take
  *   everything in T's MPSC queue; still nothing: a batch of refill blocks from
@@ -64,6 +65,17 @@ static uint32_t refill_of(const np_config *cfg, unsigned cap, int small, size_t 
   return n ? n : 1;
 }
 
+/* Entries of a large class (above max_cached_buffer_capacity): room for
+ * large_cache_bytes of blocks, at least one, at most normal_cache_size; a
+ * power of two at or below that, so that the room is never exceeded. */
+static unsigned large_cap(const np_config *cfg, size_t size) {
+  size_t n = cfg->large_cache_bytes / size;
+  if (n > cfg->normal_cache_size) n = cfg->normal_cache_size;
+  unsigned p = 1;
+  while ((size_t)p * 2 <= n) p <<= 1;
+  return p;
+}
+
 void np_tcaches_init(np_allocator *a) {
   const np_config *cfg = &a->cfg;
   a->n_cached = 0;
@@ -73,6 +85,7 @@ void np_tcaches_init(np_allocator *a) {
     int small = np_is_small_index(&a->sc, i);
     if (small) cap = cfg->small_cache_size;
     else if (size <= cfg->max_cached_buffer_capacity) cap = cfg->normal_cache_size;
+    else if (size <= cfg->large_cache_bytes && cfg->normal_cache_size) cap = large_cap(cfg, size);
     else break;
     a->cache_cap[i] = cap ? next_pow2(cap) : 0;
     a->refill_count[i] = refill_of(cfg, a->cache_cap[i], small, size);

@@ -19,6 +19,7 @@ np_config Netty() {
   np_config c = np_config_default();
   c.cache_refill_batch = 1;
   c.trim_low_water = 0;
+  c.large_cache_bytes = 0;
   return c;
 }
 
@@ -101,15 +102,47 @@ TEST_F(ThreadCache, DoubleFreeOfCachedBlockIsRefused) {
   EXPECT_NE(np_alloc(al.a, 64), small);
 }
 
-// Normal sizes above max_cached_buffer_capacity are never cached.
+// Normal sizes up to max_cached_buffer_capacity are cached as Netty does;
+// larger ones (up to large_cache_bytes) only as many as fit in that many
+// bytes; large_cache_bytes 0 gives Netty's behaviour: never cached.
 TEST_F(ThreadCache, OnlyClassesUpToMaxCachedCapacity) {
-  Alloc al;
-  void *p = np_alloc(al.a, 40960);
-  ASSERT_EQ(np_free(al.a, p), NP_OK);
-  EXPECT_EQ(al.Stats().cached_bytes, 0u);
-  p = np_alloc(al.a, 32768);
-  ASSERT_EQ(np_free(al.a, p), NP_OK);
-  EXPECT_EQ(al.Stats().cached_bytes, 32768u);
+  {
+    np_config c = np_config_default();
+    c.large_cache_bytes = 0;
+    Alloc al(c);
+    void *p = np_alloc(al.a, 40960);
+    ASSERT_EQ(np_free(al.a, p), NP_OK);
+    EXPECT_EQ(al.Stats().cached_bytes, 0u);
+    p = np_alloc(al.a, 32768);
+    ASSERT_EQ(np_free(al.a, p), NP_OK);
+    EXPECT_EQ(al.Stats().cached_bytes, 32768u);
+  }
+  {
+    np_config c = np_config_default();
+    c.large_cache_bytes = 1u << 20;
+    Alloc al(c);
+    // 1 MiB: one fits. A second one freed goes to the arena.
+    void *p = np_alloc(al.a, 1u << 20), *q = np_alloc(al.a, 1u << 20);
+    ASSERT_EQ(np_free(al.a, p), NP_OK);
+    EXPECT_EQ(al.Stats().cached_bytes, 1u << 20);
+    ASSERT_EQ(np_free(al.a, q), NP_OK);
+    EXPECT_LE(al.Stats().cached_bytes, 1u << 20);
+    void *again = np_alloc(al.a, 1u << 20);
+    EXPECT_TRUE(again == p || again == q) << "a cached block comes back";
+    p = again;
+    // Above large_cache_bytes: never cached.
+    void *big = np_alloc(al.a, (1u << 20) + 8192);
+    uint64_t before = al.Stats().cached_bytes;
+    ASSERT_EQ(np_free(al.a, big), NP_OK);
+    EXPECT_EQ(al.Stats().cached_bytes, before);
+    // 40 KiB classes: at most 1 MiB of them.
+    std::vector<void *> v;
+    for (int i = 0; i < 64; i++) v.push_back(np_alloc(al.a, 40960));
+    for (void *b : v) ASSERT_EQ(np_free(al.a, b), NP_OK);
+    EXPECT_LE(al.Stats().cached_bytes, (1u << 20) + (1u << 20));
+    EXPECT_GE(al.Stats().cached_bytes, 40960u);
+    np_free(al.a, p);
+  }
 }
 
 // Capacity: at most small_cache_size (rounded to a power of two) per class.

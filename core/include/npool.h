@@ -110,6 +110,10 @@ typedef struct np_config {
    * capacity, at most 64 for small and 8 for normal classes, and at most
    * 32 KiB of blocks; at most 64); 1 is Netty's one block per miss. */
   unsigned cache_refill_batch;
+  /* Normal classes above max_cached_buffer_capacity, up to this size (and the
+   * chunk size), are cached too, with room for this many bytes of blocks per
+   * class (at least one block); default 1 MiB, 0: Netty's, not cached. */
+  size_t large_cache_bytes;
   /* Leak detection of pooled buffers (default NP_LEAK_SIMPLE, 1 in 128 sampled). */
   np_leak_level leak_detection;
   unsigned leak_sampling_interval;    /* >= 1 */
@@ -118,6 +122,16 @@ typedef struct np_config {
   int stats_print;
   /* npool's malloc and a bad pointer: report, abort or ignore (above). */
   np_invalid_free_mode invalid_free;
+  /* Giving memory back (jemalloc's names). Emptied chunks and freed huge
+   * blocks stay mapped for reuse, and free pages inside chunks stay resident,
+   * until they have been unused for dirty_decay_ms (default 1000, at most
+   * 3600000); then they are unmapped or madvise(MADV_DONTNEED)ed. 0: released
+   * at once (Netty's behaviour). Purging happens on allocator activity, by a
+   * background thread with background_purge (default off), and all at once
+   * by np_allocator_purge. */
+  unsigned dirty_decay_ms;
+  int background_purge;
+  size_t retained_max;  /* bytes each arena keeps mapped for reuse (default 256 MiB) */
 } np_config;
 
 /* Netty's defaults: 8 KiB pages, 4 MiB chunks, Netty's qInit behaviour. */
@@ -198,6 +212,12 @@ NP_API int np_free(np_allocator *a, void *ptr);
  * blocks are not lost either way: a thread's cache is emptied when it exits.) */
 NP_API void np_thread_cache_flush(np_allocator *a);
 
+/* Returns to the system everything the allocator holds unused: the calling
+ * thread's cache is flushed (np_thread_cache_flush), then every arena's
+ * retained ranges are unmapped and the free pages of its chunks madvised.
+ * npool's malloc_trim calls it. NP_OK, or NP_ERR_NULL_ARGUMENT. */
+NP_API int np_allocator_purge(np_allocator *a);
+
 /* "mutex", "ck" or "rseq": the concurrency strategy this library was built with. */
 NP_API const char *np_strategy_name(void);
 
@@ -247,7 +267,13 @@ typedef struct np_stats {
   np_size_kind_stats small, normal, huge;
   uint64_t chunk_allocations;   /* chunks mapped, ever */
   uint64_t chunk_deallocations; /* chunks returned, ever */
-  uint64_t mapped_bytes;        /* bytes currently mapped for chunks and huge blocks */
+  uint64_t mapped_bytes;        /* bytes currently mapped for chunks and huge blocks in use */
+  uint64_t retained_bytes;      /* released chunks and huge blocks kept mapped for reuse */
+  uint64_t dirty_bytes;         /* unused and resident: retained, plus free pages of chunks
+                                 * not purged since they were freed (an upper bound) */
+  uint64_t reused_bytes;        /* retained bytes handed out again instead of mapped, ever */
+  uint64_t purged_bytes;        /* bytes given back by purges (unmapped or madvised), ever */
+  uint64_t purges;              /* the system calls that did it, ever */
   uint64_t invalid_frees;       /* np_free calls refused with an error */
   uint64_t thread_caches;       /* live thread caches */
   uint64_t cached_bytes;        /* bytes sitting in thread caches (not active) */

@@ -54,6 +54,10 @@ NP_API void *npool_pvalloc(size_t size);
 /* Bytes usable in a live block (its size class); 0 for NULL or a pointer
  * that is not a live block of npool's. */
 NP_API size_t npool_malloc_usable_size(void *ptr);
+/* glibc's malloc_trim: np_allocator_purge on the default allocator (every
+ * unused page goes back to the system; pad is ignored). 1 when memory went
+ * back, else 0. */
+NP_API int npool_malloc_trim(size_t pad);
 
 #ifdef __cplusplus
 }

@@ -78,7 +78,7 @@ grep -h '^NP_API' "$prefix"/include/npool/*.h | grep -o '^NP_API[^(]*(' |
   sed -E 's/.*[^A-Za-z0-9_]([A-Za-z_][A-Za-z0-9_]*)[[:space:]]*\($/\1/' | sort -u >"$work/declared"
 [ "$(wc -l <"$work/declared")" -gt 50 ] || fail "only $(wc -l <"$work/declared") NP_API names in the headers"
 # The malloc libraries' own: the C library's allocation functions, C++'s new and delete.
-MALLOC_NAMES='^(malloc|free|calloc|realloc|reallocarray|posix_memalign|aligned_alloc|memalign|valloc|pvalloc|malloc_usable_size|_Znw.*|_Zna.*|_Zdl.*|_Zda.*)$'
+MALLOC_NAMES='^(malloc|free|calloc|realloc|reallocarray|posix_memalign|aligned_alloc|memalign|valloc|pvalloc|malloc_usable_size|malloc_trim|_Znw.*|_Zna.*|_Zdl.*|_Zda.*)$'
 
 for n in "${libs[@]}"; do
   so=$prefix/lib/lib$n.so
@@ -96,7 +96,7 @@ for n in "${libs[@]}"; do
   case $n in
     npool_malloc*)
       grep -Ev "$MALLOC_NAMES" "$work/exported.$n" >"$work/api.$n"
-      for f in malloc free calloc realloc posix_memalign aligned_alloc malloc_usable_size _Znwm _ZdlPv _Znam _ZdaPv; do
+      for f in malloc free calloc realloc posix_memalign aligned_alloc malloc_usable_size malloc_trim _Znwm _ZdlPv _Znam _ZdaPv; do
         grep -qxF "$f" "$work/exported.$n" || fail "lib$n.so does not export $f"
       done
       ;;
