@@ -36,6 +36,7 @@ NP_INTERNAL void np_meta_init(np_meta *m);
 NP_INTERNAL void *np_meta_alloc(np_meta *m, size_t size);
 NP_INTERNAL void np_meta_free(np_meta *m, void *p, size_t size);
 NP_INTERNAL void np_meta_destroy(np_meta *m);
+NP_INTERNAL void np_meta_release_kept(np_meta *m); /* unmaps the freed mappings kept for reuse */
 
 /* run_heap.c: min-heap of free-run handles; pos[run offset] tracks each
  * run's index so any run can be removed in O(log n). */

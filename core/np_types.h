@@ -78,6 +78,11 @@ typedef struct np_meta {
   void *free_lists[NP_META_CLASSES];
   char *bump, *bump_end;   /* unused rest of the newest slab */
   void *slabs;             /* every slab, linked through its first word */
+  /* Freed direct mappings kept for reuse (meta.c), out of line: a stale
+   * reader of a freed record must still find its arena word intact. */
+  void *large_kept[64];
+  size_t large_kept_size[64];
+  unsigned n_large_kept;
   uint64_t mapped_bytes;   /* slabs plus direct mappings */
 } np_meta;
 

@@ -98,6 +98,7 @@ static int purge_chunk(np_arena *a, np_chunk *c) {
 
 uint64_t np_arena_purge(np_arena *a, uint64_t now, int all) {
   uint64_t next_due = np_retained_purge(a, now, all);
+  np_meta_release_kept(&a->meta);
   for (int l = 0; l < NP_CHUNK_LISTS; l++)
     for (np_chunk *c = a->lists[l].head; c; c = c->next) {
       if (c->dirty_since == 0) continue;
