@@ -69,6 +69,7 @@ dist_title() {
     small)   echo "uniform 16-512 B" ;;
     net)     echo "network mix 256 B-16 KiB + tail > 64 KiB" ;;
     mixed)   echo "mixed incl. normal and huge" ;;
+    large)   echo "large 1-32 MiB, 4 live per thread" ;;
     *)       echo "$1" ;;
   esac
 }

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-static const char *const names[DIST_COUNT] = {"fixed64", "small", "net", "mixed"};
+static const char *const names[DIST_COUNT] = {"fixed64", "small", "net", "mixed", "large"};
 
 int size_dist_parse(const char *name) {
   for (int d = 0; d < DIST_COUNT; d++)
@@ -14,7 +14,7 @@ int size_dist_parse(const char *name) {
 
 const char *size_dist_name(size_dist d) { return (unsigned)d < DIST_COUNT ? names[d] : "?"; }
 
-const char *size_dist_all(void) { return "fixed64,small,net,mixed"; }
+const char *size_dist_all(void) { return "fixed64,small,net,mixed,large"; }
 
 /* Uniform in [0, 1). */
 static double unit(uint64_t *s) { return (double)(bench_splitmix64(s) >> 11) * 0x1.0p-53; }
@@ -45,6 +45,9 @@ void size_dist_fill(size_dist d, uint64_t seed, uint32_t *sizes, size_t n) {
       case DIST_NET:
         u = unit(&s);
         sizes[i] = u < 0.92 ? log_uniform(&s, 256, 16384) : log_uniform(&s, 65537, 1 << 20);
+        break;
+      case DIST_LARGE:
+        sizes[i] = log_uniform(&s, 1 << 20, 32u << 20);
         break;
       default: /* DIST_MIXED */
         u = unit(&s);

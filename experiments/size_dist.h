@@ -10,6 +10,9 @@
  *   mixed    small, normal and huge together: 89% uniform [16, 512] B,
  *            10% log-uniform [8 KiB, 1 MiB] (normal: runs of pages),
  *            1% uniform [5 MiB, 8 MiB] (huge: past the 4 MiB chunk)
+ *   large    log-uniform over [1 MiB, 32 MiB]: normal runs and huge blocks,
+ *            a few live per thread (churn only: --large-slots, default 4),
+ *            the shape of a program that handles big buffers
  */
 #ifndef NP_SIZE_DIST_H
 #define NP_SIZE_DIST_H
@@ -21,12 +24,12 @@
 extern "C" {
 #endif
 
-typedef enum { DIST_FIXED64, DIST_SMALL, DIST_NET, DIST_MIXED, DIST_COUNT } size_dist;
+typedef enum { DIST_FIXED64, DIST_SMALL, DIST_NET, DIST_MIXED, DIST_LARGE, DIST_COUNT } size_dist;
 
 /* The distribution called name, or -1. */
 int size_dist_parse(const char *name);
 const char *size_dist_name(size_dist d);
-/* "fixed64,small,net,mixed" */
+/* "fixed64,small,net,mixed,large" */
 const char *size_dist_all(void);
 
 /* Fills sizes[0..n) with draws of d from seed (the same seed, the same table). */

@@ -7,7 +7,8 @@
  *   bazel run -c opt //experiments:sweep [-- options]     (-- --help)
  *
  * Default run: workloads churn, prodcons, larson, pipeline; distributions
- * fixed64, small, net, mixed; the three npool strategies, glibc, jemalloc,
+ * fixed64, small, net, mixed, large (churn only: blocks of 1-32 MiB, 4 live
+ * per thread); the three npool strategies, glibc, jemalloc,
  * mimalloc, tcmalloc; threads 1, 2, 4, ... up to 2 x the usable CPUs (the
  * paired workloads, prodcons and pipeline, only even counts); 3 repeats of
  * 200 ms after 50 ms warm-up: about 5 minutes on 2 CPUs (the paper's
@@ -322,6 +323,14 @@ static int paired(const char *workload) {
   return !strcmp(workload, "prodcons") || !strcmp(workload, "pipeline");
 }
 
+/* Whether a cell is measured: the paired workloads need an even thread count
+ * of at least 2; the large distribution (a few live blocks per thread) is
+ * churn's only. */
+static int cell_runs(const char *workload, const char *dist, int nt) {
+  if (paired(workload) && (nt < 2 || nt % 2)) return 0;
+  return strcmp(dist, "large") || !strcmp(workload, "churn");
+}
+
 /* Globals, so that what they hold stays reachable on an early return. */
 static list workloads, dists, threads, allocs;
 
@@ -484,9 +493,9 @@ int main(int argc, char **argv) {
   /* Cells: workload x distribution x thread count (paired ones: even >= 2). */
   int total_runs = 0;
   for (int wl = 0; wl < workloads.n; wl++)
-    for (int t = 0; t < threads.n; t++)
-      if (!paired(workloads.item[wl]) || (nthreads[t] >= 2 && nthreads[t] % 2 == 0))
-        total_runs += dists.n * na * (int)repeats;
+    for (int d = 0; d < dists.n; d++)
+      for (int t = 0; t < threads.n; t++)
+        if (cell_runs(workloads.item[wl], dists.item[d], nthreads[t])) total_runs += na * (int)repeats;
   fprintf(stderr, "sweep: %d runs (%d workload(s) x %d distribution(s) x %d allocator(s) x "
                   "thread counts %s x %ld repeat(s)) into %s\n",
           total_runs, workloads.n, dists.n, na, threads.buf, repeats, out);
@@ -523,7 +532,7 @@ int main(int argc, char **argv) {
       for (int t = 0; t < threads.n; t++) {
         const char *wname = workloads.item[wl], *dname = dists.item[d];
         int nt = nthreads[t];
-        if (paired(wname) && (nt < 2 || nt % 2)) continue;
+        if (!cell_runs(wname, dname, nt)) continue;
         snprintf(thr_s, sizeof thr_s, "%d", nt);
         for (long r = 0; r < repeats; r++)
           for (int k = 0; k < na; k++) {

@@ -32,7 +32,7 @@ TEST(SizeDist, NamesRoundTrip) {
     EXPECT_EQ(size_dist_parse(size_dist_name(static_cast<size_dist>(d))), d);
   EXPECT_EQ(size_dist_parse("nosuch"), -1);
   EXPECT_EQ(size_dist_parse(nullptr), -1);
-  EXPECT_STREQ(size_dist_all(), "fixed64,small,net,mixed");
+  EXPECT_STREQ(size_dist_all(), "fixed64,small,net,mixed,large");
 }
 
 TEST(SizeDist, SameSeedSameSizes) {
@@ -89,6 +89,21 @@ TEST(SizeDist, MixedHasSmallNormalAndHuge) {
   EXPECT_NEAR(static_cast<double>(small) / v.size(), 0.89, 0.01);
   EXPECT_NEAR(static_cast<double>(normal) / v.size(), 0.10, 0.01);
   EXPECT_NEAR(static_cast<double>(huge) / v.size(), 0.01, 0.002);
+}
+
+// Log-uniform over [1 MiB, 32 MiB]: about half the blocks above 5.6 MiB
+// (the geometric middle), and above the 4 MiB chunk (huge) about 60%.
+TEST(SizeDist, LargeIsLogUniform1To32MiB) {
+  auto v = Draw(DIST_LARGE, 7);
+  size_t above_mid = 0, huge = 0;
+  for (uint32_t s : v) {
+    ASSERT_GE(s, 1u << 20);
+    ASSERT_LE(s, 32u << 20);
+    above_mid += s > 5931642;  // 2^22.5
+    huge += s > (4u << 20);
+  }
+  EXPECT_NEAR(static_cast<double>(above_mid) / v.size(), 0.5, 0.03);
+  EXPECT_NEAR(static_cast<double>(huge) / v.size(), 0.6, 0.03);
 }
 
 TEST(LatencyHistogram, BucketsAreContiguousAndOrdered) {

@@ -45,8 +45,9 @@ fi
 list=$(IFS=,; echo "${allocs[*]}")
 na=${#allocs[@]}
 out="${TEST_TMPDIR:-$(mktemp -d)}/sweep"
-# 4 distributions x (churn 1+2, larson 1+2, prodcons 2, pipeline 2) per allocator
-runs_per_alloc=$((4 * 6))
+# 4 distributions x (churn 1+2, larson 1+2, prodcons 2, pipeline 2) per allocator,
+# and large (churn 1+2)
+runs_per_alloc=$((4 * 6 + 2))
 
 "$sweep" --quick --threads 1,2 --allocators "$list" --machine smoke-test --out "$out" \
   --slots 200 >"$out.stdout" 2>"$out.stderr"
@@ -87,10 +88,11 @@ if [ -n "$bad" ]; then
 fi
 for a in "${allocs[@]}"; do
   for w in churn prodcons larson pipeline; do
-    for d in fixed64 small net mixed; do
+    for d in fixed64 small net mixed large; do
       n=$(awk -F, -v a="$a" -v w="$w" -v d="$d" '$2 == a && $4 == w && $5 == d' "$csv" | wc -l)
       want=2
       case "$w" in prodcons | pipeline) want=1 ;; esac
+      [ "$d" = large ] && [ "$w" != churn ] && want=0  # large: churn's only
       if [ "$n" -ne "$want" ]; then
         echo "FAIL: $a $w $d: $n rows, expected $want"
         fail=1
@@ -109,7 +111,7 @@ done
 sed -n '/^summary: per cell, the best npool strategy/,$p' "$out.stdout" >"$out.summary"
 [ -s "$out.summary" ] || { echo "FAIL: no summary table on stdout"; fail=1; }
 for w in churn prodcons larson pipeline; do
-  for d in fixed64 small net mixed; do
+  for d in fixed64 small net mixed large; do
     grep -Eq "^$w +$d( |$)" "$out.summary" || { echo "FAIL: no summary row for $w $d"; fail=1; }
   done
 done

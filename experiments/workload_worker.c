@@ -6,7 +6,7 @@
  * starts from a fresh heap and allocators never share a process.
  *
  *   workload_<alloc> --workload churn|prodcons|larson|pipeline
- *                    --dist fixed64|small|net|mixed --threads N
+ *                    --dist fixed64|small|net|mixed|large --threads N
  *                    [--duration-ms N] [--warmup-ms N] [--slots N] [--ring N]
  *                    [--batch N] [--handoff N] [--seed N] [--pin] [--leak-one]
  *   workload_<alloc> --info        one line naming what is measured
@@ -238,7 +238,8 @@ static struct {
   uint64_t seed;
   int leak_one; /* test hook: thread 0 leaves one block allocated */
   int pin;      /* pin threads to CPUs (see pin_cpu) */
-} g_opt = {WL_CHURN, DIST_FIXED64, 1, 400, 100, 1000, 1024, 32, 1024, 1, 0, 0};
+  size_t large_slots; /* churn's live blocks per thread with --dist large */
+} g_opt = {WL_CHURN, DIST_FIXED64, 1, 400, 100, 1000, 1024, 32, 1024, 1, 0, 0, 4};
 
 static _Alignas(CACHELINE) atomic_int g_phase; /* 0 warm-up, 1 timed, 2 stop */
 /* Counting threads that have done an op inside the window: the window is not
@@ -336,7 +337,8 @@ static inline void replace_random(worker *w, slot *slots, size_t n) {
 }
 
 static void run_churn(worker *w) {
-  const size_t n = g_opt.slots;
+  /* Blocks of 1-32 MiB: a few live per thread, as a program handling big buffers. */
+  const size_t n = g_opt.dist == DIST_LARGE ? g_opt.large_slots : g_opt.slots;
   slot *slots = xmap(n * sizeof(slot));
   fill_slots(w, slots, n);
   pthread_barrier_wait(&g_start);
@@ -473,7 +475,8 @@ static void usage(FILE *f) {
           "usage: workload_<allocator> --workload churn|prodcons|larson|pipeline\n"
           "         --dist %s --threads N\n"
           "         [--duration-ms N] [--warmup-ms N] [--slots N] [--ring N] [--batch N]\n"
-          "         [--handoff N] [--seed N] [--pin]\n"
+          "         [--handoff N] [--seed N] [--pin] [--large-slots N]\n"
+          "         (--large-slots: churn's live blocks per thread with --dist large, default 4)\n"
           "         [--leak-one]   (churn: thread 0 leaves one block allocated, to test\n"
           "                        npool's end-of-run check, which must then exit 3)\n"
           "       workload_<allocator> --info\n"
@@ -514,7 +517,7 @@ int main(int argc, char **argv) {
       i++;
     } else if (!strcmp(a, "--dist") && v) {
       if ((g_opt.dist = size_dist_parse(v)) < 0)
-        die("unknown size distribution '%s' (fixed64, small, net, mixed)", v);
+        die("unknown size distribution '%s' (fixed64, small, net, mixed, large)", v);
       i++;
     } else if (!strcmp(a, "--threads") && v) {
       g_opt.threads = (int)parse_long(a, v, 1);
@@ -540,6 +543,9 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--seed") && v) {
       g_opt.seed = (uint64_t)parse_long(a, v, 0);
       i++;
+    } else if (!strcmp(a, "--large-slots") && v) {
+      g_opt.large_slots = (size_t)parse_long(a, v, 1);
+      i++;
     } else if (!strcmp(a, "--pin")) {
       g_opt.pin = 1;
     } else if (!strcmp(a, "--leak-one")) {
@@ -553,6 +559,9 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+
+  if (g_opt.dist == DIST_LARGE && g_opt.workload != WL_CHURN)
+    die("--dist %s is for --workload churn only (its live set is a few blocks per thread)", "large");
 
   char id[512];
   int wrong_malloc = bench_alloc_identity(id, sizeof id);
