@@ -48,9 +48,16 @@ int np_arena_init(np_arena *a, np_allocator *alloc) {
   return NP_OK;
 }
 
+/* A huge block spans whole chunks of address space (the registry finds it
+ * from any of them, and a freed one is a retained range like a chunk); only
+ * its page-rounded size is ever touched. */
+static size_t huge_span(const np_arena *a, size_t mapped) {
+  return (mapped + a->sc->chunk_size - 1) & ~(a->sc->chunk_size - 1);
+}
+
 /* A huge block's span leaves the registry and becomes a retained range. */
 static void release_huge(np_arena *a, np_region *r) {
-  size_t span = (r->size + a->sc->chunk_size - 1) & ~(a->sc->chunk_size - 1);
+  size_t span = huge_span(a, r->size);
   for (size_t off = 0; off < span; off += a->sc->chunk_size)
     np_registry_clear(&a->alloc->registry, r->base + off);
   a->mapped_bytes -= span;
@@ -92,13 +99,6 @@ static void *alloc_from_chunks(np_arena *a, unsigned idx, np_block_tag owner) {
   a->chunk_allocations++;
   np_chunk_list_add(&a->lists[NP_QINIT], c);
   return p;
-}
-
-/* A huge block spans whole chunks of address space (the registry finds it
- * from any of them, and a freed one is a retained range like a chunk); only
- * its page-rounded size is ever touched. */
-static size_t huge_span(const np_arena *a, size_t mapped) {
-  return (mapped + a->sc->chunk_size - 1) & ~(a->sc->chunk_size - 1);
 }
 
 static void *alloc_huge(np_arena *a, size_t size, size_t alignment, np_zero zero) {
