@@ -75,6 +75,7 @@ void np_arena_destroy(np_arena *a) {
   }
   for (np_region *r = a->huge; r; r = r->list_next) release_huge(a, r);
   np_retained_destroy(a);
+  np_chunk_fit_destroy(a);
   for (unsigned i = 0; i < a->sc->n_small; i++) np_lock_destroy(&a->small_locks[i]);
   np_meta_destroy(&a->meta);
   np_lock_destroy(&a->lock);
@@ -82,16 +83,32 @@ void np_arena_destroy(np_arena *a) {
 
 /* ---- Allocation -------------------------------------------------------------- */
 
-static void *alloc_from_chunks(np_arena *a, unsigned idx, np_block_tag owner) {
+/* run_placement best_fit: the chunk with the arena's best-fitting free run
+ * (chunk_fit.c); netty: the first chunk that has room, list by list. */
+static void *alloc_from_existing_chunks(np_arena *a, unsigned idx, np_block_tag owner) {
   static const int order[] = {NP_Q050, NP_Q025, NP_Q000, NP_QINIT, NP_Q075};
   size_t norm = np_index_to_size(a->sc, idx);
+  if (a->alloc->cfg.run_placement == NP_PLACEMENT_BEST_FIT) {
+    size_t pages = np_is_small_index(a->sc, idx) ? a->alloc->small_runs[idx].run_pages
+                                                 : norm >> a->sc->page_shift;
+    np_chunk *c = np_chunk_fit_find(a, pages);
+    void *p = c ? np_chunk_alloc(c, idx, owner) : NULL;
+    if (p) np_chunk_list_note_alloc(c);
+    return p;
+  }
   for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
     void *p = np_chunk_list_alloc(&a->lists[order[i]], idx, norm, owner);
     if (p) return p;
   }
+  return NULL;
+}
+
+static void *alloc_from_chunks(np_arena *a, unsigned idx, np_block_tag owner) {
+  void *p = alloc_from_existing_chunks(a, idx, owner);
+  if (p) return p;
   np_chunk *c = np_chunk_new(a);
   if (c == NULL) return NULL;
-  void *p = np_chunk_alloc(c, idx, owner);
+  p = np_chunk_alloc(c, idx, owner);
   if (p == NULL) { /* no metadata memory for a new subpage: keep nothing */
     np_chunk_delete(a, c);
     return NULL;

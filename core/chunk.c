@@ -49,7 +49,12 @@ static size_t tables_layout(const np_size_classes *sc, uint32_t pages, size_t *i
 static void insert_free_run(np_chunk *c, uint32_t offset, uint32_t pages) {
   const np_size_classes *sc = c->region.arena->sc;
   uint64_t h = np_handle_make(offset, pages, 0);
-  np_run_heap_push(&c->run_heaps[np_pages_to_pindex_floor(sc, pages)], c->heap_pos, h);
+  unsigned k = np_pages_to_pindex_floor(sc, pages);
+  np_run_heap_push(&c->run_heaps[k], c->heap_pos, h);
+  if (!(c->avail & (1ull << k))) {
+    c->avail |= 1ull << k;
+    np_chunk_fit_add(c->region.arena, c, k);
+  }
   c->free_run_at[offset] = h;
   c->free_run_at[offset + pages - 1] = h;
 }
@@ -57,7 +62,12 @@ static void insert_free_run(np_chunk *c, uint32_t offset, uint32_t pages) {
 static void remove_free_run(np_chunk *c, uint64_t h) {
   const np_size_classes *sc = c->region.arena->sc;
   uint32_t offset = np_handle_offset(h), pages = np_handle_pages(h);
-  np_run_heap_remove(&c->run_heaps[np_pages_to_pindex_floor(sc, pages)], c->heap_pos, h);
+  unsigned k = np_pages_to_pindex_floor(sc, pages);
+  np_run_heap_remove(&c->run_heaps[k], c->heap_pos, h);
+  if (c->run_heaps[k].len == 0) {
+    c->avail &= ~(1ull << k);
+    np_chunk_fit_remove(c->region.arena, c, k);
+  }
   c->free_run_at[offset] = 0;
   c->free_run_at[offset + pages - 1] = 0;
 }
@@ -73,6 +83,7 @@ np_chunk *np_chunk_new(np_arena *arena) {
   const np_size_classes *sc = arena->sc;
   uint32_t pages = (uint32_t)(sc->chunk_size >> sc->page_shift);
   size_t record = sizeof(np_chunk) + pages * sizeof(np_page_entry);
+  if (np_chunk_fit_reserve(arena) != NP_OK) return NULL;
   np_chunk *c = np_meta_alloc(&arena->meta, record);
   if (c == NULL) return NULL;
   size_t items;
@@ -113,6 +124,7 @@ np_chunk *np_chunk_new(np_arena *arena) {
     np_meta_free(&arena->meta, c, record);
     return NULL;
   }
+  arena->fit.chunks++;
   insert_free_run(c, 0, pages);
   if (dirty_since) { /* its pages are dirty from their last life: due with their range */
     c->dirty_since = dirty_since;
@@ -131,6 +143,8 @@ void np_chunk_delete(np_arena *arena, np_chunk *c) {
     uint64_t h = c->map[p].handle;
     if (np_handle_is_subpage(h) && np_handle_offset(h) == p) np_subpage_delete(arena, c->map[p].subpage);
   }
+  for (uint64_t m = c->avail; m; m &= m - 1) np_chunk_fit_remove(arena, c, (unsigned)__builtin_ctzll(m));
+  arena->fit.chunks--;
   c->region.kind = 0; /* a stale reader of this record sees no chunk */
   arena->mapped_bytes -= c->region.size;
   np_retained_put(arena, c->region.base, c->region.size, np_clock_ns());
@@ -150,14 +164,10 @@ int np_chunk_usage(const np_chunk *c) {
 uint64_t np_chunk_alloc_run(np_chunk *c, size_t pages) {
   const np_size_classes *sc = c->region.arena->sc;
   if (pages == 0 || pages > c->pages) return 0;
-  unsigned pidx;
-  if (c->free_bytes == c->region.size) {
-    pidx = sc->n_psizes - 1;
-  } else {
-    for (pidx = np_pages_to_pindex(sc, pages); pidx < sc->n_psizes; pidx++)
-      if (c->run_heaps[pidx].len) break;
-    if (pidx >= sc->n_psizes) return 0;
-  }
+  unsigned need = np_pages_to_pindex(sc, pages);
+  uint64_t fits = need < sc->n_psizes ? c->avail >> need : 0;
+  if (fits == 0) return 0;
+  unsigned pidx = need + (unsigned)__builtin_ctzll(fits); /* the best-fitting class */
   uint64_t run = c->run_heaps[pidx].items[0];
   remove_free_run(c, run);
   uint32_t offset = np_handle_offset(run), total = np_handle_pages(run);

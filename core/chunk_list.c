@@ -81,16 +81,20 @@ void np_chunk_list_add(np_chunk_list *l, np_chunk *c) {
   link_chunk(l, c);
 }
 
+void np_chunk_list_note_alloc(np_chunk *c) {
+  np_chunk_list *l = c->list;
+  if (c->free_bytes > l->free_min_threshold) return;
+  unlink_chunk(l, c);
+  np_chunk_list_add(l->next_list, c);
+}
+
 void *np_chunk_list_alloc(np_chunk_list *l, unsigned size_idx, size_t norm_size,
                           np_block_tag owner) {
   if (norm_size > l->max_capacity) return NULL;
   for (np_chunk *c = l->head; c; c = c->next) {
     void *p = np_chunk_alloc(c, size_idx, owner);
     if (p == NULL) continue;
-    if (c->free_bytes <= l->free_min_threshold) {
-      unlink_chunk(l, c);
-      np_chunk_list_add(l->next_list, c);
-    }
+    np_chunk_list_note_alloc(c);
     return p;
   }
   return NULL;

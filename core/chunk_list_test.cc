@@ -2,6 +2,7 @@
 // the release of completely free chunks (q000 always, qInit by policy).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "core/internal.h"
@@ -10,10 +11,12 @@ namespace {
 
 class ChunkListTest : public ::testing::Test {
  protected:
-  void Create(int release_init) {
+  void Create(int release_init, np_run_placement placement = NP_PLACEMENT_NETTY) {
     np_config cfg = np_config_default();
     cfg.small_cache_size = cfg.normal_cache_size = 0;  // the pool itself, no thread cache
+    cfg.large_cache_bytes = 0;
     cfg.release_empty_init_chunks = release_init;
+    cfg.run_placement = placement;
     ASSERT_EQ(np_allocator_create(&cfg, &alloc_), NP_OK);
     arena_ = &alloc_->arenas[0];
   }
@@ -106,7 +109,7 @@ TEST_F(ChunkListTest, QInitReleasesEmptyChunkWithPolicy) {
   EXPECT_EQ(arena_->mapped_bytes, 0u);
 }
 
-// Allocation tries q050, q025, q000, qInit, q075 in that order.
+// run_placement netty: allocation tries q050, q025, q000, qInit, q075 in that order.
 TEST_F(ChunkListTest, AllocationOrder) {
   const int order[] = {NP_Q050, NP_Q025, NP_Q000, NP_QINIT, NP_Q075};
   const size_t used_pages[] = {300, 200, 100, 10, 450};  // a usage inside each list
@@ -135,6 +138,52 @@ TEST_F(ChunkListTest, AllocationOrder) {
     }
   }
   EXPECT_EQ(arena_->chunk_allocations, 0u);  // no new chunk was needed
+}
+
+// run_placement best_fit: a run comes from the chunk with the arena's
+// best-fitting free run, whatever list it is on; among chunks with runs of the
+// same class, the lowest-addressed; the chunk lists still follow usage.
+TEST_F(ChunkListTest, BestFitTakesTheTightestRunLowestAddressFirst) {
+  np_allocator_destroy(alloc_);
+  Create(0, NP_PLACEMENT_BEST_FIT);
+  // Three chunks, each filled by runs of page-count classes (blocks are
+  // rounded to size classes); then the first run of each is freed: a hole of
+  // 32 pages in chunk 0, of 16 pages in chunks 1 and 2.
+  const std::vector<size_t> runs[3] = {{32, 448, 32}, {16, 448, 48}, {16, 448, 48}};
+  np_chunk *c[3];
+  void *holes[3];
+  std::vector<void *> keep;
+  for (int i = 0; i < 3; i++) {
+    holes[i] = AllocPages(runs[i][0]);
+    c[i] = (np_chunk *)np_registry_get(&alloc_->registry, holes[i]);
+    ASSERT_NE(c[i], nullptr);
+    ASSERT_EQ(holes[i], np_chunk_base(c[i])) << "a new chunk's first pages";
+    for (size_t r = 1; r < runs[i].size(); r++) {
+      keep.push_back(AllocPages(runs[i][r]));
+      ASSERT_EQ(np_registry_get(&alloc_->registry, keep.back()), &c[i]->region);
+    }
+    EXPECT_EQ(c[i]->list, List(NP_Q100));
+  }
+  for (void *h : holes) ASSERT_EQ(np_free(alloc_, h), NP_OK);
+  EXPECT_EQ(arena_->chunk_allocations, 3u);
+  // 16 pages: the 16-page holes fit best, the lower-addressed chunk's first.
+  np_chunk *low = c[1]->region.base < c[2]->region.base ? c[1] : c[2];
+  np_chunk *high = low == c[1] ? c[2] : c[1];
+  void *a = AllocPages(16);
+  EXPECT_EQ(a, np_chunk_base(low));
+  void *b = AllocPages(16);
+  EXPECT_EQ(b, np_chunk_base(high));
+  // Chunks 1 and 2 are full again: chunk 0's hole, which keeps 16 pages free.
+  void *d = AllocPages(16);
+  EXPECT_EQ(d, np_chunk_base(c[0]));
+  // 20 pages fit nowhere: a new chunk.
+  void *e = AllocPages(20);
+  EXPECT_EQ(arena_->chunk_allocations, 4u);
+  EXPECT_EQ(List(NP_QINIT)->chunks, 1u);
+  for (void *p : {a, b, d, e}) EXPECT_EQ(np_free(alloc_, p), NP_OK);
+  for (void *p : keep) EXPECT_EQ(np_free(alloc_, p), NP_OK);
+  EXPECT_EQ(arena_->fit.chunks, 1u);  // the three released, the qInit chunk kept (Netty's)
+  EXPECT_EQ(arena_->fit.mask, 1ull << (arena_->sc->n_psizes - 1));  // one free chunk-sized run
 }
 
 }  // namespace

@@ -26,7 +26,18 @@
 #include "internal.h"
 
 #define OPT(field, type, def, min, max, flags, error, description) \
-  {#field, type, offsetof(np_config, field), def, min, max, flags, error, description}
+  {#field, type, offsetof(np_config, field), def, min, max, flags, NULL, error, description}
+/* An enum setting: its values are the indexes of `names`. */
+#define OPT_ENUM(field, names, def, flags, error, description)                           \
+  {#field, NP_OPT_ENUM, offsetof(np_config, field), def, 0, sizeof names / sizeof *names - 2, \
+   flags, names, error, description}
+
+static const char *const leak_names[] = {"disabled", "simple", "advanced", "paranoid", NULL};
+static const char *const invalid_free_names[] = {"report", "abort", "ignore", NULL};
+static const char *const placement_names[] = {"best_fit", "netty", NULL};
+_Static_assert(sizeof(np_leak_level) == sizeof(int) && sizeof(np_invalid_free_mode) == sizeof(int) &&
+                   sizeof(np_run_placement) == sizeof(int),
+               "enum settings are stored as int");
 
 const np_option np_options[] = {
     OPT(page_size, NP_OPT_SIZE, 8192, 4096, SIZE_MAX, NP_OPT_POW2, NP_ERR_PAGE_SIZE,
@@ -56,15 +67,14 @@ const np_option np_options[] = {
     OPT(large_cache_bytes, NP_OPT_SIZE, 1024 * 1024, 0, SIZE_MAX, 0, NP_ERR_CACHE,
         "normal classes above max_cached_buffer_capacity up to this size are cached too, this "
         "many bytes of blocks per class (at least one; 0: not cached, Netty's)"),
-    OPT(leak_detection, NP_OPT_LEAK, NP_LEAK_SIMPLE, NP_LEAK_DISABLED, NP_LEAK_PARANOID, 0,
-        NP_ERR_LEAK_DETECTION, "leak detection of pooled buffers: disabled, simple, advanced, paranoid"),
+    OPT_ENUM(leak_detection, leak_names, NP_LEAK_SIMPLE, NP_OPT_NUMBER_TOO, NP_ERR_LEAK_DETECTION,
+             "leak detection of pooled buffers: disabled, simple, advanced, paranoid"),
     OPT(leak_sampling_interval, NP_OPT_UINT, 128, 1, UINT_MAX, 0, NP_ERR_LEAK_DETECTION,
         "simple and advanced leak detection track 1 buffer in this many"),
     OPT(stats_print, NP_OPT_BOOL, 0, 0, 1, 0, NP_ERR_CONFIG_VALUE,
         "print the stats (np_stats_print, human) to stderr when the allocator is destroyed "
         "(the default allocator: at process exit)"),
-    OPT(invalid_free, NP_OPT_INVALID_FREE, NP_INVALID_FREE_REPORT, NP_INVALID_FREE_REPORT,
-        NP_INVALID_FREE_IGNORE, 0, NP_ERR_CONFIG_VALUE,
+    OPT_ENUM(invalid_free, invalid_free_names, NP_INVALID_FREE_REPORT, 0, NP_ERR_CONFIG_VALUE,
         "npool's malloc given a pointer that is not a live block (double or invalid free): "
         "report (the first one, on stderr), abort (report it, then abort()) or ignore (count only)"),
     OPT(dirty_decay_ms, NP_OPT_UINT, 1000, 0, 3600000, 0, NP_ERR_CONFIG_VALUE,
@@ -74,11 +84,11 @@ const np_option np_options[] = {
         "a background thread purges what is due (otherwise allocator activity does)"),
     OPT(retained_max, NP_OPT_SIZE, 256 * 1024 * 1024, 0, SIZE_MAX, 0, NP_ERR_CONFIG_VALUE,
         "bytes each arena keeps mapped for reuse (released chunks and huge blocks)"),
+    OPT_ENUM(run_placement, placement_names, NP_PLACEMENT_BEST_FIT, 0, NP_ERR_CONFIG_VALUE,
+             "where a run of pages goes: best_fit (the best-fitting free run of the arena, lowest "
+             "address first: the fewest chunks) or netty (chunk lists q050, q025, q000, qInit, q075)"),
 };
 const unsigned np_option_count = sizeof np_options / sizeof np_options[0];
-
-static const char *const leak_names[] = {"disabled", "simple", "advanced", "paranoid"};
-static const char *const invalid_free_names[] = {"report", "abort", "ignore"};
 
 const np_option *np_option_find(const char *name) {
   for (unsigned i = 0; i < np_option_count; i++)
@@ -92,13 +102,9 @@ uint64_t np_option_get(const np_config *c, const np_option *o) {
     case NP_OPT_SIZE: return *(const size_t *)field;
     case NP_OPT_UINT: return *(const unsigned *)field;
     case NP_OPT_BOOL: return *(const int *)field != 0;
-    case NP_OPT_LEAK: {
-      int level = (int)*(const np_leak_level *)field;
-      return level < 0 ? UINT64_MAX : (uint64_t)level;
-    }
-    case NP_OPT_INVALID_FREE: {
-      int mode = (int)*(const np_invalid_free_mode *)field;
-      return mode < 0 ? UINT64_MAX : (uint64_t)mode;
+    case NP_OPT_ENUM: {
+      int v = *(const int *)field;
+      return v < 0 ? UINT64_MAX : (uint64_t)v;
     }
   }
   return 0;
@@ -110,8 +116,7 @@ static void option_put(np_config *c, const np_option *o, uint64_t v) {
     case NP_OPT_SIZE: *(size_t *)field = (size_t)v; break;
     case NP_OPT_UINT: *(unsigned *)field = (unsigned)v; break;
     case NP_OPT_BOOL: *(int *)field = v != 0; break;
-    case NP_OPT_LEAK: *(np_leak_level *)field = (np_leak_level)v; break;
-    case NP_OPT_INVALID_FREE: *(np_invalid_free_mode *)field = (np_invalid_free_mode)v; break;
+    case NP_OPT_ENUM: *(int *)field = (int)v; break;
   }
 }
 
@@ -176,15 +181,10 @@ static int parse_value(const np_option *o, const char *s, uint64_t *out) {
       else if (strcasecmp(s, "false") == 0 || strcmp(s, "0") == 0) v = 0;
       else return 0;
       break;
-    case NP_OPT_LEAK:
-      for (v = 0; v <= NP_LEAK_PARANOID; v++)
-        if (strcasecmp(s, leak_names[v]) == 0) break;
-      if (v > NP_LEAK_PARANOID && !parse_number(s, 0, &v)) return 0; /* Netty takes 0..3 too */
-      break;
-    case NP_OPT_INVALID_FREE:
-      for (v = 0; v <= NP_INVALID_FREE_IGNORE; v++)
-        if (strcasecmp(s, invalid_free_names[v]) == 0) break;
-      if (v > NP_INVALID_FREE_IGNORE) return 0;
+    case NP_OPT_ENUM:
+      for (v = 0; o->names[v]; v++)
+        if (strcasecmp(s, o->names[v]) == 0) break;
+      if (o->names[v] == NULL && !((o->flags & NP_OPT_NUMBER_TOO) && parse_number(s, 0, &v))) return 0;
       break;
     default: return 0;
   }
@@ -207,9 +207,7 @@ int np_config_set(np_config *cfg, const char *key, const char *value) {
 
 static void format_value(const np_option *o, uint64_t v, char *buf, size_t n) {
   if (o->type == NP_OPT_BOOL) snprintf(buf, n, "%s", v ? "true" : "false");
-  else if (o->type == NP_OPT_LEAK && v <= NP_LEAK_PARANOID) snprintf(buf, n, "%s", leak_names[v]);
-  else if (o->type == NP_OPT_INVALID_FREE && v <= NP_INVALID_FREE_IGNORE)
-    snprintf(buf, n, "%s", invalid_free_names[v]);
+  else if (o->type == NP_OPT_ENUM && v <= o->max) snprintf(buf, n, "%s", o->names[v]);
   else snprintf(buf, n, "%llu", (unsigned long long)v);
 }
 
@@ -218,8 +216,13 @@ static void format_range(const np_option *o, char *buf, size_t n) {
   uint64_t type_max = o->type == NP_OPT_SIZE ? SIZE_MAX : UINT_MAX;
   const char *suffix = o->type == NP_OPT_SIZE ? "; k, m, g suffixes allowed" : "";
   if (o->type == NP_OPT_BOOL) snprintf(buf, n, "true, false, 1 or 0");
-  else if (o->type == NP_OPT_LEAK) snprintf(buf, n, "disabled, simple, advanced or paranoid");
-  else if (o->type == NP_OPT_INVALID_FREE) snprintf(buf, n, "report, abort or ignore");
+  else if (o->type == NP_OPT_ENUM) {
+    size_t used = 0;
+    buf[0] = 0;
+    for (uint64_t i = 0; i <= o->max && used < n; i++)
+      used += (size_t)snprintf(buf + used, n - used, "%s%s", i == 0 ? "" : i == o->max ? " or " : ", ",
+                               o->names[i]);
+  }
   else if (o->flags & NP_OPT_POW2) {
     char low[40] = "";
     if (o->min > 1) snprintf(low, sizeof low, ", at least %llu", (unsigned long long)o->min);

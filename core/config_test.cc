@@ -35,6 +35,7 @@ TEST(ConfigDefaults, EqualNettys) {
   EXPECT_EQ(c.dirty_decay_ms, 1000u);
   EXPECT_EQ(c.background_purge, 0);
   EXPECT_EQ(c.retained_max, 256u << 20);
+  EXPECT_EQ(c.run_placement, NP_PLACEMENT_BEST_FIT);
 }
 
 const std::vector<std::string> kKeys = {
@@ -45,15 +46,15 @@ const std::vector<std::string> kKeys = {
     "large_cache_bytes",
     "leak_detection",    "leak_sampling_interval",
     "stats_print",       "invalid_free",
-    "dirty_decay_ms",    "background_purge",  "retained_max"};
+    "dirty_decay_ms",    "background_purge",  "retained_max",
+    "run_placement"};
 
 size_t TypeSize(np_option_type t) {
   switch (t) {
     case NP_OPT_SIZE: return sizeof(size_t);
     case NP_OPT_UINT: return sizeof(unsigned);
     case NP_OPT_BOOL: return sizeof(int);
-    case NP_OPT_LEAK: return sizeof(np_leak_level);
-    case NP_OPT_INVALID_FREE: return sizeof(np_invalid_free_mode);
+    case NP_OPT_ENUM: return sizeof(int);
   }
   return 0;
 }
@@ -113,7 +114,30 @@ const KeySample kSamples[] = {
     {"dirty_decay_ms", "250", 250},
     {"background_purge", "true", 1},
     {"retained_max", "1G", 1u << 30},
+    {"run_placement", "netty", NP_PLACEMENT_NETTY},
 };
+
+// run_placement: its two names (any case), no numbers; the message lists both.
+TEST(ConfigSet, RunPlacement) {
+  np_config c = np_config_default();
+  EXPECT_EQ(np_config_set(&c, "run_placement", "NETTY"), NP_OK);
+  EXPECT_EQ(c.run_placement, NP_PLACEMENT_NETTY);
+  EXPECT_EQ(np_config_set(&c, "run_placement", "best_fit"), NP_OK);
+  EXPECT_EQ(c.run_placement, NP_PLACEMENT_BEST_FIT);
+  for (const char* bad : {"", "0", "1", "best", "first_fit"}) {
+    EXPECT_EQ(np_config_set(&c, "run_placement", bad), NP_ERR_CONFIG_VALUE) << bad;
+    EXPECT_EQ(c.run_placement, NP_PLACEMENT_BEST_FIT);
+  }
+  std::string msg;
+  EXPECT_EQ(np_config_from_string(&c, "run_placement:worst",
+                                  [](void* ctx, const char* m) { *static_cast<std::string*>(ctx) = m; }, &msg),
+            NP_ERR_CONFIG_VALUE);
+  EXPECT_NE(msg.find("best_fit or netty"), std::string::npos) << msg;
+  c.run_placement = static_cast<np_run_placement>(7);
+  np_allocator* a = nullptr;
+  EXPECT_EQ(np_allocator_create(&c, &a), NP_ERR_CONFIG_VALUE);
+  EXPECT_EQ(a, nullptr);
+}
 
 // invalid_free: the three names (any case), nothing else.
 TEST(ConfigSet, InvalidFreeModes) {

@@ -44,6 +44,15 @@ NP_INTERNAL void np_run_heap_push(np_run_heap *h, uint32_t *pos, uint64_t handle
 NP_INTERNAL uint64_t np_run_heap_pop(np_run_heap *h, uint32_t *pos);
 NP_INTERNAL void np_run_heap_remove(np_run_heap *h, uint32_t *pos, uint64_t handle);
 
+/* chunk_fit.c: the arena's chunks by the free-run classes they hold (arena
+ * lock). reserve: room for one more chunk (before np_chunk_new files it);
+ * find: the chunk with the best-fitting run of `pages`, lowest address first. */
+NP_INTERNAL int np_chunk_fit_reserve(np_arena *arena);
+NP_INTERNAL void np_chunk_fit_add(np_arena *arena, np_chunk *chunk, unsigned pidx);
+NP_INTERNAL void np_chunk_fit_remove(np_arena *arena, np_chunk *chunk, unsigned pidx);
+NP_INTERNAL np_chunk *np_chunk_fit_find(np_arena *arena, size_t pages);
+NP_INTERNAL void np_chunk_fit_destroy(np_arena *arena);
+
 /* chunk.c: runs inside a chunk. */
 NP_INTERNAL np_chunk *np_chunk_new(np_arena *arena);
 NP_INTERNAL void np_chunk_delete(np_arena *arena, np_chunk *chunk);
@@ -146,6 +155,9 @@ NP_INTERNAL void np_chunk_lists_init(np_arena *arena);
 NP_INTERNAL void *np_chunk_list_alloc(np_chunk_list *list, unsigned size_idx, size_t norm_size,
                                       np_block_tag owner);
 NP_INTERNAL void np_chunk_list_add(np_chunk_list *list, np_chunk *chunk);
+/* After a block came from `chunk`: up to the next list if its usage passed the
+ * upper threshold of its own. */
+NP_INTERNAL void np_chunk_list_note_alloc(np_chunk *chunk);
 /* Frees a run of chunk (on list); returns 0 when the chunk became free and
  * left the lists: the caller destroys it. */
 NP_INTERNAL int np_chunk_list_free_run(np_chunk_list *list, np_chunk *chunk, uint64_t run);

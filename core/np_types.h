@@ -157,6 +157,10 @@ typedef struct np_subpage {
 
 /* ---- Chunks -----------------------------------------------------------------
  * A chunk-aligned mapping of chunk_size bytes, split into runs of pages. */
+/* Page-count classes of a chunk: at most 52 (max_order 14); chunk_fit.c keeps
+ * one bit per class in a 64-bit mask. */
+#define NP_MAX_PSIZES 64
+
 typedef struct np_run_heap {
   uint64_t *items; /* min-heap of free-run handles: lowest offset on top */
   uint32_t len, cap;
@@ -187,6 +191,9 @@ typedef struct np_chunk {
   /* Free runs written since the chunk's last purge (purge.c): */
   uint64_t dirty_since;     /* ns (np_clock_ns) of the oldest; 0: none */
   size_t dirty_bytes;       /* bytes of runs freed since (an upper bound) */
+  /* The arena's free-run index (chunk_fit.c): */
+  uint64_t avail;                   /* bit k: run_heaps[k] is not empty */
+  uint32_t fit_pos[NP_MAX_PSIZES];  /* place in the arena's heap k, while bit k is set */
   np_page_entry map[];      /* [pages]: in the chunk's own record, one load from it */
 } np_chunk;
 
@@ -230,6 +237,16 @@ typedef struct np_kind_counters {
 
 struct np_allocator;
 
+/* chunk_fit.c: for each page-count class k, the arena's chunks that have a
+ * free run of class k, a min-heap by address in items[k * cap ...]. */
+typedef struct np_chunk_fit {
+  struct np_chunk **items;   /* n_psizes heaps of cap entries each */
+  uint32_t cap;              /* entries per heap: at least the arena's chunks */
+  uint32_t chunks;           /* chunks of the arena */
+  uint32_t len[NP_MAX_PSIZES];
+  uint64_t mask;             /* bit k: heap k is not empty */
+} np_chunk_fit;
+
 typedef struct np_arena {
   np_lock lock;              /* chunks, chunk lists, normal and huge blocks */
   struct np_allocator *alloc;
@@ -238,6 +255,7 @@ typedef struct np_arena {
   np_lock *small_locks;      /* [n_small] one per list head (taken after `lock`) */
   NP_ATOMIC(unsigned) bound_threads;
   np_chunk_list lists[NP_CHUNK_LISTS];
+  np_chunk_fit fit;          /* free runs across the chunks (run_placement best_fit) */
   np_region *huge;           /* live huge blocks */
   np_meta meta;
   np_kind_counters small, normal, huge_stats;
@@ -325,8 +343,7 @@ typedef enum np_option_type {
   NP_OPT_SIZE, /* size_t: a number, optional k/K m/M g/G suffix (binary) */
   NP_OPT_UINT, /* unsigned: a number */
   NP_OPT_BOOL, /* int: true/false/1/0 (any non-zero is true in the struct) */
-  NP_OPT_LEAK, /* np_leak_level: disabled/simple/advanced/paranoid (or 0..3) */
-  NP_OPT_INVALID_FREE /* np_invalid_free_mode: report/abort/ignore */
+  NP_OPT_ENUM  /* an enum (int-sized): one of `names` (NULL-terminated), value = index */
 } np_option_type;
 
 #define NP_MAX_ARENAS 1024
@@ -334,6 +351,7 @@ typedef enum np_option_type {
 
 #define NP_OPT_POW2 1u    /* a power of two ... */
 #define NP_OPT_OR_ZERO 2u /* ... or 0 */
+#define NP_OPT_NUMBER_TOO 4u /* an enum that also takes its value as a number (Netty's 0..3) */
 
 typedef struct np_option {
   const char *name;        /* the field's name */
@@ -341,7 +359,8 @@ typedef struct np_option {
   size_t offset;           /* offsetof(np_config, field) */
   uint64_t def;            /* Netty's default */
   uint64_t min, max;       /* the field's own range */
-  unsigned flags;          /* NP_OPT_POW2, NP_OPT_OR_ZERO */
+  unsigned flags;          /* NP_OPT_POW2, NP_OPT_OR_ZERO, NP_OPT_NUMBER_TOO */
+  const char *const *names; /* NP_OPT_ENUM: the values' names, NULL-terminated */
   int error;               /* np_allocator_create's code for a value out of range */
   const char *description; /* one line */
 } np_option;

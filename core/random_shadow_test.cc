@@ -83,11 +83,13 @@ struct Param {
   unsigned max_order;
   int release_empty_init_chunks;
   uint64_t seed;
+  np_run_placement placement;
 };
 
 std::string ParamName(const testing::TestParamInfo<Param>& i) {
   return std::string(i.param.max_order == 9 ? "4MiB" : "16MiB") +
-         (i.param.release_empty_init_chunks ? "_release" : "_netty") + "_seed" +
+         (i.param.release_empty_init_chunks ? "_release" : "_netty") +
+         (i.param.placement == NP_PLACEMENT_NETTY ? "_lists" : "_bestfit") + "_seed" +
          std::to_string(i.param.seed);
 }
 
@@ -98,6 +100,7 @@ class RandomShadow : public testing::TestWithParam<Param> {
     np_config c = np_config_default();
     c.max_order = prm.max_order;
     c.release_empty_init_chunks = prm.release_empty_init_chunks;
+    c.run_placement = prm.placement;
     ASSERT_EQ(np_allocator_create(&c, &a_), NP_OK);
     page_ = c.page_size;
     chunk_ = c.page_size << c.max_order;
@@ -407,7 +410,8 @@ std::vector<Param> AllParams() {
   std::vector<Param> v;
   for (unsigned order : {9u, 11u})
     for (int release : {0, 1})
-      for (uint64_t seed : {1, 2, 3}) v.push_back({order, release, seed});
+      for (uint64_t seed : {1, 2, 3})  // both placements, the default on two seeds of three
+        v.push_back({order, release, seed, seed == 2 ? NP_PLACEMENT_NETTY : NP_PLACEMENT_BEST_FIT});
   return v;
 }
 

@@ -25,7 +25,7 @@ static atomic_ulong g_free_errors;
 static atomic_int g_first_free_error;
 
 int bench_alloc_init(void) {
-  np_config cfg = np_config_default();
+  np_config cfg = np_config_from_env();
   int rc = np_allocator_create(&cfg, &g_np);
   if (rc != NP_OK) fprintf(stderr, "np_allocator_create: %s\n", np_strerror(rc));
   return rc != NP_OK;
@@ -34,7 +34,7 @@ int bench_alloc_init(void) {
 int bench_alloc_identity(char *buf, size_t len) {
   /* The cache mode needs an allocator (rseq falls back to per-thread caches
    * where the kernel or glibc offers no rseq registration). */
-  np_config cfg = np_config_default();
+  np_config cfg = np_config_from_env();
   np_allocator *a = NULL;
   static np_stats st;
   const char *mode = "?", *why = "";

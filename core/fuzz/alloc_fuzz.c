@@ -13,7 +13,8 @@
  *   byte 4  normal cache     the same
  *   byte 5  refill batch     0..64
  *   byte 6  bit 0 trim_low_water, bit 1 release_empty_init_chunks,
- *           bits 2-4 alignment 0, 0, 0, 0, 16, 64, 256, page
+ *           bits 2-4 alignment 0, 0, 0, 0, 16, 64, 256, page,
+ *           bit 5 run_placement netty (else best_fit)
  *   byte 7  cache trim interval 1, 2, 3, 7, 64, 8192
  *   byte 8  max cached buffer capacity page, 32k, 64k, 1m, 0
  *
@@ -184,6 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint8_t flags = fz_u8(&in);
   c.trim_low_water = flags & 1;
   c.release_empty_init_chunks = (flags >> 1) & 1;
+  c.run_placement = (flags >> 5) & 1 ? NP_PLACEMENT_NETTY : NP_PLACEMENT_BEST_FIT;
   static const size_t aligns[] = {0, 0, 0, 0, 16, 64, 256, 0};
   c.alignment = (flags >> 2) % 8 == 7 ? c.page_size : aligns[(flags >> 2) % 8];
   c.cache_trim_interval = trim_intervals[fz_u8(&in) % 6];

@@ -61,6 +61,11 @@ static void expect_same(const np_config *x, const np_config *y) {
   SAME(leak_sampling_interval);
   SAME(stats_print);
   SAME(invalid_free);
+  SAME(large_cache_bytes);
+  SAME(dirty_decay_ms);
+  SAME(background_purge);
+  SAME(retained_max);
+  SAME(run_placement);
 #undef SAME
 }
 

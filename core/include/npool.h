@@ -86,6 +86,16 @@ typedef enum np_invalid_free_mode {
   NP_INVALID_FREE_IGNORE      /* no message, only counted */
 } np_invalid_free_mode;
 
+/* Where the arena puts a run of pages (a normal block, or a small class's
+ * run): best fit, the arena's best-fitting free run and the lowest-addressed
+ * chunk holding one (the default: live runs pack into the fewest chunks, the
+ * others empty and go back); netty, Netty's chunk lists in its order (q050,
+ * q025, q000, qInit, q075). */
+typedef enum np_run_placement {
+  NP_PLACEMENT_BEST_FIT = 0,
+  NP_PLACEMENT_NETTY
+} np_run_placement;
+
 typedef struct np_config {
   size_t page_size;   /* bytes per page: a power of two, >= 4096 (default 8192) */
   unsigned max_order; /* chunk = page_size << max_order; <= 14 (default 9: 4 MiB) */
@@ -132,6 +142,7 @@ typedef struct np_config {
   unsigned dirty_decay_ms;
   int background_purge;
   size_t retained_max;  /* bytes each arena keeps mapped for reuse (default 256 MiB) */
+  np_run_placement run_placement; /* default NP_PLACEMENT_BEST_FIT (above) */
 } np_config;
 
 /* Netty's defaults: 8 KiB pages, 4 MiB chunks, Netty's qInit behaviour. */
