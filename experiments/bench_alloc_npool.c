@@ -1,8 +1,9 @@
 /*
  * The allocator under test for npool's worker binaries (one per strategy:
  * the binary links one //core:npool_<strategy>): np_alloc / np_free on one
- * np_allocator with np_config_default(), and pooled buffers (np_buf) from it
- * for the pipeline workload. Implements baseline/bench_alloc.h.
+ * np_allocator with np_config_from_env() (the defaults unless NPOOL_CONF
+ * sets something: a sweep can compare settings, and machine.txt records
+ * them), and pooled buffers (np_buf) from it for the pipeline workload. Implements baseline/bench_alloc.h.
  *
  * Its end-of-run check (bench_alloc_finish) is npool's correctness guard:
  * after every thread has exited (and so emptied its thread cache), the stats
@@ -17,6 +18,8 @@
 
 #include "baseline/bench_alloc.h"
 #include "baseline/dl_name.h"
+#include <stdlib.h>
+
 #include "npool.h"
 #include "npool_buf.h"
 
@@ -42,10 +45,11 @@ int bench_alloc_identity(char *buf, size_t len) {
     mode = st.cache_mode ? st.cache_mode : "?";
     why = st.per_cpu_unavailable ? st.per_cpu_unavailable : "";
   }
+  const char *conf = getenv("NPOOL_CONF");
   snprintf(buf, len,
-           "np_alloc/np_free and np_buf, np_config_default(), strategy \"%s\", caches: %s%s%s%s "
-           "(in %s)",
-           np_strategy_name(), mode, *why ? " (" : "", why, *why ? ")" : "",
+           "np_alloc/np_free and np_buf, np_config_from_env() (NPOOL_CONF=\"%s\"), strategy \"%s\", "
+           "caches: %s%s%s%s (in %s)",
+           conf ? conf : "", np_strategy_name(), mode, *why ? " (" : "", why, *why ? ")" : "",
            bench_lib_of((void *)&np_alloc));
   np_allocator_destroy(a);
   return 0;

@@ -2,7 +2,7 @@
  * One allocator's single-thread micro benchmark (experiments/micro.c runs one
  * of these per allocator and repeat, interleaved). Built once per allocator:
  *
- *   micro_npool_<s>  np_alloc / np_free on an allocator with np_config_default()
+ *   micro_npool_<s>  np_alloc / np_free on an allocator with np_config_from_env() (NPOOL_CONF; unset: the defaults)
  *                    (MICRO_NPOOL), called directly: no function pointer
  *   micro_<baseline> malloc / free of a binary that links that allocator
  *                    (baseline/<name>.c checks that malloc is really it);
@@ -131,7 +131,7 @@ int main(int argc, char **argv) {
     return 2;
   }
 #ifdef MICRO_NPOOL
-  np_config cfg = np_config_default();
+  np_config cfg = np_config_from_env();
   int rc = np_allocator_create(&cfg, &g_np);
   if (rc != NP_OK) {
     fprintf(stderr, "micro_worker: np_allocator_create: %s\n", np_strerror(rc));
