@@ -22,7 +22,7 @@
 
 #include "internal.h"
 
-static void for_each_queue(np_allocator *a, void (*op)(np_mpsc *)) {
+static void for_each_queue(np_allocator *a, void (*op)(np_remote *)) {
   for (unsigned i = 0; a->tcaches && i < a->tcache_count; i++) {
     np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);
     for (unsigned c = 0; c < a->n_cached; c++)
@@ -44,11 +44,11 @@ static void lock_allocator(np_allocator *a) {
     for (unsigned c = 0; c < a->sc.n_small; c++) np_lock_acquire(&arena->small_locks[c]);
   }
   np_lock_acquire(&a->registry.lock);
-  for_each_queue(a, np_mpsc_fork_lock);
+  for_each_queue(a, np_remote_fork_lock);
 }
 
 static void unlock_allocator(np_allocator *a) {
-  for_each_queue(a, np_mpsc_fork_unlock);
+  for_each_queue(a, np_remote_fork_unlock);
   np_lock_release(&a->registry.lock);
   for (unsigned i = a->n_arenas; i-- > 0;) {
     np_arena *arena = &a->arenas[i];

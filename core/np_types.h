@@ -101,10 +101,11 @@ typedef struct np_meta {
  *   even at the same instant, exactly one finds the block unmarked and goes on;
  *   every path that hands a block to a user clears the mark.
  *
- *   block state         tag           word 1
- *   in the arena        0             anything
- *   live (a user's)     OUT | owner   user data (not the mark)
- *   in a cache / queue  OUT | owner   the mark
+ *   block state            tag           word 0                word 1
+ *   in the arena           0             anything              anything
+ *   live (a user's)        OUT | owner   user data             user data (not the mark)
+ *   in a cache's stack     OUT | owner   anything              the mark
+ *   on a remote list       OUT | owner   the list's link       the mark
  */
 typedef uint16_t np_block_tag;
 #define NP_TAG_OUT ((np_block_tag)0x8000)
@@ -288,7 +289,7 @@ typedef struct np_small_run {
 
 /* ---- Thread caches (thread_cache.c) -------------------------------------------
  * Netty's PoolThreadCache: per thread, one bounded stack per cached class (the
- * owner's own frees) and one np_mpsc queue per class (frees by other threads). */
+ * owner's own frees) and one np_remote list per class (frees by other threads). */
 typedef struct __attribute__((aligned(256))) np_cache_class {
   /* What np_alloc and np_free touch, first. 256-byte aligned: the class
    * index becomes a shift. */
@@ -301,7 +302,7 @@ typedef struct __attribute__((aligned(256))) np_cache_class {
   uint64_t hits, pushes, refilled, flushed;
   uint64_t remote_out;     /* this thread's frees into other threads' queues */
   uint64_t hits_at_trim;   /* hits when the class was last trimmed */
-  np_mpsc remote;          /* blocks freed by other threads */
+  np_remote remote;        /* blocks freed by other threads (at most cap) */
 } np_cache_class;
 
 #define NP_RECENT_CHUNKS 4 /* a power of two */

@@ -1,22 +1,23 @@
 /*
- * Thread caches: Netty's PoolThreadCache policy, over the strategy's MPSC queue.
+ * Thread caches: Netty's PoolThreadCache policy, over the strategy's remote lists.
  *
  *   thread T's cache (one mapping)
- *   class 0  [stack: T's own frees, LIFO]  [np_mpsc: frees by other threads]
+ *   class 0  [stack: T's own frees, LIFO]  [np_remote: frees by other threads]
  *   class 1  [ ...                      ]  [ ...                           ]
  *   ...      small classes (small_cache_size entries), then normal classes up
  *            to max_cached_buffer_capacity (normal_cache_size entries), then
  *            large ones up to large_cache_bytes (that many bytes of blocks)
  *
  * - Allocation (np_tcache_pop, inline): pop T's stack. On a miss, take
- *   everything in T's MPSC queue; still nothing: a batch of refill blocks from
+ *   T's whole remote list (one take: what does not fit on the stack goes back
+ *   to the arena in batches); still nothing: a batch of refill blocks from
  *   T's arena with one acquisition of its locks (tagged with T's cache id: T
  *   owns them from then on), one for the caller, the rest cached.
  * - Free: np_free has claimed the block (its free mark). The tag names its
  *   owner: T's own blocks go on T's stack (a full stack first gives its older
- *   half back to the arena in one batch); another thread's go into the owner's
- *   MPSC queue (only the owner dequeues). A full queue, a dead owner, or no
- *   owner: the arena.
+ *   half back to the arena in one batch); another thread's go onto the owner's
+ *   remote list (only the owner takes from it), up to the class's capacity.
+ *   A full list, a dead owner, or no owner: the arena.
  * - Trim: every cache_trim_interval lookups (hits and misses), each class frees
  *   to the arena Netty's amount, its unused room (capacity minus the hits since
  *   the last trim; MemoryRegionCache.trim), but with trim_low_water (the
@@ -25,7 +26,7 @@
  * - Thread exit: the cache is emptied to the arenas and marked dead; frees of
  *   its blocks go straight to the arena after that. Producers announce
  *   themselves (inflight) before checking `alive`, and the exiting owner waits
- *   for inflight to reach 0 after clearing it, so no block is left in the queue
+ *   for inflight to reach 0 after clearing it, so no block is left in the list
  *   of a dead cache. Dead caches are reused by later threads.
  *
  * thread_slots.c finds a thread's cache; fork.c retires the caches of threads
@@ -36,7 +37,7 @@
 
 #include "internal.h"
 
-#define FLUSH_BATCH 64       /* blocks per np_arena_free_cached from a queue */
+#define FLUSH_BATCH 64       /* blocks per np_arena_free_cached from a remote list */
 #define REFILL_SMALL_MAX 64  /* blocks per miss, small classes ... */
 #define REFILL_NORMAL_MAX 8  /* ... and normal ones (8 KiB to 32 KiB each) */
 #define REFILL_MAX REFILL_SMALL_MAX
@@ -106,7 +107,7 @@ void np_tcaches_destroy(np_allocator *a) {
     for (unsigned i = 0; i < a->tcache_count; i++) {
       np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);
       for (unsigned c = 0; c < a->n_cached; c++)
-        if (tc->classes[c].cap) np_mpsc_destroy(&tc->classes[c].remote);
+        if (tc->classes[c].cap) np_remote_destroy(&tc->classes[c].remote);
       np_os_unmap(tc, tc->mapped);
     }
     np_os_unmap(a->tcaches, NP_MAX_THREAD_CACHES * sizeof(*a->tcaches));
@@ -123,8 +124,7 @@ static uint32_t thread_cap(np_allocator *a, unsigned c) { return a->percpu_activ
 static size_t tcache_layout(np_allocator *a) {
   size_t bytes = sizeof(np_tcache) + a->n_tc_classes * sizeof(np_cache_class);
   for (unsigned c = 0; c < a->n_cached; c++)
-    if (thread_cap(a, c))
-      bytes += thread_cap(a, c) * sizeof(void *) + np_mpsc_storage_bytes(thread_cap(a, c));
+    bytes += thread_cap(a, c) * sizeof(void *);
   return bytes;
 }
 
@@ -142,8 +142,7 @@ static np_tcache *tcache_new(np_allocator *a) {
     if (cc->cap == 0) continue;
     cc->stack = (void **)mem;
     mem += cc->cap * sizeof(void *);
-    np_mpsc_init(&cc->remote, mem, cc->cap);
-    mem += np_mpsc_storage_bytes(cc->cap);
+    np_remote_init(&cc->remote, cc->cap);
   }
   return tc;
 }
@@ -176,13 +175,15 @@ static void give_back(np_tcache *tc, np_cache_class *cc, void *const *blocks, un
   NP_STORE(&cc->flushed, cc->flushed + n);
 }
 
-/* Frees up to n blocks of the remote queue; returns how many fewer than n. */
-static uint32_t flush_remote(np_tcache *tc, np_cache_class *cc, uint32_t n) {
-  void *batch[FLUSH_BATCH], *p;
+/* Gives a remote list (from np_remote_take_all) back to the arena, in
+ * batches; returns how many blocks it held. */
+static uint32_t give_back_list(np_tcache *tc, np_cache_class *cc, void *p) {
+  void *batch[FLUSH_BATCH];
   unsigned k = 0;
-  while (n && (p = np_mpsc_dequeue(&cc->remote))) {
+  uint32_t n = 0;
+  for (; p; p = np_remote_next(p)) { /* read the link before the block goes back */
     batch[k++] = p;
-    n--;
+    n++;
     if (k == FLUSH_BATCH) {
       give_back(tc, cc, batch, k);
       k = 0;
@@ -190,6 +191,13 @@ static uint32_t flush_remote(np_tcache *tc, np_cache_class *cc, uint32_t n) {
   }
   give_back(tc, cc, batch, k);
   return n;
+}
+
+/* Frees the whole remote list (it is never part of a working set: the owner
+ * has not touched those blocks since); returns how many fewer than n it held. */
+static uint32_t flush_remote(np_tcache *tc, np_cache_class *cc, uint32_t n) {
+  uint32_t freed = give_back_list(tc, cc, np_remote_take_all(&cc->remote));
+  return freed < n ? n - freed : 0;
 }
 
 /* Frees the n oldest entries of the stack (its bottom). */
@@ -280,9 +288,11 @@ void *np_tcache_alloc_miss(np_tcache *tc, unsigned idx) {
   if (cc->cap == 0) return NULL;
   if (cc->count) return np_tcache_pop(tc, cc); /* (np_alloc came here to trim) */
   tc->until_trim--; /* a lookup, found nothing */
-  /* Frees by other threads: all of them onto the stack (they are marked). */
-  void *p;
-  while (cc->count < cc->cap && (p = np_mpsc_dequeue(&cc->remote))) cc->stack[cc->count++] = p;
+  /* Frees by other threads, all at once: onto the stack (they are marked), and
+   * what does not fit back to the arena. */
+  void *p = np_remote_take_all(&cc->remote);
+  for (; p && cc->count < cc->cap; p = np_remote_next(p)) cc->stack[cc->count] = p, cc->count++;
+  if (p) give_back_list(tc, cc, p);
   if (cc->count) return np_tcache_pop(tc, cc);
   /* A batch from the arena: one for the caller, the rest marked and cached. */
   void *batch[REFILL_MAX];
@@ -314,7 +324,7 @@ int np_tcache_free_slow(np_allocator *a, np_tcache *mine, void *ptr, unsigned id
   atomic_fetch_add_explicit(&tc->inflight, 1, memory_order_seq_cst);
   if (atomic_load_explicit(&tc->alive, memory_order_seq_cst)) {
     np_cache_class *cc = &tc->classes[idx];
-    done = cc->cap && np_mpsc_enqueue(&cc->remote, ptr);
+    done = cc->cap && np_remote_push(&cc->remote, ptr);
   }
   atomic_fetch_sub_explicit(&tc->inflight, 1, memory_order_seq_cst);
   if (done) { /* counted by the pushing thread, in its own cache when it has one */

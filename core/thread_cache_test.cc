@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include <future>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -211,6 +212,46 @@ TEST_F(ThreadCache, RemoteFreeReturnsToOwner) {
   // A second remote free of the same cached block is a double free.
   ASSERT_EQ(np_free(al.a, p), NP_OK);
   std::thread([&] { EXPECT_EQ(np_free(al.a, p), NP_ERR_DOUBLE_FREE); }).join();
+}
+
+// Frees by another thread fill the owner's remote list up to the class's
+// capacity (the rest go to the arena); the owner's next miss takes the whole
+// list at once, and its allocations return those blocks. Nothing is lost.
+TEST_F(ThreadCache, RemoteListIsBoundedAndTakenWhole) {
+  np_config c = Netty();
+  c.small_cache_size = 8;
+  Alloc al(c);
+  std::vector<void *> blocks;
+  for (int i = 0; i < 20; i++) blocks.push_back(np_alloc(al.a, 64));
+  std::thread([&] {
+    for (void *p : blocks) ASSERT_EQ(np_free(al.a, p), NP_OK);
+  }).join();
+  np_stats s = al.Stats();
+  EXPECT_EQ(s.cached_bytes, 8u * 64) << "the list holds the class's capacity";
+  EXPECT_EQ(s.small.active, 0u);
+  std::set<void *> listed(blocks.begin(), blocks.begin() + 8);
+  std::vector<void *> live;
+  for (int i = 0; i < 8; i++) {
+    void *p = np_alloc(al.a, 64);
+    EXPECT_EQ(listed.count(p), 1u) << "allocation " << i << " should come from the remote list";
+    listed.erase(p);
+    live.push_back(p);
+  }
+  s = al.Stats();
+  EXPECT_EQ(s.cached_bytes, 0u);
+  EXPECT_EQ(s.small.active, 8u);
+  // A double free of a block on the list is refused by the freeing thread.
+  void *p = live.back();
+  std::thread([&] {
+    EXPECT_EQ(np_free(al.a, p), NP_OK);
+    EXPECT_EQ(np_free(al.a, p), NP_ERR_DOUBLE_FREE);
+  }).join();
+  EXPECT_EQ(np_alloc(al.a, 64), p);
+  for (void *q : live) ASSERT_EQ(np_free(al.a, q), NP_OK);
+  np_thread_cache_flush(al.a);
+  s = al.Stats();
+  EXPECT_EQ(s.small.active, 0u);
+  EXPECT_EQ(s.cached_bytes, 0u);
 }
 
 // The owner exits: its cache is emptied, and its blocks freed later by other

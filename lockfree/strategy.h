@@ -6,18 +6,19 @@
  *   np_lock                     a lock embedded in arenas and small-class heads
  *     np_lock_init / np_lock_destroy / np_lock_acquire / np_lock_release
  *
- *   np_mpsc                     a bounded multi-producer single-consumer queue
- *                               of pointers: the way a block freed on another
- *                               thread goes back to the cache that owns it
- *     size_t np_mpsc_storage_bytes(unsigned capacity)   capacity: a power of two
- *     void   np_mpsc_init(np_mpsc *q, void *storage, unsigned capacity)
- *     int    np_mpsc_enqueue(np_mpsc *q, void *p)   any thread; 0 when full (or
- *                                                   when waiting would be needed)
- *     void  *np_mpsc_dequeue(np_mpsc *q)            the owner only; NULL if empty
- *     unsigned np_mpsc_size(np_mpsc *q)             any thread; a snapshot
- *     void   np_mpsc_destroy(np_mpsc *q)
- *     void   np_mpsc_fork_lock(np_mpsc *q)      fork(): hold off producers and
- *     void   np_mpsc_fork_unlock(np_mpsc *q)    consumer (no-op when lock-free)
+ *   np_remote                   the blocks freed by other threads for one
+ *                               owner (a thread cache's class): an intrusive
+ *                               list, the link in each freed block's first
+ *                               word, at most `limit` blocks (approximately,
+ *                               under concurrent pushes)
+ *     void  np_remote_init(np_remote *r, unsigned limit)
+ *     int   np_remote_push(np_remote *r, void *block)  any thread; 0 when full
+ *     void *np_remote_take_all(np_remote *r)   the owner only: every block,
+ *                                              linked by np_remote_next; NULL if none
+ *     void *np_remote_next(const void *block)  the block after it, NULL at the end
+ *     void  np_remote_destroy(np_remote *r)
+ *     void  np_remote_fork_lock(np_remote *r)     fork(): hold off producers and
+ *     void  np_remote_fork_unlock(np_remote *r)   owner (no-op when lock-free)
  *
  *   Per-CPU stacks (np_percpu, see common/percpu_stack.h), for strategies
  *   that cache per CPU; the others say "not available" (common/no_percpu.h):

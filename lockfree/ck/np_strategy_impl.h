@@ -4,18 +4,23 @@
  * - Arena and small-class locks are ck spinlocks (fetch-and-store), which
  *   yield the CPU after a while: on a machine with more threads than cores a
  *   pure spin would burn the lock holder's time slice.
- * - A block freed by another thread goes back to its owner's cache through a
- *   ck_ring: ck_ring_enqueue_mpsc from any thread, ck_ring_dequeue_mpsc by the
- *   owner only.
+ * - A block freed by another thread goes back to its owner's cache through
+ *   a ck_stack used as an intrusive multi-producer list (the link is the
+ *   freed block's first word): ck_stack_push_upmc's CAS from any thread,
+ *   ck_stack_batch_pop_upmc (one fetch-and-store) by the owner, which takes
+ *   every block at once: mimalloc's thread-delayed free lists and
+ *   snmalloc's message queues work this way. It replaced a ck_ring
+ *   (ck_ring_enqueue_mpsc), whose producers reserve a slot and then wait for
+ *   every earlier producer to publish: one preempted in between stalled the
+ *   others, so a producer that saw another in flight gave its block to the
+ *   arena instead, and the ring's capacity was a hard limit.
  *
- * Preemption inside the enqueue: ck's multi-producer enqueue reserves a slot
- * (CAS on p_head), writes it, then waits until every earlier producer has
- * published (p_tail) before publishing its own. A producer preempted between
- * the two makes every later producer spin until it runs again. So a producer
- * that sees another enqueue in flight (p_head != p_tail) does not join the
- * wait: np_mpsc_enqueue reports "full" and the caller frees the block to the
- * arena instead. Only producers that start in the same instant can still wait
- * on each other, and only for as long as the other needs to write one slot.
+ * Preemption and fork: a push is one CAS on the head, retried when another
+ * push or the owner's take won. A producer preempted anywhere delays nobody;
+ * one caught by fork has either pushed or not, and the child's list works.
+ * A count beside the head (incremented after the push, reset by the take)
+ * bounds the list at `limit` blocks, approximately: pushes racing a take can
+ * leave it off by the number of producers at that moment.
  */
 #ifndef NP_STRATEGY_IMPL_H
 #define NP_STRATEGY_IMPL_H
@@ -34,35 +39,30 @@ typedef struct np_lock {
   unsigned int value; /* ck_spinlock_fas_t */
 } np_lock;
 
-typedef struct np_mpsc {
-  struct { /* ck_ring_t */
-    unsigned int c_head;
-    char pad[CK_MD_CACHELINE - sizeof(unsigned int)];
-    unsigned int p_tail;
-    unsigned int p_head;
-    char _pad[CK_MD_CACHELINE - sizeof(unsigned int) * 2];
-    unsigned int size;
-    unsigned int mask;
-  } ring;
-  void *buffer; /* ck_ring_buffer_t[size] */
-} np_mpsc;
+typedef struct np_remote {
+  struct { /* ck_stack_t */
+    void *head;
+    char *generation;
+  } stack;
+  unsigned int count; /* blocks pushed since the last take (approximate) */
+  unsigned int limit;
+} np_remote;
 
 #ifndef __cplusplus
 #include <ck_pr.h>
-#include <ck_ring.h>
+#include <ck_stack.h>
 #include <ck_spinlock.h>
 #include <sched.h>
 
 #include "tsan_annotations.h"
 
 _Static_assert(sizeof(np_lock) == sizeof(ck_spinlock_fas_t), "np_lock mirrors ck_spinlock_fas_t");
-_Static_assert(sizeof(((np_mpsc *)0)->ring) == sizeof(ck_ring_t), "np_mpsc mirrors ck_ring_t");
-_Static_assert(offsetof(ck_ring_t, p_head) == offsetof(np_mpsc, ring.p_head), "ck_ring_t layout");
-_Static_assert(offsetof(ck_ring_t, mask) == offsetof(np_mpsc, ring.mask), "ck_ring_t layout");
+_Static_assert(sizeof(((np_remote *)0)->stack) == sizeof(ck_stack_t), "np_remote mirrors ck_stack_t");
+_Static_assert(offsetof(ck_stack_t, head) == offsetof(np_remote, stack.head) - offsetof(np_remote, stack),
+               "ck_stack_t layout");
 
 #define NP_CK_LOCK(l) ((ck_spinlock_fas_t *)&(l)->value)
-#define NP_CK_RING(q) ((ck_ring_t *)&(q)->ring)
-#define NP_CK_BUFFER(q) ((ck_ring_buffer_t *)(q)->buffer)
+#define NP_CK_STACK(r) ((ck_stack_t *)&(r)->stack)
 
 static inline void np_lock_init(np_lock *l) { ck_spinlock_fas_init(NP_CK_LOCK(l)); }
 static inline void np_lock_destroy(np_lock *l) { (void)l; }
@@ -79,39 +79,46 @@ static inline void np_lock_release(np_lock *l) {
   ck_spinlock_fas_unlock(NP_CK_LOCK(l));
 }
 
-/* A ck ring of capacity slots holds capacity - 1 entries. */
-static inline size_t np_mpsc_storage_bytes(unsigned capacity) {
-  return capacity * sizeof(ck_ring_buffer_t);
+static inline void np_remote_init(np_remote *r, unsigned limit) {
+  ck_stack_init(NP_CK_STACK(r));
+  r->count = 0;
+  r->limit = limit;
 }
 
-static inline void np_mpsc_init(np_mpsc *q, void *storage, unsigned capacity) {
-  ck_ring_init(NP_CK_RING(q), capacity);
-  q->buffer = storage;
+static inline void np_remote_destroy(np_remote *r) { (void)r; }
+
+/* ck_stack_push_upmc's loop, with TSan's release between the link's store and
+ * the CAS that publishes it (TSan cannot see ck's inline assembly; a release
+ * before the call would not cover the store, one after it could come too late
+ * for an owner that already took the block). */
+static inline int np_remote_push(np_remote *r, void *block) {
+  if (ck_pr_load_uint(&r->count) >= r->limit) return 0;
+  ck_stack_t *s = NP_CK_STACK(r);
+  ck_stack_entry_t *entry = (ck_stack_entry_t *)block, *head = ck_pr_load_ptr(&s->head);
+  do {
+    entry->next = head;
+    ck_pr_fence_store();
+    NP_TSAN_RELEASE(r);
+  } while (!ck_pr_cas_ptr_value(&s->head, head, entry, &head));
+  ck_pr_inc_uint(&r->count);
+  return 1;
 }
 
-static inline void np_mpsc_destroy(np_mpsc *q) { (void)q; }
-
-static inline int np_mpsc_enqueue(np_mpsc *q, void *p) {
-  /* Another producer between reserve and publish: do not wait behind it. */
-  if (ck_pr_load_uint(&q->ring.p_head) != ck_pr_load_uint(&q->ring.p_tail)) return 0;
-  NP_TSAN_RELEASE(q);
-  return ck_ring_enqueue_mpsc(NP_CK_RING(q), NP_CK_BUFFER(q), p);
+static inline void *np_remote_take_all(np_remote *r) {
+  if (ck_pr_load_ptr(&r->stack.head) == NULL) return NULL;
+  void *list = ck_stack_batch_pop_upmc(NP_CK_STACK(r));
+  ck_pr_store_uint(&r->count, 0);
+  NP_TSAN_ACQUIRE(r);
+  return list;
 }
 
-static inline void *np_mpsc_dequeue(np_mpsc *q) {
-  void *p;
-  if (!ck_ring_dequeue_mpsc(NP_CK_RING(q), NP_CK_BUFFER(q), &p)) return NULL;
-  NP_TSAN_ACQUIRE(q);
-  return p;
+static inline void *np_remote_next(const void *block) {
+  return ((const ck_stack_entry_t *)block)->next;
 }
 
-static inline unsigned np_mpsc_size(np_mpsc *q) { return ck_ring_size(NP_CK_RING(q)); }
-
-/* fork(): nothing to hold. A producer caught between reserving and publishing
- * a slot leaves p_head != p_tail in the child: later enqueues report full (the
- * block goes to the arena) and the consumer never sees that slot. */
-static inline void np_mpsc_fork_lock(np_mpsc *q) { (void)q; }
-static inline void np_mpsc_fork_unlock(np_mpsc *q) { (void)q; }
+/* fork(): nothing to hold (a push is one CAS). */
+static inline void np_remote_fork_lock(np_remote *r) { (void)r; }
+static inline void np_remote_fork_unlock(np_remote *r) { (void)r; }
 #endif /* !__cplusplus */
 
 #endif

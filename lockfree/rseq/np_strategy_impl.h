@@ -2,7 +2,7 @@
  * rseq strategy: per-CPU caches changed only inside restartable sequences
  * (Linux rseq), refilled from and drained to per-CPU arenas in batches by
  * core/cpu_cache.c. Locks are pthread mutexes; if rseq cannot be used, the
- * core falls back to its per-thread caches, with the mutex-guarded MPSC ring.
+ * core falls back to its per-thread caches, with the mutex-guarded remote lists.
  *
  * rseq facts this relies on:
  * - glibc (2.35+) registers an rseq area for every thread; we use it, at
@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "locked_mpsc.h"
+#include "locked_remote.h"
 #include "percpu_stack.h"
 #include "pthread_lock.h"
 
