@@ -165,7 +165,7 @@ struct Channel {
 };
 
 // (b) Producers allocate, consumers free: every block is freed by another
-// thread, so frees go back to the producers' caches through the MPSC queues.
+// thread, so frees go back to the producers' caches through their remote lists.
 TEST_F(Concurrency, ProducerConsumer) {
   const int pairs = 3, per_producer = 30000 / kScale;
   std::vector<Channel> ch(pairs);
@@ -233,8 +233,49 @@ TEST_F(Concurrency, OwnersExitWhileOthersHoldTheirBlocks) {
   ExpectNothingActive();
 }
 
+// Owners that live for a moment: each hands its blocks to two freeing threads
+// and exits at once, so its death races the remote pushes into its lists (a
+// producer that finds the owner dead after its push empties the list itself).
+// No block may be stranded in a dead cache: nothing cached at the end.
+TEST_F(Concurrency, OwnersExitRacingRemoteFrees) {
+  Channel ch[2];
+  std::atomic<int> freed{0};
+  std::thread freers[2];
+  for (int f = 0; f < 2; f++)
+    freers[f] = std::thread([&, f] {
+      Block b;
+      bool done = false;
+      while (!done) {
+        if (ch[f].Pop(&b, &done)) Free(b), freed++;
+        else std::this_thread::yield();
+      }
+    });
+  const int per_round = 64;
+  for (int round = 0; round < 300 / kScale; round++) {
+    std::thread owner([&, round] {
+      for (int k = 0; k < per_round; k++) {
+        Block b{(uint64_t *)np_alloc(a_, 16 + 16 * (k % 4)), 16 + 16 * (size_t)(k % 4), next_id_++};
+        ASSERT_NE(b.p, nullptr);
+        Fill(b);
+        ch[(round + k) % 2].Push(b);
+      }
+    });
+    owner.join();  // the owner is gone; its blocks may still be on their way home
+    while (freed.load() < per_round * (round + 1)) std::this_thread::yield();
+    // Every block of the round is freed and its owner dead: none may sit in a
+    // cache (the freeing threads have none: they never allocate).
+    np_stats s;
+    np_allocator_stats(a_, &s);
+    ASSERT_EQ(s.cached_bytes, 0u) << "round " << round << ": blocks stranded in a dead cache";
+    ASSERT_EQ(s.thread_caches, 0u);
+  }
+  for (auto &c : ch) c.Close();
+  for (auto &t : freers) t.join();
+  ExpectNothingActive();
+}
+
 // Many threads hammer one small class, freeing each other's blocks: the
-// owners' MPSC queues see many producers at once, including preempted ones.
+// owners' remote lists see many producers at once, including preempted ones.
 TEST_F(Concurrency, OneClassManyProducers) {
   const int threads = 12, ops = 20000 / kScale;
   std::vector<Channel> ch(threads);

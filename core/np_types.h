@@ -312,8 +312,7 @@ typedef struct np_tcache {
   np_arena *arena;                /* bound for the thread's lifetime */
   struct np_tcache *next_free;    /* retired slots, for reuse */
   size_t mapped;                  /* bytes of this mapping */
-  NP_ATOMIC(int) alive;           /* remote producers check it ... */
-  NP_ATOMIC(unsigned) inflight;   /* ... after announcing themselves here */
+  NP_ATOMIC(int) alive;           /* remote producers check it, before and after a push */
   uint32_t until_trim;            /* cache lookups left before the next trim */
   /* The chunks this thread freed into last (jemalloc's rtree cache idea): a
    * free that finds its chunk here skips the registry. Valid while the
@@ -401,6 +400,7 @@ struct np_allocator {
   uint64_t retired_flushed[NP_MAX_SIZE_CLASSES];
   uint64_t retired_refilled[NP_MAX_SIZE_CLASSES];
   uint64_t uncached_remote_pushes[NP_MAX_SIZE_CLASSES];
+  uint64_t uncached_remote_flushed[NP_MAX_SIZE_CLASSES]; /* their drains of dead lists */
   /* Per-CPU caches (cpu_cache.c), when the strategy has them and they work */
   int percpu_active;
   np_percpu percpu;

@@ -23,16 +23,18 @@
  *   the last trim; MemoryRegionCache.trim), but with trim_low_water (the
  *   default) never more than the class's low-water mark: entries that sat in
  *   the cache through the whole interval. A working set in use keeps its blocks.
- * - Thread exit: the cache is emptied to the arenas and marked dead; frees of
- *   its blocks go straight to the arena after that. Producers announce
- *   themselves (inflight) before checking `alive`, and the exiting owner waits
- *   for inflight to reach 0 after clearing it, so no block is left in the list
- *   of a dead cache. Dead caches are reused by later threads.
+ * - Thread exit: the cache is emptied to the arenas, marked dead and its
+ *   remote lists emptied once more; frees of its blocks go straight to the
+ *   arena after that. A producer checks `alive` before its push and again
+ *   after it (seq_cst; the push is a CAS or a critical section): if the owner
+ *   died in between, the producer takes the list itself and frees it to the
+ *   arena. Either the owner's last take or the producer's own sees every
+ *   block, and nobody waits for anybody (a producer preempted mid-push holds
+ *   up no exiting owner). Dead caches are reused by later threads.
  *
  * thread_slots.c finds a thread's cache; fork.c retires the caches of threads
  * that did not survive a fork.
  */
-#include <sched.h>
 #include <string.h>
 
 #include "internal.h"
@@ -255,9 +257,6 @@ void np_tcache_retire(np_tcache *tc, np_retire_how how) {
   if (in_fork_child) drop_stacks(tc);
   else np_tcache_flush(tc);
   atomic_store_explicit(&tc->alive, 0, memory_order_seq_cst);
-  while (!in_fork_child && atomic_load_explicit(&tc->inflight, memory_order_seq_cst) != 0)
-    sched_yield();
-  atomic_store_explicit(&tc->inflight, 0, memory_order_relaxed);
   np_tcache_flush(tc); /* what producers that saw it alive put in */
   atomic_fetch_sub_explicit(&tc->arena->bound_threads, 1, memory_order_relaxed);
   np_lock_acquire(&a->cache_lock);
@@ -315,23 +314,40 @@ int np_tcache_push_full(np_tcache *tc, unsigned idx, void *ptr) {
   return np_tcache_push(tc, idx, ptr);
 }
 
+/* A producer found the owner dead after its push: the owner's last take may
+ * have missed it, so the producer empties the list to the arena itself. The
+ * flushes are counted in the producer's own cache (the stats add every
+ * cache's counts), or the allocator's when it has none. */
+static void drain_dead_list(np_allocator *a, np_tcache *mine, np_cache_class *cc, unsigned idx) {
+  void *batch[FLUSH_BATCH];
+  unsigned k = 0;
+  uint64_t n = 0;
+  for (void *p = np_remote_take_all(&cc->remote); p; p = np_remote_next(p)) {
+    batch[k++] = p;
+    n++;
+    if (k == FLUSH_BATCH) {
+      np_arena_free_cached(a, batch, k);
+      k = 0;
+    }
+  }
+  np_arena_free_cached(a, batch, k);
+  if (mine) NP_STORE(&mine->classes[idx].flushed, mine->classes[idx].flushed + n);
+  else NP_ADD(&a->uncached_remote_flushed[idx], n);
+}
+
 int np_tcache_free_slow(np_allocator *a, np_tcache *mine, void *ptr, unsigned idx, np_block_tag tag) {
   unsigned owner = tag & NP_TAG_OWNER_MASK;
   if (owner == 0) return 0;
   if (mine && owner == mine->id) return np_tcache_push_full(mine, idx, ptr);
   np_tcache *tc = atomic_load_explicit(&a->tcaches[owner - 1], memory_order_acquire);
-  int done = 0;
-  atomic_fetch_add_explicit(&tc->inflight, 1, memory_order_seq_cst);
-  if (atomic_load_explicit(&tc->alive, memory_order_seq_cst)) {
-    np_cache_class *cc = &tc->classes[idx];
-    done = cc->cap && np_remote_push(&cc->remote, ptr);
-  }
-  atomic_fetch_sub_explicit(&tc->inflight, 1, memory_order_seq_cst);
-  if (done) { /* counted by the pushing thread, in its own cache when it has one */
-    if (mine) NP_STORE(&mine->classes[idx].remote_out, mine->classes[idx].remote_out + 1);
-    else NP_ADD(&a->uncached_remote_pushes[idx], 1);
-  }
-  return done;
+  np_cache_class *cc = &tc->classes[idx];
+  if (cc->cap == 0 || !atomic_load_explicit(&tc->alive, memory_order_relaxed)) return 0;
+  if (!np_remote_push(&cc->remote, ptr)) return 0;
+  /* Counted by the pushing thread, in its own cache when it has one. */
+  if (mine) NP_STORE(&mine->classes[idx].remote_out, mine->classes[idx].remote_out + 1);
+  else NP_ADD(&a->uncached_remote_pushes[idx], 1);
+  if (!atomic_load_explicit(&tc->alive, memory_order_seq_cst)) drain_dead_list(a, mine, cc, idx);
+  return 1;
 }
 
 /* ---- Statistics ------------------------------------------------------------------- */
@@ -349,7 +365,8 @@ void np_tcache_stats_add(np_allocator *a, np_stats *out) {
   for (unsigned c = 0; c < a->n_cached; c++) {
     uint64_t hits = a->retired_hits[c];
     uint64_t pushes = a->retired_pushes[c] + NP_LOAD(&a->uncached_remote_pushes[c]);
-    uint64_t flushed = a->retired_flushed[c], refilled = a->retired_refilled[c];
+    uint64_t flushed = a->retired_flushed[c] + NP_LOAD(&a->uncached_remote_flushed[c]);
+    uint64_t refilled = a->retired_refilled[c];
     for (unsigned i = 0; i < a->tcache_count; i++) {
       np_cache_class *cc = &atomic_load_explicit(&a->tcaches[i], memory_order_acquire)->classes[c];
       hits += NP_LOAD(&cc->hits);
