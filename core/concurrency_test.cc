@@ -11,6 +11,7 @@
 #include <deque>
 #include <mutex>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -263,9 +264,11 @@ TEST_F(Concurrency, OwnersExitRacingRemoteFrees) {
     owner.join();  // the owner is gone; its blocks may still be on their way home
     while (freed.load() < per_round * (round + 1)) std::this_thread::yield();
     // Every block of the round is freed and its owner dead: none may sit in a
-    // cache (the freeing threads have none: they never allocate).
+    // thread cache (the freeing threads have none: they never allocate).
+    // Per-CPU caches (rseq) keep blocks beyond their threads: checked at the end.
     np_stats s;
     np_allocator_stats(a_, &s);
+    if (std::string(s.cache_mode) == "per-CPU") continue;
     ASSERT_EQ(s.cached_bytes, 0u) << "round " << round << ": blocks stranded in a dead cache";
     ASSERT_EQ(s.thread_caches, 0u);
   }
