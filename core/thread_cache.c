@@ -177,9 +177,9 @@ static void give_back(np_tcache *tc, np_cache_class *cc, void *const *blocks, un
   NP_STORE(&cc->flushed, cc->flushed + n);
 }
 
-/* Gives a remote list (from np_remote_take_all) back to the arena, in
- * batches; returns how many blocks it held. */
-static uint32_t give_back_list(np_tcache *tc, np_cache_class *cc, void *p) {
+/* Frees a remote list (from np_remote_take_all) to the arena, in batches;
+ * returns how many blocks it held. The caller counts them as flushed. */
+static uint32_t free_list_to_arena(np_allocator *a, void *p) {
   void *batch[FLUSH_BATCH];
   unsigned k = 0;
   uint32_t n = 0;
@@ -187,11 +187,17 @@ static uint32_t give_back_list(np_tcache *tc, np_cache_class *cc, void *p) {
     batch[k++] = p;
     n++;
     if (k == FLUSH_BATCH) {
-      give_back(tc, cc, batch, k);
+      np_arena_free_cached(a, batch, k);
       k = 0;
     }
   }
-  give_back(tc, cc, batch, k);
+  np_arena_free_cached(a, batch, k);
+  return n;
+}
+
+static uint32_t give_back_list(np_tcache *tc, np_cache_class *cc, void *p) {
+  uint32_t n = free_list_to_arena(tc->alloc, p);
+  NP_STORE(&cc->flushed, cc->flushed + n);
   return n;
 }
 
@@ -319,18 +325,7 @@ int np_tcache_push_full(np_tcache *tc, unsigned idx, void *ptr) {
  * flushes are counted in the producer's own cache (the stats add every
  * cache's counts), or the allocator's when it has none. */
 static void drain_dead_list(np_allocator *a, np_tcache *mine, np_cache_class *cc, unsigned idx) {
-  void *batch[FLUSH_BATCH];
-  unsigned k = 0;
-  uint64_t n = 0;
-  for (void *p = np_remote_take_all(&cc->remote); p; p = np_remote_next(p)) {
-    batch[k++] = p;
-    n++;
-    if (k == FLUSH_BATCH) {
-      np_arena_free_cached(a, batch, k);
-      k = 0;
-    }
-  }
-  np_arena_free_cached(a, batch, k);
+  uint32_t n = free_list_to_arena(a, np_remote_take_all(&cc->remote));
   if (mine) NP_STORE(&mine->classes[idx].flushed, mine->classes[idx].flushed + n);
   else NP_ADD(&a->uncached_remote_flushed[idx], n);
 }
