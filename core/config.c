@@ -87,6 +87,10 @@ const np_option np_options[] = {
     OPT_ENUM(run_placement, placement_names, NP_PLACEMENT_BEST_FIT, 0, NP_ERR_CONFIG_VALUE,
              "where a run of pages goes: best_fit (the best-fitting free run of the arena, lowest "
              "address first: the fewest chunks) or netty (chunk lists q050, q025, q000, qInit, q075)"),
+    OPT(cache_grow_bytes, NP_OPT_SIZE, 2 * 1024 * 1024, 0, SIZE_MAX, 0, NP_ERR_CACHE,
+        "bytes of blocks a cache's classes may grow past their sizes when their stacks overflow "
+        "(doubling, at most 8x; halved again by a trim that finds entries unused); 0: Netty's "
+        "fixed capacities"),
 };
 const unsigned np_option_count = sizeof np_options / sizeof np_options[0];
 

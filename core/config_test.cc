@@ -36,6 +36,7 @@ TEST(ConfigDefaults, EqualNettys) {
   EXPECT_EQ(c.background_purge, 0);
   EXPECT_EQ(c.retained_max, 256u << 20);
   EXPECT_EQ(c.run_placement, NP_PLACEMENT_BEST_FIT);
+  EXPECT_EQ(c.cache_grow_bytes, 2u << 20);
 }
 
 const std::vector<std::string> kKeys = {
@@ -47,7 +48,7 @@ const std::vector<std::string> kKeys = {
     "leak_detection",    "leak_sampling_interval",
     "stats_print",       "invalid_free",
     "dirty_decay_ms",    "background_purge",  "retained_max",
-    "run_placement"};
+    "run_placement",     "cache_grow_bytes"};
 
 size_t TypeSize(np_option_type t) {
   switch (t) {
@@ -115,6 +116,7 @@ const KeySample kSamples[] = {
     {"background_purge", "true", 1},
     {"retained_max", "1G", 1u << 30},
     {"run_placement", "netty", NP_PLACEMENT_NETTY},
+    {"cache_grow_bytes", "0", 0},
 };
 
 // run_placement: its two names (any case), no numbers; the message lists both.

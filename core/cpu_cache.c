@@ -6,11 +6,13 @@
  *   alloc: pop this CPU's stack; on a miss, take a batch of blocks from this
  *          CPU's arena (arenas[cpu % arenas]) with one acquisition of its
  *          locks, return one and push the rest in one sequence
- *   free:  push on this CPU's stack; when full, pop half of it in one sequence
- *          and give that back to the arenas in one batch first
+ *   free:  push on this CPU's stack; when full, double its capacity while
+ *          cache_grow_bytes allows (cache_capacity.c), or else pop half of it
+ *          in one sequence and give that back to the arenas in one batch first
  *   trim:  every cache_trim_interval lookups of a thread, each class on that
  *          thread's CPU gives back its low-water mark (what sat unused since
- *          the last trim; with trim_low_water off, half of what it holds)
+ *          the last trim; with trim_low_water off, half of what it holds);
+ *          a grown class that had unused entries halves its capacity
  *   flush: every CPU, from any thread, while others run: the CPU's stacks are
  *          locked (np_percpu_lock_cpu) and emptied; where the strategy cannot
  *          lock another CPU, the flushing thread moves onto that CPU instead
@@ -36,22 +38,24 @@ int np_cpu_cache_init(np_allocator *a) {
   pc->n_cpus = (uint32_t)get_nprocs_conf();
   pc->n_classes = a->n_cached;
   size_t n = (size_t)pc->n_cpus * pc->n_classes;
-  size_t slots = 0;
-  for (unsigned c = 0; c < a->n_cached; c++) slots += a->cache_cap[c];
+  size_t slots = 0; /* every class's storage is for what it may grow to */
+  for (unsigned c = 0; c < a->n_cached; c++) slots += a->cache_max_cap[c];
   size_t stacks_bytes = n * sizeof(np_percpu_stack), locks_bytes = (size_t)pc->n_cpus * 64;
-  a->percpu_bytes = stacks_bytes + locks_bytes + (size_t)pc->n_cpus * slots * sizeof(void *);
+  size_t grown_bytes = (size_t)pc->n_cpus * sizeof(size_t);
+  a->percpu_bytes = stacks_bytes + locks_bytes + grown_bytes + (size_t)pc->n_cpus * slots * sizeof(void *);
   char *mem = np_os_map(a->percpu_bytes);
   if (mem == NULL) return NP_ERR_NO_MEMORY;
   pc->stacks = (np_percpu_stack *)mem;
   pc->locks = (uint32_t *)(mem + stacks_bytes);
-  void **slot = (void **)(mem + stacks_bytes + locks_bytes);
+  a->percpu_grown = (size_t *)(mem + stacks_bytes + locks_bytes);
+  void **slot = (void **)(mem + stacks_bytes + locks_bytes + grown_bytes);
   for (uint32_t cpu = 0; cpu < pc->n_cpus; cpu++)
     for (unsigned c = 0; c < a->n_cached; c++) {
       np_percpu_stack *s = &pc->stacks[cpu * pc->n_classes + c];
       s->slots = slot;
       s->cap = a->cache_cap[c];
       s->lock = &pc->locks[cpu * 16];
-      slot += a->cache_cap[c];
+      slot += a->cache_max_cap[c];
     }
   a->percpu_active = 1;
   return NP_OK;
@@ -115,22 +119,62 @@ void *np_cpu_cache_alloc(np_allocator *a, np_tcache *tc, unsigned idx) {
   return refill(a, tc, idx);
 }
 
+/* Capacity changes of a CPU's class (cache_capacity.c), from whichever thread
+ * runs there (or ran there a moment ago: a CAS, so that the growth is counted
+ * once); the sequences read the capacity afresh, and the storage is for the
+ * largest one. 1 if the capacity changed. */
+typedef struct cap_change {
+  int grow;                /* 1: grow; 0: a trim's shrink, given ... */
+  uint32_t low_water;      /* ... the stack's low-water mark ... */
+  uint64_t hits;           /* ... and the trimming thread's hits of the class */
+} cap_change;
+
+static int change_cap(np_allocator *a, unsigned cpu, unsigned idx, cap_change how) {
+  np_percpu_stack *s = &a->percpu.stacks[cpu * a->percpu.n_classes + idx];
+  size_t *grown = &a->percpu_grown[cpu];
+  uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
+  int grow = how.grow;
+  uint32_t to = grow ? np_cache_capacity_grown(a, idx, cap, __atomic_load_n(grown, __ATOMIC_RELAXED))
+                     : np_cache_capacity_shrunk(a, idx, cap, how.low_water, how.hits);
+  if (to == cap || !__atomic_compare_exchange_n(&s->cap, &cap, to, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    return 0;
+  if (grow) __atomic_fetch_add(grown, np_cache_capacity_bytes(a, idx, to - cap), __ATOMIC_RELAXED);
+  else __atomic_fetch_sub(grown, np_cache_capacity_bytes(a, idx, cap - to), __ATOMIC_RELAXED);
+  return 1;
+}
+
+static int current_cpu(np_allocator *a) {
+  int cpu = np_percpu_current_cpu();
+  return cpu >= 0 && (uint32_t)cpu < a->percpu.n_cpus ? cpu : -1;
+}
+
 int np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, unsigned idx) {
   if (a->cache_cap[idx] == 0 || tc == NULL) return 0;
   for (int attempt = 0; attempt < 2; attempt++) {
     if (np_cpu_cache_push(a, tc, idx, ptr)) return 1;
+    int cpu = current_cpu(a);
+    if (cpu >= 0 && change_cap(a, (unsigned)cpu, idx, (cap_change){.grow = 1})) continue; /* room for the burst */
     drain_current(a, tc, idx, a->cache_cap[idx] / 2 ? a->cache_cap[idx] / 2 : 1);
   }
   return 0; /* the CPU is under maintenance: the arena */
 }
 
 void np_cpu_cache_trim_current(np_allocator *a, np_tcache *tc) {
-  int cpu = np_percpu_current_cpu();
-  if (cpu < 0 || (uint32_t)cpu >= a->percpu.n_cpus) return;
+  int cpu = current_cpu(a);
+  if (cpu < 0) return;
   for (unsigned c = 0; c < a->n_cached; c++) {
     np_percpu_stack *s = &a->percpu.stacks[(uint32_t)cpu * a->percpu.n_classes + c];
-    intptr_t n = a->cfg.trim_low_water ? (intptr_t)NP_LOAD(&s->low_water) : (NP_LOAD(&s->count) + 1) / 2;
+    uint32_t unused = NP_LOAD(&s->low_water);
+    intptr_t n = a->cfg.trim_low_water ? (intptr_t)unused : (NP_LOAD(&s->count) + 1) / 2;
     if (n > 0) drain_current(a, tc, c, n);
+    /* The thread's hits stand for the CPU's: per-CPU stacks count none. */
+    np_cache_class *cc = &tc->classes[c];
+    uint64_t used = cc->hits - cc->hits_at_trim;
+    cc->hits_at_trim = cc->hits;
+    if (change_cap(a, (unsigned)cpu, c, (cap_change){.low_water = unused, .hits = used})) {
+      intptr_t over = NP_LOAD(&s->count) - (intptr_t)NP_LOAD(&s->cap);
+      if (over > 0) drain_current(a, tc, c, over);
+    }
     NP_STORE(&s->low_water, (uint32_t)NP_LOAD(&s->count));
   }
 }

@@ -26,7 +26,7 @@ static void for_each_queue(np_allocator *a, void (*op)(np_remote *)) {
   for (unsigned i = 0; a->tcaches && i < a->tcache_count; i++) {
     np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);
     for (unsigned c = 0; c < a->n_cached; c++)
-      if (tc->classes[c].cap) op(&tc->classes[c].remote);
+      if (np_tcache_base_cap(a, c)) op(&tc->classes[c].remote);
   }
 }
 

@@ -249,6 +249,17 @@ NP_INTERNAL int np_thread_slots_hold(const np_allocator *a, const np_tcache *tc)
 
 /* thread_cache.c: the thread-cache policy. */
 NP_INTERNAL void np_tcaches_init(np_allocator *a);
+/* cache_capacity.c: how far a cache class may grow past its configured size. */
+NP_INTERNAL void np_cache_capacity_init(np_allocator *a); /* a->cache_max_cap from a->cache_cap */
+/* The capacity a class at cap grows to when its stack overflows, given its
+ * cache's growth so far (bytes); cap itself when it may not grow. */
+NP_INTERNAL uint32_t np_cache_capacity_grown(const np_allocator *a, unsigned idx, uint32_t cap, size_t grown);
+/* The capacity a class at cap has after a trim, given its low-water mark and
+ * its hits since the last trim: half, if it had grown and entries sat unused
+ * or nobody used it. */
+NP_INTERNAL uint32_t np_cache_capacity_shrunk(const np_allocator *a, unsigned idx, uint32_t cap,
+                                              uint32_t low_water, uint64_t hits);
+NP_INTERNAL size_t np_cache_capacity_bytes(const np_allocator *a, unsigned idx, uint32_t entries);
 NP_INTERNAL void np_tcaches_destroy(np_allocator *a);
 NP_INTERNAL np_tcache *np_tcache_acquire(np_allocator *a); /* a cache for a new thread */
 /* The thread is gone: its caches emptied (stacks dropped instead in a fork
@@ -272,6 +283,12 @@ NP_INTERNAL void np_tcache_stats_add(np_allocator *a, np_stats *out);
  * would start a trim, or finds nothing, is np_tcache_alloc_miss's. */
 static inline int np_tcache_can_pop(const np_tcache *tc, const np_cache_class *cc) {
   return cc->count != 0 && tc->until_trim > 1;
+}
+/* A thread cache class's configured capacity (0: not cached, or per-CPU
+ * caches serve the allocator); its current one (cc->cap, grown past this by
+ * cache_capacity.c) is the owner's to read and change. */
+static inline uint32_t np_tcache_base_cap(const np_allocator *a, unsigned c) {
+  return a->percpu_active ? 0 : a->cache_cap[c];
 }
 static inline void *np_tcache_pop(np_tcache *tc, np_cache_class *cc) { /* np_tcache_can_pop */
   tc->until_trim--;

@@ -314,6 +314,7 @@ typedef struct np_tcache {
   size_t mapped;                  /* bytes of this mapping */
   NP_ATOMIC(int) alive;           /* remote producers check it, before and after a push */
   uint32_t until_trim;            /* cache lookups left before the next trim */
+  size_t grown;                   /* capacity bytes its classes grew (cache_capacity.c) */
   /* The chunks this thread freed into last (jemalloc's rtree cache idea): a
    * free that finds its chunk here skips the registry. Valid while the
    * allocator's chunk_epoch (bumped by every chunk deletion) is chunk_epoch. */
@@ -387,7 +388,8 @@ struct np_allocator {
   unsigned n_tc_classes;                      /* classes a thread cache has: n_cached, or
                                                  every class of the size table, so that
                                                  np_alloc indexes without a bound check */
-  uint32_t cache_cap[NP_MAX_SIZE_CLASSES];    /* stack capacity per class */
+  uint32_t cache_cap[NP_MAX_SIZE_CLASSES];    /* a class's configured capacity ... */
+  uint32_t cache_max_cap[NP_MAX_SIZE_CLASSES]; /* ... and what it may grow to (cache_capacity.c) */
   NP_ATOMIC(np_tcache *) *tcaches;            /* [NP_MAX_THREAD_CACHES] by id - 1 */
   unsigned tcache_count;                      /* ids handed out (under cache_lock) */
   np_tcache *free_tcaches;                    /* retired, reusable */
@@ -405,6 +407,7 @@ struct np_allocator {
   int percpu_active;
   np_percpu percpu;
   size_t percpu_bytes;
+  size_t *percpu_grown;   /* [n_cpus] bytes each CPU's classes grew (cache_capacity.c; __atomic) */
   int fork_percpu_locked; /* fork.c holds the CPUs' maintenance locks */
   /* Purging (purge.c) */
   uint64_t decay_ns;      /* dirty_decay_ms in ns; 0: release at once, retain nothing */

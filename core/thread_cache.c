@@ -6,7 +6,8 @@
  *   class 1  [ ...                      ]  [ ...                           ]
  *   ...      small classes (small_cache_size entries), then normal classes up
  *            to max_cached_buffer_capacity (normal_cache_size entries), then
- *            large ones up to large_cache_bytes (that many bytes of blocks)
+ *            large ones up to large_cache_bytes (that many bytes of blocks);
+ *            a class that overflows may grow (cache_capacity.c)
  *
  * - Allocation (np_tcache_pop, inline): pop T's stack. On a miss, take
  *   T's whole remote list (one take: what does not fit on the stack goes back
@@ -14,8 +15,9 @@
  *   T's arena with one acquisition of its locks (tagged with T's cache id: T
  *   owns them from then on), one for the caller, the rest cached.
  * - Free: np_free has claimed the block (its free mark). The tag names its
- *   owner: T's own blocks go on T's stack (a full stack first gives its older
- *   half back to the arena in one batch); another thread's go onto the owner's
+ *   owner: T's own blocks go on T's stack (a full stack doubles its capacity
+ *   while cache_grow_bytes allows, or else gives its older half back to the
+ *   arena in one batch); another thread's go onto the owner's
  *   remote list (only the owner takes from it), up to the class's capacity.
  *   A full list, a dead owner, or no owner: the arena.
  * - Trim: every cache_trim_interval lookups (hits and misses), each class frees
@@ -23,6 +25,7 @@
  *   the last trim; MemoryRegionCache.trim), but with trim_low_water (the
  *   default) never more than the class's low-water mark: entries that sat in
  *   the cache through the whole interval. A working set in use keeps its blocks.
+ *   A grown class that had such entries, or no hits, halves its capacity.
  * - Thread exit: the cache is emptied to the arenas, marked dead and its
  *   remote lists emptied once more; frees of its blocks go straight to the
  *   arena after that. A producer checks `alive` before its push and again
@@ -96,6 +99,7 @@ void np_tcaches_init(np_allocator *a) {
   }
   unsigned table_classes = (unsigned)a->sc.size2idx_tab[NP_LOOKUP_ENTRIES - 1] + 1;
   /* Every class np_alloc's table gives and np_free's fast path meets (the small ones). */
+  np_cache_capacity_init(a);
   unsigned n = a->n_cached > table_classes ? a->n_cached : table_classes;
   a->n_tc_classes = n > a->sc.n_small ? n : a->sc.n_small;
   np_lock_init(&a->cache_lock);
@@ -109,7 +113,7 @@ void np_tcaches_destroy(np_allocator *a) {
     for (unsigned i = 0; i < a->tcache_count; i++) {
       np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);
       for (unsigned c = 0; c < a->n_cached; c++)
-        if (tc->classes[c].cap) np_remote_destroy(&tc->classes[c].remote);
+        if (np_tcache_base_cap(a, c)) np_remote_destroy(&tc->classes[c].remote);
       np_os_unmap(tc, tc->mapped);
     }
     np_os_unmap(a->tcaches, NP_MAX_THREAD_CACHES * sizeof(*a->tcaches));
@@ -119,14 +123,17 @@ void np_tcaches_destroy(np_allocator *a) {
 
 /* ---- Creating and retiring caches ------------------------------------------- */
 
-/* Entries per class of a thread cache: none when per-CPU caches serve the
- * allocator (a thread's cache then only binds its arena and keeps counts). */
-static uint32_t thread_cap(np_allocator *a, unsigned c) { return a->percpu_active ? 0 : a->cache_cap[c]; }
+/* The most entries a class of a thread cache may grow to (its stack's
+ * storage): none when per-CPU caches serve the allocator (a thread's cache
+ * then only binds its arena and keeps counts). */
+static uint32_t thread_max_cap(np_allocator *a, unsigned c) {
+  return a->percpu_active ? 0 : a->cache_max_cap[c];
+}
 
 static size_t tcache_layout(np_allocator *a) {
   size_t bytes = sizeof(np_tcache) + a->n_tc_classes * sizeof(np_cache_class);
   for (unsigned c = 0; c < a->n_cached; c++)
-    bytes += thread_cap(a, c) * sizeof(void *);
+    bytes += thread_max_cap(a, c) * sizeof(void *);
   return bytes;
 }
 
@@ -139,11 +146,11 @@ static np_tcache *tcache_new(np_allocator *a) {
   char *mem = (char *)&tc->classes[a->n_tc_classes];
   for (unsigned c = 0; c < a->n_cached; c++) {
     np_cache_class *cc = &tc->classes[c];
-    cc->cap = thread_cap(a, c);
+    cc->cap = np_tcache_base_cap(a, c);
     cc->refill = a->refill_count[c];
     if (cc->cap == 0) continue;
     cc->stack = (void **)mem;
-    mem += cc->cap * sizeof(void *);
+    mem += thread_max_cap(a, c) * sizeof(void *);
     np_remote_init(&cc->remote, cc->cap);
   }
   return tc;
@@ -227,6 +234,18 @@ void np_tcache_flush(np_tcache *tc) {
   for (unsigned c = 0; c < tc->alloc->n_cached; c++) flush_class(tc, &tc->classes[c], UINT32_MAX);
 }
 
+/* A grown class that left entries unused through the interval, or was not
+ * used, gives up half of its capacity (cache_capacity.c); what no longer fits
+ * goes to the arena. */
+static void shrink_class(np_tcache *tc, unsigned c, uint32_t low_water, uint64_t used) {
+  np_cache_class *cc = &tc->classes[c];
+  uint32_t cap = np_cache_capacity_shrunk(tc->alloc, c, cc->cap, low_water, used);
+  if (cap == cc->cap) return;
+  if (cc->count > cap) flush_stack(tc, cc, cc->count - cap);
+  tc->grown -= np_cache_capacity_bytes(tc->alloc, c, cc->cap - cap);
+  cc->cap = cap;
+}
+
 void np_tcache_trim(np_tcache *tc) {
   int low_water = tc->alloc->cfg.trim_low_water;
   for (unsigned c = 0; c < tc->alloc->n_cached; c++) {
@@ -234,7 +253,9 @@ void np_tcache_trim(np_tcache *tc) {
     uint64_t used = cc->hits - cc->hits_at_trim;
     uint32_t n = used < cc->cap ? cc->cap - (uint32_t)used : 0; /* Netty's unused room */
     if (low_water && n > cc->low_water) n = cc->low_water;
+    uint32_t unused = cc->low_water;
     if (n) flush_class(tc, cc, n);
+    shrink_class(tc, c, unused, used);
     cc->hits_at_trim = cc->hits;
     cc->low_water = cc->count;
   }
@@ -279,7 +300,9 @@ void np_tcache_retire(np_tcache *tc, np_retire_how how) {
     NP_STORE(&cc->remote_out, 0);
     cc->hits_at_trim = 0;
     cc->low_water = 0;
+    cc->cap = np_tcache_base_cap(a, c); /* empty: back to the configured capacity */
   }
+  tc->grown = 0;
   tc->next_free = a->free_tcaches;
   a->free_tcaches = tc;
   np_lock_release(&a->cache_lock);
@@ -316,7 +339,13 @@ void *np_tcache_alloc_miss(np_tcache *tc, unsigned idx) {
 int np_tcache_push_full(np_tcache *tc, unsigned idx, void *ptr) {
   np_cache_class *cc = &tc->classes[idx];
   if (cc->cap == 0) return 0;
-  flush_stack(tc, cc, cc->cap > 1 ? cc->cap / 2 : 1); /* the older half goes back */
+  uint32_t grown = np_cache_capacity_grown(tc->alloc, idx, cc->cap, tc->grown);
+  if (grown > cc->cap) { /* room for the burst instead of a round trip to the arena */
+    tc->grown += np_cache_capacity_bytes(tc->alloc, idx, grown - cc->cap);
+    cc->cap = grown;
+  } else {
+    flush_stack(tc, cc, cc->cap > 1 ? cc->cap / 2 : 1); /* the older half goes back */
+  }
   return np_tcache_push(tc, idx, ptr);
 }
 
@@ -336,7 +365,8 @@ int np_tcache_free_slow(np_allocator *a, np_tcache *mine, void *ptr, unsigned id
   if (mine && owner == mine->id) return np_tcache_push_full(mine, idx, ptr);
   np_tcache *tc = atomic_load_explicit(&a->tcaches[owner - 1], memory_order_acquire);
   np_cache_class *cc = &tc->classes[idx];
-  if (cc->cap == 0 || !atomic_load_explicit(&tc->alive, memory_order_relaxed)) return 0;
+  /* (the base capacity, not cc->cap: the owner changes that one) */
+  if (np_tcache_base_cap(a, idx) == 0 || !atomic_load_explicit(&tc->alive, memory_order_relaxed)) return 0;
   if (!np_remote_push(&cc->remote, ptr)) return 0;
   /* Counted by the pushing thread, in its own cache when it has one. */
   if (mine) NP_STORE(&mine->classes[idx].remote_out, mine->classes[idx].remote_out + 1);

@@ -21,6 +21,7 @@ np_config Netty() {
   c.cache_refill_batch = 1;
   c.trim_low_water = 0;
   c.large_cache_bytes = 0;
+  c.cache_grow_bytes = 0;
   return c;
 }
 
@@ -342,6 +343,50 @@ TEST(CachePolicy, TrimKeepsAWorkingSetInUse) {
   np_config netty = np_config_default();
   netty.trim_low_water = 0; /* Netty's amount: the working set goes back and comes again */
   EXPECT_GT(SteadyStateTraffic(netty), 0u);
+}
+
+// Arena traffic of one round over a working set of n blocks of one size:
+// all allocated, then all freed.
+uint64_t RoundTraffic(np_allocator *a, size_t size, int n) {
+  uint64_t before = ArenaTraffic(a);
+  std::vector<void *> v(n);
+  for (int i = 0; i < n; i++) v[i] = np_alloc(a, size);
+  for (int i = 0; i < n; i++) EXPECT_EQ(np_free(a, v[i]), NP_OK);
+  return ArenaTraffic(a) - before;
+}
+
+// A burst larger than a class's capacity (256) grows the class (doubling, up
+// to 8x) within the cache's cache_grow_bytes, so the next round of the same
+// burst stays out of the arena; a class that cannot grow for want of budget
+// keeps Netty's round trips until trims that find the grown class's entries
+// unused give its growth back.
+TEST(CachePolicy, ABurstGrowsItsClassWithinTheBudgetAndTrimsGiveItBack) {
+  np_config c = np_config_default();
+  c.cache_trim_interval = 4096;
+  c.cache_grow_bytes = 768 * 64; /* 64 B: 256 -> 1024 entries; then 48 B cannot grow */
+  Alloc al(c);
+  cpu_set_t one, old; /* one CPU: per-CPU caches see one thread on one CPU */
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  sched_getaffinity(0, sizeof old, &old);
+  sched_setaffinity(0, sizeof one, &one);
+  EXPECT_GT(RoundTraffic(al.a, 64, 1000), 0u);  // the first round fills the cache
+  EXPECT_EQ(RoundTraffic(al.a, 64, 1000), 0u) << "grown to 1024: the burst stays cached";
+  EXPECT_GE(al.Stats().cached_bytes, 1000u * 64);
+  RoundTraffic(al.a, 48, 1000);
+  EXPECT_GT(RoundTraffic(al.a, 48, 1000), 0u) << "no budget left for the 48 B class";
+  // Lookups of a third class only: the trims find both classes unused.
+  for (int i = 0; i < 5 * 4096; i++) ASSERT_EQ(np_free(al.a, np_alloc(al.a, 16)), NP_OK);
+  EXPECT_LE(al.Stats().cached_bytes, 256u * 64 + 256u * 48 + 256u * 16);
+  RoundTraffic(al.a, 48, 1000);
+  EXPECT_EQ(RoundTraffic(al.a, 48, 1000), 0u) << "the 64 B class gave its growth back";
+  sched_setaffinity(0, sizeof old, &old);
+  // Netty's fixed capacity: every round takes the arena's locks.
+  np_config fixed = c;
+  fixed.cache_grow_bytes = 0;
+  Alloc netty(fixed);
+  RoundTraffic(netty.a, 64, 1000);
+  EXPECT_GT(RoundTraffic(netty.a, 64, 1000), 1000u);
 }
 
 // A miss takes a batch from the arena: one acquisition of its locks, many blocks.

@@ -66,6 +66,7 @@ static void expect_same(const np_config *x, const np_config *y) {
   SAME(background_purge);
   SAME(retained_max);
   SAME(run_placement);
+  SAME(cache_grow_bytes);
 #undef SAME
 }
 

@@ -143,6 +143,12 @@ typedef struct np_config {
   int background_purge;
   size_t retained_max;  /* bytes each arena keeps mapped for reuse (default 256 MiB) */
   np_run_placement run_placement; /* default NP_PLACEMENT_BEST_FIT (above) */
+  /* Capacity a thread's (or a CPU's) cache classes may gain, in bytes of
+   * blocks, on top of small_cache_size / normal_cache_size: a class whose
+   * stack overflows doubles its capacity (up to 8x) while the cache's growth
+   * stays within this, and halves it again at a trim that finds entries
+   * unused (tcmalloc's idea). Default 2 MiB; 0: Netty's fixed capacities. */
+  size_t cache_grow_bytes;
 } np_config;
 
 /* Netty's defaults: 8 KiB pages, 4 MiB chunks, Netty's qInit behaviour. */
