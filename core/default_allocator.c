@@ -12,7 +12,7 @@
  * reserve); other threads wait for the first to finish.
  *
  *   state: 0 (none) --first caller--> its pid (being made) --> MADE
- *          (default_alloc set; NULL if it could not be made)
+ *          (np_default_alloc set; NULL if it could not be made)
  *
  * The pid is for fork() while another thread is making it: the child then
  * sees the parent's pid and no thread that will finish, so it starts over
@@ -28,7 +28,7 @@
 
 #include "internal.h"
 
-static NP_ATOMIC(np_allocator *) default_alloc;
+np_allocator *np_default_alloc; /* __atomic; internal.h: npool's malloc reads it inline */
 #define MADE (-1L)
 static NP_ATOMIC(long) state;
 static NP_TLS int creating; /* this thread is making it */
@@ -39,7 +39,7 @@ static NP_TLS int creating; /* this thread is making it */
 static int stats_fd = -1;
 
 static void print_stats_at_exit(void) {
-  np_allocator *a = atomic_load_explicit(&default_alloc, memory_order_acquire);
+  np_allocator *a = __atomic_load_n(&np_default_alloc, __ATOMIC_ACQUIRE);
   FILE *out = stats_fd >= 0 ? fdopen(stats_fd, "w") : NULL;
   np_stats_print(a, out ? out : stderr, 0);
   if (out) fclose(out);
@@ -73,7 +73,7 @@ static np_allocator *default_slow(void) {
     if (s == 0 && atomic_compare_exchange_strong(&state, &expected, me)) {
       creating = 1;
       np_allocator *a = create();
-      atomic_store_explicit(&default_alloc, a, memory_order_release);
+      __atomic_store_n(&np_default_alloc, a, __ATOMIC_RELEASE);
       atomic_store_explicit(&state, MADE, memory_order_release);
       creating = 0;
       /* After it is made: atexit may itself call malloc. */
@@ -85,13 +85,13 @@ static np_allocator *default_slow(void) {
     }
     sched_yield(); /* another thread is making it */
   }
-  np_allocator *a = atomic_load_explicit(&default_alloc, memory_order_acquire);
+  np_allocator *a = __atomic_load_n(&np_default_alloc, __ATOMIC_ACQUIRE);
   if (a == NULL) errno = ENOMEM;
   return a;
 }
 
 np_allocator *np_default_allocator(void) {
-  np_allocator *a = atomic_load_explicit(&default_alloc, memory_order_acquire);
+  np_allocator *a = __atomic_load_n(&np_default_alloc, __ATOMIC_ACQUIRE);
   return a ? a : default_slow();
 }
 

@@ -338,6 +338,13 @@ static inline int np_cpu_cache_push(np_allocator *a, np_tcache *tc, unsigned idx
 /* default_allocator.c: 1 while this thread is making the default allocator
  * (np_default_allocator() returns NULL to a call from inside that). */
 NP_INTERNAL int np_default_allocator_creating(void);
+/* The default allocator once made (default_allocator.c), for malloc's fast
+ * paths: one load instead of a call; NULL: np_default_allocator() makes it. */
+NP_INTERNAL extern np_allocator *np_default_alloc; /* __atomic */
+static inline np_allocator *np_default_allocator_inline(void) {
+  np_allocator *a = __atomic_load_n(&np_default_alloc, __ATOMIC_ACQUIRE);
+  return __builtin_expect(a != NULL, 1) ? a : np_default_allocator();
+}
 
 /* fork.c: the pthread_atfork handlers (registered once, with the first
  * allocator); they lock every live allocator (np_live_allocators_lock). */

@@ -111,19 +111,19 @@ static int total_bytes(size_t count, size_t size, size_t *total) {
 }
 
 void *npool_malloc(size_t size) {
-  np_allocator *a = np_default_allocator();
+  np_allocator *a = np_default_allocator_inline();
   return a ? np_alloc(a, size) : without_allocator(0, size);
 }
 
 void npool_free(void *ptr) {
   if (ptr == NULL || in_reserve(ptr)) return;
-  np_allocator *a = np_default_allocator();
+  np_allocator *a = np_default_allocator_inline();
   int rc = a ? np_free(a, ptr) : NP_ERR_FOREIGN_POINTER;
   if (rc != NP_OK) report_invalid(a, "free", ptr, np_strerror(rc));
 }
 
 void *npool_calloc(size_t count, size_t size) {
-  np_allocator *a = np_default_allocator();
+  np_allocator *a = np_default_allocator_inline();
   if (a) return np_calloc(a, count, size);
   size_t total;
   return total_bytes(count, size, &total) ? without_allocator(0, total) : NULL;
@@ -141,7 +141,7 @@ void *npool_realloc(void *ptr, size_t size) {
     if (moved) memcpy(moved, ptr, old < size ? old : size);
     return moved;
   }
-  np_allocator *a = np_default_allocator();
+  np_allocator *a = np_default_allocator_inline();
   if (a == NULL) { /* ptr is not the reserve's, and there is no allocator for it */
     errno = ENOMEM;
     return NULL;
@@ -159,7 +159,7 @@ void *npool_reallocarray(void *ptr, size_t count, size_t size) {
 
 /* alignment: a power of two. */
 static void *alloc_aligned(size_t alignment, size_t size) {
-  np_allocator *a = np_default_allocator();
+  np_allocator *a = np_default_allocator_inline();
   return a ? np_alloc_aligned(a, alignment, size) : without_allocator(alignment, size);
 }
 
@@ -206,7 +206,7 @@ void *npool_pvalloc(size_t size) {
 size_t npool_malloc_usable_size(void *ptr) {
   if (ptr == NULL) return 0;
   if (in_reserve(ptr)) return reserve_size(ptr);
-  np_allocator *a = np_default_allocator();
+  np_allocator *a = np_default_allocator_inline();
   return a ? np_usable_size(a, ptr) : 0;
 }
 
@@ -222,7 +222,7 @@ static uint64_t purged_bytes(np_allocator *a) {
 
 int npool_malloc_trim(size_t pad) {
   (void)pad; /* everything unused goes back; glibc keeps pad bytes at the heap's top */
-  np_allocator *a = np_default_allocator();
+  np_allocator *a = np_default_allocator_inline();
   if (a == NULL) return 0;
   uint64_t before = purged_bytes(a);
   np_allocator_purge(a);
