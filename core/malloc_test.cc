@@ -478,4 +478,88 @@ TEST(Fork, ChildDoesNotRefreeCachesCaughtMidFlush) {
   np_allocator_destroy(a);
 }
 
+// fork() in the middle of remote traffic (threads freeing each other's
+// blocks all the time, so producers are inside pushes onto other threads'
+// remote lists when the fork comes): in the child, the forking thread's lists
+// accept frees from a new thread, and a new thread's lists accept the forking
+// thread's, and both get back distinct blocks (nothing wedged, nothing
+// handed out twice, nothing refused).
+int DistinctAndFreed(np_allocator* a, std::vector<void*>& v) {
+  std::vector<void*> sorted = v;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::find(sorted.begin(), sorted.end(), nullptr) != sorted.end()) return 1;
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) return 2;
+  for (void* p : v)
+    if (np_free(a, p) != NP_OK) return 3;
+  return 0;
+}
+
+int ChildRemoteTraffic(np_allocator* a) {
+  const int n = 2000;
+  std::vector<void*> mine(n), theirs(n), again(n);
+  for (int i = 0; i < n; i++) mine[i] = np_alloc(a, 64);
+  std::atomic<int> step{0}, rc{0};
+  std::thread other([&] {
+    for (void* p : mine)  // remote frees onto the forking thread's lists
+      if (np_free(a, p) != NP_OK) rc = 10;
+    for (int i = 0; i < n; i++) theirs[i] = np_alloc(a, 64);
+    step = 1;
+    while (step.load() != 2) std::this_thread::yield();
+    for (int i = 0; i < n; i++) again[i] = np_alloc(a, 64);  // its remote lists, taken
+    if (int r = DistinctAndFreed(a, again)) rc = 20 + r;
+  });
+  while (step.load() != 1) std::this_thread::yield();
+  int r = 0;
+  for (void* p : theirs)  // remote frees onto the new thread's lists
+    if (np_free(a, p) != NP_OK) r = 30;
+  step = 2;
+  for (int i = 0; i < n; i++) mine[i] = np_alloc(a, 64);  // what came home to this thread
+  if (!r) r = DistinctAndFreed(a, mine);
+  other.join();
+  if (r || rc) return r ? r : rc.load();
+  return np_test::Stats(a).invalid_frees == 0 ? 0 : 40;
+}
+
+TEST(Fork, ChildOfRemoteTrafficHasWorkingRemoteLists) {
+#ifdef __SANITIZE_THREAD__
+  GTEST_SKIP() << "TSan cannot start threads in the child of a multi-threaded fork";
+#endif
+  np_allocator* a = nullptr;
+  np_config c = np_config_default();
+  ASSERT_EQ(np_allocator_create(&c, &a), NP_OK);
+  np_free(a, np_alloc(a, 64));  // the forking thread has a cache
+  std::atomic<bool> stop{false};
+  std::vector<std::atomic<void*>> slots(64);
+  std::vector<std::thread> busy;
+  for (int t = 0; t < 3; t++)
+    busy.emplace_back([&, t] {
+      for (unsigned i = 0; !stop.load(std::memory_order_relaxed); i++) {
+        void* p = np_alloc(a, 64);
+        void* old = slots[(i * 7 + t) % slots.size()].exchange(p);
+        if (old) np_free(a, old);  // mostly another thread's block
+      }
+    });
+  int failed_round = -1, status = 0;
+  for (int round = 0; round < 200 && failed_round < 0; round++) {
+    for (unsigned i = 0; i < 500; i++) {  // this thread's blocks travel too
+      void* old = slots[(i * 13 + round) % slots.size()].exchange(np_alloc(a, 64));
+      if (old) np_free(a, old);
+    }
+    pid_t pid = fork();
+    if (pid == 0) _exit(ChildRemoteTraffic(a));
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      failed_round = round;
+  }
+  stop = true;
+  for (auto& t : busy) t.join();
+  for (auto& s : slots)
+    if (void* p = s.load()) EXPECT_EQ(np_free(a, p), NP_OK);
+  EXPECT_EQ(failed_round, -1) << "child status " << status << ": signal " << WTERMSIG(status)
+                              << ", exit code " << WEXITSTATUS(status) << " (see ChildRemoteTraffic)";
+  np_stats st = np_test::Stats(a);
+  EXPECT_EQ(st.invalid_frees, 0u);
+  EXPECT_EQ(st.small.active, 0u);
+  np_allocator_destroy(a);
+}
+
 }  // namespace
