@@ -6,11 +6,12 @@
  *
  *   bazel run -c opt //experiments:sweep [-- options]     (-- --help)
  *
- * Default run: workloads churn, prodcons, larson, pipeline; distributions
+ * Default run: workloads churn, prodcons, larson, pipeline, xmalloc (fixed64
+ * only: producers' 64 B blocks freed by every consumer); distributions
  * fixed64, small, net, mixed, large (churn only: blocks of 1-32 MiB, 4 live
  * per thread); the three npool strategies, glibc, jemalloc,
  * mimalloc, tcmalloc; threads 1, 2, 4, ... up to 2 x the usable CPUs (the
- * paired workloads, prodcons and pipeline, only even counts); 3 repeats of
+ * paired workloads, prodcons, pipeline and xmalloc, only even counts); 3 repeats of
  * 200 ms after 50 ms warm-up: about 5 minutes on 2 CPUs (the paper's
  * reference run, results/amd-epyc-2cpu/default, is one). --full runs longer
  * (5 repeats of 1 s). Filters choose allocators, workloads, distributions
@@ -67,7 +68,7 @@
 #define SANITIZER_NOTE \
   (strcmp(SANITIZER, "none") ? ", SANITIZER BUILD (" SANITIZER "): numbers not meaningful" : "")
 
-static const char *const WORKLOADS = "churn,prodcons,larson,pipeline";
+static const char *const WORKLOADS = "churn,prodcons,larson,pipeline,xmalloc";
 
 typedef struct list {
   int n;
@@ -81,8 +82,9 @@ static void usage(FILE *f) {
           "  --workloads LIST     %s (default: all)\n"
           "  --dists LIST         %s (default: all)\n"
           "  --allocators LIST    default: %s\n"
-          "  --threads LIST       default: 1, 2, 4, ... up to 2 x usable CPUs; prodcons and\n"
-          "                       pipeline run only the even counts (half of each side)\n"
+          "  --threads LIST       default: 1, 2, 4, ... up to 2 x usable CPUs; prodcons,\n"
+          "                       pipeline and xmalloc run only the even counts (half of\n"
+          "                       each side); xmalloc runs with fixed64 only\n"
           "  --repeats N          runs per allocator and cell (default 3, --full 5)\n"
           "  --duration-ms N      timed window per run (default 200, --full 1000)\n"
           "  --warmup-ms N        untimed warm-up before it (default 50, --full 200)\n"
@@ -97,9 +99,10 @@ static void usage(FILE *f) {
           "  --no-figures         do not run experiments/plot.sh\n"
           "  --slots N            churn: live blocks per thread; larson: 2 arrays of N/2\n"
           "                       (default 1000)\n"
-          "  --ring N             prodcons, pipeline: SPSC ring entries, a power of two\n"
+          "  --ring N             prodcons, pipeline, xmalloc: SPSC ring entries, a power of two\n"
           "                       (default 1024)\n"
-          "  --batch N            prodcons, pipeline: producer publishes every N (default 32)\n"
+          "  --batch N            prodcons, pipeline, xmalloc: producer publishes every N\n"
+          "                       (default 32; xmalloc: then turns to the next consumer)\n"
           "  --handoff N          larson: ops between array swaps (default 1024)\n"
           "  --no-pin             let the scheduler place threads (default: pinned, churn and\n"
           "                       larson round robin, pair i on CPUs 2i and 2i+1 mod CPUs)\n"
@@ -320,14 +323,15 @@ static double mono_s(void) {
 }
 
 static int paired(const char *workload) {
-  return !strcmp(workload, "prodcons") || !strcmp(workload, "pipeline");
+  return !strcmp(workload, "prodcons") || !strcmp(workload, "pipeline") || !strcmp(workload, "xmalloc");
 }
 
 /* Whether a cell is measured: the paired workloads need an even thread count
  * of at least 2; the large distribution (a few live blocks per thread) is
- * churn's only. */
+ * churn's only; xmalloc is a 64-byte benchmark (fixed64 only). */
 static int cell_runs(const char *workload, const char *dist, int nt) {
   if (paired(workload) && (nt < 2 || nt % 2)) return 0;
+  if (!strcmp(workload, "xmalloc")) return !strcmp(dist, "fixed64");
   return strcmp(dist, "large") || !strcmp(workload, "churn");
 }
 

@@ -2,8 +2,8 @@
 # A tiny sweep in the test suite (//experiments:sweep --quick):
 #   sweep_smoke_test.sh SWEEP ALLOCATOR... [--no-tsan ALLOCATOR...]
 # Every given allocator runs every workload (churn, prodcons, larson,
-# pipeline) on every size distribution at 1 and 2 threads (the paired
-# workloads at 2 only); those after --no-tsan are left out of a
+# pipeline, xmalloc) on every size distribution at 1 and 2 threads (the
+# paired workloads at 2 only; xmalloc on fixed64 only); those after --no-tsan are left out of a
 # ThreadSanitizer build. Passes when the sweep exits 0, reports every
 # allocator with all its runs and none failed, writes a CSV with the header
 # and exactly one row per run, every row measured (ops/s, latencies, RSS,
@@ -46,8 +46,8 @@ list=$(IFS=,; echo "${allocs[*]}")
 na=${#allocs[@]}
 out="${TEST_TMPDIR:-$(mktemp -d)}/sweep"
 # 4 distributions x (churn 1+2, larson 1+2, prodcons 2, pipeline 2) per allocator,
-# and large (churn 1+2)
-runs_per_alloc=$((4 * 6 + 2))
+# large (churn 1+2) and xmalloc (fixed64, 2)
+runs_per_alloc=$((4 * 6 + 2 + 1))
 
 "$sweep" --quick --threads 1,2 --allocators "$list" --machine smoke-test --out "$out" \
   --slots 200 >"$out.stdout" 2>"$out.stderr"
@@ -87,12 +87,13 @@ if [ -n "$bad" ]; then
   fail=1
 fi
 for a in "${allocs[@]}"; do
-  for w in churn prodcons larson pipeline; do
+  for w in churn prodcons larson pipeline xmalloc; do
     for d in fixed64 small net mixed large; do
       n=$(awk -F, -v a="$a" -v w="$w" -v d="$d" '$2 == a && $4 == w && $5 == d' "$csv" | wc -l)
       want=2
-      case "$w" in prodcons | pipeline) want=1 ;; esac
+      case "$w" in prodcons | pipeline | xmalloc) want=1 ;; esac
       [ "$d" = large ] && [ "$w" != churn ] && want=0  # large: churn's only
+      [ "$w" = xmalloc ] && [ "$d" != fixed64 ] && want=0  # xmalloc: 64 B blocks
       if [ "$n" -ne "$want" ]; then
         echo "FAIL: $a $w $d: $n rows, expected $want"
         fail=1
@@ -101,7 +102,7 @@ for a in "${allocs[@]}"; do
   done
 done
 grep -q '^# machine:' "$out/machine.txt" || { echo "FAIL: no machine description"; fail=1; }
-for w in churn prodcons larson pipeline; do
+for w in churn prodcons larson pipeline xmalloc; do
   for f in "throughput_$w.svg" "throughput_$w.png"; do
     [ -s "$out/figures/$f" ] || { echo "FAIL: no figure $f"; fail=1; }
   done
@@ -110,7 +111,7 @@ done
 # The summary, then where the results are, last.
 sed -n '/^summary: per cell, the best npool strategy/,$p' "$out.stdout" >"$out.summary"
 [ -s "$out.summary" ] || { echo "FAIL: no summary table on stdout"; fail=1; }
-for w in churn prodcons larson pipeline; do
+for w in churn prodcons larson pipeline xmalloc; do
   for d in fixed64 small net mixed large; do
     grep -Eq "^$w +$d( |$)" "$out.summary" || { echo "FAIL: no summary row for $w $d"; fail=1; }
   done

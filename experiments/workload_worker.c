@@ -5,7 +5,7 @@
  * tcmalloc). The sweep runs one process per measurement, so every allocator
  * starts from a fresh heap and allocators never share a process.
  *
- *   workload_<alloc> --workload churn|prodcons|larson|pipeline
+ *   workload_<alloc> --workload churn|prodcons|larson|pipeline|xmalloc
  *                    --dist fixed64|small|net|mixed|large --threads N
  *                    [--duration-ms N] [--warmup-ms N] [--slots N] [--ring N]
  *                    [--batch N] [--handoff N] [--seed N] [--pin] [--leak-one]
@@ -37,6 +37,13 @@
  *             it and releases it. npool: pooled buffers (np_buf_alloc,
  *             np_buf_write_bytes, np_buf_get_u8, np_buf_release); baselines:
  *             malloc, memcpy, loads, free. Needs an even thread count >= 2.
+ *   xmalloc   many-to-many (after the xmalloc-test of Lever and Boreham, in
+ *             mimalloc-bench): threads/2 producers allocate, threads/2
+ *             consumers free; every producer has a ring to every consumer and
+ *             sends each --batch of blocks to the next consumer in turn, so a
+ *             consumer frees blocks of every producer and a producer's blocks
+ *             come back from every consumer. ops = blocks freed (frees per
+ *             second). The sweep runs it with fixed64 (64 B blocks).
  * Sizes: experiments/size_dist.h, a table of pre-drawn sizes per thread from
  * a fixed seed (the same sequence for every allocator). Every new block of
  * churn, prodcons and larson gets one byte written per 4 KiB page (a program
@@ -203,8 +210,8 @@ static inline void *ring_pop(spsc_ring *r) {
 }
 
 /* ---- Workloads --------------------------------------------------------------- */
-enum { WL_CHURN, WL_PRODCONS, WL_LARSON, WL_PIPELINE };
-static const char *const wl_names[] = {"churn", "prodcons", "larson", "pipeline"};
+enum { WL_CHURN, WL_PRODCONS, WL_LARSON, WL_PIPELINE, WL_XMALLOC, WL_COUNT };
+static const char *const wl_names[] = {"churn", "prodcons", "larson", "pipeline", "xmalloc"};
 enum { ROLE_CHURN, ROLE_PRODUCER, ROLE_CONSUMER, ROLE_LARSON };
 
 /* A live block and the size asked for it. */
@@ -218,7 +225,8 @@ typedef struct worker {
   int role;
   uint64_t rng;
   uint32_t *sizes; /* SIZE_TABLE pre-drawn sizes */
-  spsc_ring *ring;
+  spsc_ring **rings; /* prodcons, pipeline: its pair's ring; xmalloc: a producer's ring to */
+  int n_rings;       /* every consumer, or a consumer's ring from every producer */
   uint64_t ops_start, ops_end;
   uint64_t sink;
   unsigned calls; /* allocator calls, for latency sampling */
@@ -380,8 +388,9 @@ static void run_larson(worker *w) {
  * The block's size travels in its first 8 bytes (prodcons; every size >= 16)
  * or in the buffer (pipeline). */
 static void run_producer(worker *w) {
-  spsc_ring *ring = w->ring;
   const size_t batch = g_opt.batch;
+  int k = 0;            /* xmalloc: the consumer's ring this batch goes to */
+  size_t in_batch = 0;
   const int buffers = g_opt.workload == WL_PIPELINE;
   pthread_barrier_wait(&g_start);
   for (;;) {
@@ -399,26 +408,51 @@ static void run_producer(worker *w) {
         item = p;
       }
       unsigned spins = 0;
-      while (!ring_push(ring, item, batch)) backoff(&spins);
+      while (!ring_push(w->rings[k], item, batch)) backoff(&spins);
+      if (++in_batch == batch) { /* (ring_push has published the batch) */
+        in_batch = 0;
+        k = k + 1 == w->n_rings ? 0 : k + 1;
+      }
     }
     if (atomic_load_explicit(&g_phase, memory_order_relaxed) == 2) break;
   }
-  ring_publish(ring);
-  atomic_store_explicit(&ring->producer_done, 1, memory_order_release);
+  for (int i = 0; i < w->n_rings; i++) {
+    ring_publish(w->rings[i]);
+    atomic_store_explicit(&w->rings[i]->producer_done, 1, memory_order_release);
+  }
+}
+
+/* A consumer's next block from its rings (one for prodcons and pipeline, one
+ * per producer for xmalloc), trying each once from where it last found one;
+ * NULL when all are empty. */
+static inline void *pop_any(worker *w, int *k) {
+  for (int tried = 0; tried < w->n_rings; tried++) {
+    void *item = ring_pop(w->rings[*k]);
+    if (item) return item;
+    *k = *k + 1 == w->n_rings ? 0 : *k + 1;
+  }
+  return NULL;
+}
+
+/* Whether every producer feeding this consumer has published its last block. */
+static inline int producers_done(const worker *w) {
+  for (int i = 0; i < w->n_rings; i++)
+    if (!atomic_load_explicit(&w->rings[i]->producer_done, memory_order_acquire)) return 0;
+  return 1;
 }
 
 static void run_consumer(worker *w) {
-  spsc_ring *ring = w->ring;
+  int k = 0;
   const int buffers = g_opt.workload == WL_PIPELINE;
   uint64_t ops = 0;
   int seen_start = 0, stopped = 0;
   unsigned spins = 0, since_check = 0;
   pthread_barrier_wait(&g_start);
   for (;;) {
-    /* Once stopped, drain: read producer_done BEFORE the pop, so an empty pop
-     * after it means the producer has pushed its last block. */
-    int done = stopped && atomic_load_explicit(&ring->producer_done, memory_order_acquire);
-    void *item = ring_pop(ring);
+    /* Once stopped, drain: read producer_done BEFORE the pops, so empty pops
+     * after it mean the producers have pushed their last blocks. */
+    int done = stopped && producers_done(w);
+    void *item = pop_any(w, &k);
     if (item) {
       if (buffers) {
         size_t len = 0;
@@ -448,6 +482,29 @@ static void run_consumer(worker *w) {
   }
 }
 
+/* The rings of the paired workloads: producer i and consumer i share one
+ * (prodcons, pipeline); with xmalloc every producer has one to every
+ * consumer, and sends each batch to the next consumer in turn. */
+static void connect_rings(worker *ws, int nt) {
+  const int pairs = nt / 2, all = g_opt.workload == WL_XMALLOC;
+  const int per = all ? pairs : 1;
+  spsc_ring **grid = xmap(sizeof(spsc_ring *) * (size_t)pairs * (size_t)per * 2);
+  spsc_ring **by_producer = grid, **by_consumer = grid + (size_t)pairs * (size_t)per;
+  for (int p = 0; p < pairs; p++)
+    for (int j = 0; j < per; j++) {
+      spsc_ring *r = ring_create(g_opt.ring);
+      int c = all ? j : p;
+      by_producer[p * per + j] = r;
+      by_consumer[c * per + (all ? p : 0)] = r;
+    }
+  for (int p = 0; p < pairs; p++) {
+    ws[p].rings = by_producer + p * per;
+    ws[p].n_rings = per;
+    ws[pairs + p].rings = by_consumer + p * per;
+    ws[pairs + p].n_rings = per;
+  }
+}
+
 /* --pin: the CPU of thread t among the n CPUs this process may use. churn:
  * round robin. prodcons: producer i on the (2i)th, consumer i on the
  * (2i+1)th (mod n), so every pair's handoff crosses CPUs when n >= 2. */
@@ -472,7 +529,7 @@ static void *thread_main(void *arg) {
 /* ---- Options ----------------------------------------------------------------- */
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: workload_<allocator> --workload churn|prodcons|larson|pipeline\n"
+          "usage: workload_<allocator> --workload churn|prodcons|larson|pipeline|xmalloc\n"
           "         --dist %s --threads N\n"
           "         [--duration-ms N] [--warmup-ms N] [--slots N] [--ring N] [--batch N]\n"
           "         [--handoff N] [--seed N] [--pin] [--large-slots N]\n"
@@ -499,7 +556,7 @@ static long parse_long(const char *opt, const char *s, long min) {
 }
 
 static int parse_workload(const char *s) {
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < WL_COUNT; i++)
     if (!strcmp(s, wl_names[i])) return i;
   return -1;
 }
@@ -513,7 +570,7 @@ int main(int argc, char **argv) {
       info_only = 1;
     } else if (!strcmp(a, "--workload") && v) {
       if ((g_opt.workload = parse_workload(v)) < 0)
-        die("unknown workload '%s' (churn, prodcons, larson, pipeline)", v);
+        die("unknown workload '%s' (churn, prodcons, larson, pipeline, xmalloc)", v);
       i++;
     } else if (!strcmp(a, "--dist") && v) {
       if ((g_opt.dist = size_dist_parse(v)) < 0)
@@ -575,7 +632,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "workload_worker: %s\n", id);
     if (!WW_SANITIZER) return 1;
   }
-  int paired = g_opt.workload == WL_PRODCONS || g_opt.workload == WL_PIPELINE;
+  int paired = g_opt.workload == WL_PRODCONS || g_opt.workload == WL_PIPELINE || g_opt.workload == WL_XMALLOC;
   if (paired && (g_opt.threads < 2 || g_opt.threads % 2)) {
     fprintf(stderr, "workload_worker: %s needs an even thread count >= 2, got %d\n",
             wl_names[g_opt.workload], g_opt.threads);
@@ -609,13 +666,11 @@ int main(int argc, char **argv) {
     } else if (g_opt.workload == WL_LARSON) {
       w->role = ROLE_LARSON;
     } else {
-      int pairs = nt / 2;
-      w->role = t < pairs ? ROLE_PRODUCER : ROLE_CONSUMER;
-      if (t < pairs) ws[t].ring = ring_create(g_opt.ring);
-      else w->ring = ws[t - pairs].ring;
+      w->role = t < nt / 2 ? ROLE_PRODUCER : ROLE_CONSUMER;
     }
     size_dist_fill((size_dist)g_opt.dist, w->rng ^ 0x5bd1e995u, w->sizes, SIZE_TABLE);
   }
+  if (paired) connect_rings(ws, nt);
 
   atomic_store(&g_phase, 0);
   if (pthread_barrier_init(&g_start, NULL, (unsigned)nt + 1) != 0) die("%s", "pthread_barrier_init");
