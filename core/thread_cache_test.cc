@@ -255,6 +255,40 @@ TEST_F(ThreadCache, RemoteListIsBoundedAndTakenWhole) {
   EXPECT_EQ(s.cached_bytes, 0u);
 }
 
+// Blocks of a remote list the owner took stay cached until handed out:
+// counted, refused when freed again by the owner or anyone else, given back
+// by a flush. (Taking a list and popping it a block per miss instead of
+// moving it onto the stack was measured slower: 0.4-0.9x on prodcons and
+// xmalloc, every miss then takes the slow path.)
+TEST_F(ThreadCache, TakenRemoteBlocksStayCachedAndGuarded) {
+  np_config c = Netty();
+  c.small_cache_size = 8;
+  Alloc al(c);
+  std::vector<void *> blocks;
+  for (int i = 0; i < 8; i++) blocks.push_back(np_alloc(al.a, 64));
+  std::thread([&] {
+    for (void *p : blocks) ASSERT_EQ(np_free(al.a, p), NP_OK);
+  }).join();
+  std::set<void *> listed(blocks.begin(), blocks.end());
+  void *first = np_alloc(al.a, 64);  // takes the list, pops one
+  EXPECT_EQ(listed.count(first), 1u);
+  listed.erase(first);
+  EXPECT_EQ(al.Stats().cached_bytes, 7u * 64) << "seven still cached";
+  void *still = *listed.begin();
+  EXPECT_EQ(np_free(al.a, still), NP_ERR_DOUBLE_FREE) << "the owner's double free";
+  std::thread([&] { EXPECT_EQ(np_free(al.a, still), NP_ERR_DOUBLE_FREE) << "another thread's"; }).join();
+  void *second = np_alloc(al.a, 64);
+  EXPECT_EQ(listed.count(second), 1u) << "the next allocation is one of them";
+  np_thread_cache_flush(al.a);
+  np_stats s = al.Stats();
+  EXPECT_EQ(s.cached_bytes, 0u);
+  EXPECT_EQ(s.small.active, 2u);
+  EXPECT_EQ(s.invalid_frees, 2u);
+  EXPECT_EQ(np_free(al.a, first), NP_OK);
+  EXPECT_EQ(np_free(al.a, second), NP_OK);
+  EXPECT_EQ(np_free(al.a, still), NP_ERR_DOUBLE_FREE) << "flushed to the arena: free there";
+}
+
 // The owner exits: its cache is emptied, and its blocks freed later by other
 // threads go to the arena. Nothing stays active.
 TEST_F(ThreadCache, OwnerExitedFreesGoToArena) {
