@@ -256,7 +256,9 @@ __attribute__((noinline)) static int refused(np_allocator *a, int rc) {
 /* A claimed block of a cached class into a cache; 0: it goes to the arena. */
 static int cache_free(np_allocator *a, void *ptr, unsigned idx, np_block_tag tag) {
   if (a->percpu_active) return np_cpu_cache_free(a, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE), ptr, idx);
-  np_tcache *tc = np_tcache_get(a, NP_CACHE_FIND);
+  /* A thread that only frees gets a cache too: its frees of other threads'
+   * blocks are counted there (not on a shared counter) and batched. */
+  np_tcache *tc = np_tcache_get(a, NP_CACHE_FIND_OR_CREATE);
   if (tc && (tag & NP_TAG_OWNER_MASK) == tc->id && np_tcache_push(tc, idx, ptr)) return 1;
   return np_tcache_free_slow(a, tc, ptr, idx, tag);
 }

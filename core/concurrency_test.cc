@@ -240,15 +240,20 @@ TEST_F(Concurrency, OwnersExitWhileOthersHoldTheirBlocks) {
 // No block may be stranded in a dead cache: nothing cached at the end.
 TEST_F(Concurrency, OwnersExitRacingRemoteFrees) {
   Channel ch[2];
-  std::atomic<int> freed{0};
+  std::atomic<int> freed{0}, flushes{0};
   std::thread freers[2];
   for (int f = 0; f < 2; f++)
     freers[f] = std::thread([&, f] {
       Block b;
       bool done = false;
       while (!done) {
-        if (ch[f].Pop(&b, &done)) Free(b), freed++;
-        else std::this_thread::yield();
+        if (ch[f].Pop(&b, &done)) {
+          Free(b), freed++;
+        } else {
+          np_thread_cache_flush(a_);  // idle: its batched frees go (mutex's outbox)
+          flushes++;
+          std::this_thread::yield();
+        }
       }
     });
   const int per_round = 64;
@@ -263,14 +268,17 @@ TEST_F(Concurrency, OwnersExitRacingRemoteFrees) {
     });
     owner.join();  // the owner is gone; its blocks may still be on their way home
     while (freed.load() < per_round * (round + 1)) std::this_thread::yield();
+    int since = flushes.load();  // both freers idle and flushed once after that
+    while (flushes.load() < since + 2) std::this_thread::yield();
     // Every block of the round is freed and its owner dead: none may sit in a
-    // thread cache (the freeing threads have none: they never allocate).
-    // Per-CPU caches (rseq) keep blocks beyond their threads: checked at the end.
+    // thread cache (the freeing threads' caches hold no blocks of their own,
+    // and have flushed what they batched). Per-CPU caches (rseq) keep blocks
+    // beyond their threads: checked at the end.
     np_stats s;
     np_allocator_stats(a_, &s);
     if (std::string(s.cache_mode) == "per-CPU") continue;
     ASSERT_EQ(s.cached_bytes, 0u) << "round " << round << ": blocks stranded in a dead cache";
-    ASSERT_EQ(s.thread_caches, 0u);
+    ASSERT_LE(s.thread_caches, 2u) << "the freers' own";
   }
   for (auto &c : ch) c.Close();
   for (auto &t : freers) t.join();

@@ -249,6 +249,22 @@ NP_INTERNAL int np_thread_slots_hold(const np_allocator *a, const np_tcache *tc)
 
 /* thread_cache.c: the thread-cache policy. */
 NP_INTERNAL void np_tcaches_init(np_allocator *a);
+/* Hands n claimed blocks of class idx (linked from first by np_remote's link)
+ * to their owner tc's remote list, as many as fit: returns the rest (NULL:
+ * all went; all of them when tc is dead), still the caller's. Counts nothing
+ * but a drain. */
+NP_INTERNAL void *np_tcache_hand_over(np_allocator *a, np_tcache *mine, np_tcache *tc, unsigned idx,
+                                      void *first, unsigned n);
+/* Frees a linked list of claimed blocks of class idx to the arena, counted
+ * as tc's flushes. */
+NP_INTERNAL void np_tcache_give_back_list(np_tcache *tc, unsigned idx, void *list);
+/* remote_outbox.c: with NP_REMOTE_HANDOVER_BATCH > 1, a thread's frees of
+ * other threads' blocks wait in its outbox and go over a batch at a time. */
+/* 1: ptr waits in mine's outbox (or went with its batch); 0: its owner is
+ * dead, the block is for the arena. */
+NP_INTERNAL int np_outbox_add(np_allocator *a, np_tcache *mine, np_tcache *owner, unsigned idx, void *ptr);
+NP_INTERNAL void np_outbox_send_all(np_allocator *a, np_tcache *mine);
+NP_INTERNAL void np_outbox_drop(np_tcache *mine); /* fork child, a thread that did not come along */
 /* cache_capacity.c: how far a cache class may grow past its configured size. */
 NP_INTERNAL void np_cache_capacity_init(np_allocator *a); /* a->cache_max_cap from a->cache_cap */
 /* The capacity a class at cap grows to when its stack overflows, given its

@@ -307,6 +307,15 @@ typedef struct __attribute__((aligned(256))) np_cache_class {
 
 #define NP_RECENT_CHUNKS 4 /* a power of two */
 
+/* A freeing thread's batch of blocks for one owner's class, waiting for one
+ * handover (remote_outbox.c); linked from first by their first words. */
+#define NP_OUTBOX_SLOTS 8 /* a power of two */
+typedef struct np_outbox_slot {
+  struct np_tcache *owner;
+  unsigned idx, n;
+  void *first;
+} np_outbox_slot;
+
 typedef struct np_tcache {
   struct np_allocator *alloc;
   np_arena *arena;                /* bound for the thread's lifetime */
@@ -321,6 +330,7 @@ typedef struct np_tcache {
   uint64_t chunk_epoch;
   struct { uintptr_t key; np_chunk *chunk; } recent_chunks[NP_RECENT_CHUNKS];
   uint16_t id;                    /* 1..NP_MAX_THREAD_CACHES, the owner tag */
+  np_outbox_slot outbox[NP_OUTBOX_SLOTS]; /* this thread's frees of others' blocks, batched */
   np_cache_class classes[];       /* [alloc->n_tc_classes]; those from n_cached on stay empty */
 } np_tcache;
 

@@ -208,6 +208,10 @@ static uint32_t give_back_list(np_tcache *tc, np_cache_class *cc, void *p) {
   return n;
 }
 
+void np_tcache_give_back_list(np_tcache *tc, unsigned idx, void *list) {
+  give_back_list(tc, &tc->classes[idx], list);
+}
+
 /* Frees the whole remote list (it is never part of a working set: the owner
  * has not touched those blocks since); returns how many fewer than n it held. */
 static uint32_t flush_remote(np_tcache *tc, np_cache_class *cc, uint32_t n) {
@@ -231,6 +235,7 @@ static void flush_class(np_tcache *tc, np_cache_class *cc, uint32_t n) {
 }
 
 void np_tcache_flush(np_tcache *tc) {
+  np_outbox_send_all(tc->alloc, tc);
   for (unsigned c = 0; c < tc->alloc->n_cached; c++) flush_class(tc, &tc->classes[c], UINT32_MAX);
 }
 
@@ -248,6 +253,7 @@ static void shrink_class(np_tcache *tc, unsigned c, uint32_t low_water, uint64_t
 
 void np_tcache_trim(np_tcache *tc) {
   int low_water = tc->alloc->cfg.trim_low_water;
+  np_outbox_send_all(tc->alloc, tc); /* nothing waits there longer than an interval */
   for (unsigned c = 0; c < tc->alloc->n_cached; c++) {
     np_cache_class *cc = &tc->classes[c];
     uint64_t used = cc->hits - cc->hits_at_trim;
@@ -271,6 +277,7 @@ void np_tcache_trim(np_tcache *tc) {
  * holds their locks; ck's consumer publishes a dequeue in one store), so
  * np_tcache_retire's last flush gives their blocks back. */
 static void drop_stacks(np_tcache *tc) {
+  np_outbox_drop(tc);
   for (unsigned c = 0; c < tc->alloc->n_cached; c++) {
     np_cache_class *cc = &tc->classes[c];
     NP_STORE(&cc->flushed, cc->flushed + cc->count);
@@ -359,19 +366,28 @@ static void drain_dead_list(np_allocator *a, np_tcache *mine, np_cache_class *cc
   else NP_ADD(&a->uncached_remote_flushed[idx], n);
 }
 
+void *np_tcache_hand_over(np_allocator *a, np_tcache *mine, np_tcache *tc, unsigned idx, void *first,
+                          unsigned n) {
+  np_cache_class *cc = &tc->classes[idx];
+  if (!atomic_load_explicit(&tc->alive, memory_order_relaxed)) return first;
+  void *rest;
+  if (np_remote_push_chain(&cc->remote, first, n, &rest) == 0) return first;
+  if (!atomic_load_explicit(&tc->alive, memory_order_seq_cst)) drain_dead_list(a, mine, cc, idx);
+  return rest;
+}
+
 int np_tcache_free_slow(np_allocator *a, np_tcache *mine, void *ptr, unsigned idx, np_block_tag tag) {
   unsigned owner = tag & NP_TAG_OWNER_MASK;
   if (owner == 0) return 0;
   if (mine && owner == mine->id) return np_tcache_push_full(mine, idx, ptr);
-  np_tcache *tc = atomic_load_explicit(&a->tcaches[owner - 1], memory_order_acquire);
-  np_cache_class *cc = &tc->classes[idx];
   /* (the base capacity, not cc->cap: the owner changes that one) */
-  if (np_tcache_base_cap(a, idx) == 0 || !atomic_load_explicit(&tc->alive, memory_order_relaxed)) return 0;
-  if (!np_remote_push(&cc->remote, ptr)) return 0;
+  if (np_tcache_base_cap(a, idx) == 0) return 0;
+  np_tcache *tc = atomic_load_explicit(&a->tcaches[owner - 1], memory_order_acquire);
+  if (mine && NP_REMOTE_HANDOVER_BATCH > 1) return np_outbox_add(a, mine, tc, idx, ptr);
+  if (np_tcache_hand_over(a, mine, tc, idx, ptr, 1) != NULL) return 0;
   /* Counted by the pushing thread, in its own cache when it has one. */
   if (mine) NP_STORE(&mine->classes[idx].remote_out, mine->classes[idx].remote_out + 1);
   else NP_ADD(&a->uncached_remote_pushes[idx], 1);
-  if (!atomic_load_explicit(&tc->alive, memory_order_seq_cst)) drain_dead_list(a, mine, cc, idx);
   return 1;
 }
 

@@ -12,7 +12,13 @@
  *                               word, at most `limit` blocks (approximately,
  *                               under concurrent pushes)
  *     void  np_remote_init(np_remote *r, unsigned limit)
- *     int   np_remote_push(np_remote *r, void *block)  any thread; 0 when full
+ *     unsigned np_remote_push_chain(r, first, n, &rest)  any thread: of n blocks
+ *                                              linked from first, as many as fit
+ *                                              at once; returns how many, *rest
+ *                                              the rest (still the caller's)
+ *     NP_REMOTE_HANDOVER_BATCH                 blocks a freeing thread collects
+ *                                              per owner class before one
+ *                                              push_chain (1: it pushes each)
  *     void *np_remote_take_all(np_remote *r)   the owner only: every block,
  *                                              linked by np_remote_next; NULL if none
  *     void *np_remote_next(const void *block)  the block after it, NULL at the end

@@ -87,21 +87,34 @@ static inline void np_remote_init(np_remote *r, unsigned limit) {
 
 static inline void np_remote_destroy(np_remote *r) { (void)r; }
 
-/* ck_stack_push_upmc's loop, with TSan's release between the link's store and
- * the CAS that publishes it (TSan cannot see ck's inline assembly; a release
- * before the call would not cover the store, one after it could come too late
- * for an owner that already took the block). */
-static inline int np_remote_push(np_remote *r, void *block) {
-  if (ck_pr_load_uint(&r->count) >= r->limit) return 0;
+/* Lock-free: a push is one CAS whatever its length, so the freeing side hands
+ * every block over at once (no batch waits in a freeing thread's outbox). */
+#define NP_REMOTE_HANDOVER_BATCH 1
+
+/* As many of the chain's first blocks as fit (by the approximate count), with
+ * one CAS: ck_stack_push_upmc's loop, with TSan's release between the link's
+ * store and the CAS that publishes it (TSan cannot see ck's inline assembly;
+ * a release before the call would not cover the store, one after it could come
+ * too late for an owner that already took the block). *rest: the blocks that
+ * did not fit. */
+static inline unsigned np_remote_push_chain(np_remote *r, void *first, unsigned n, void **rest) {
+  unsigned count = ck_pr_load_uint(&r->count);
+  unsigned k = count < r->limit ? r->limit - count : 0;
+  if (k > n) k = n;
+  *rest = first;
+  if (k == 0) return 0;
+  ck_stack_entry_t *cut = (ck_stack_entry_t *)first;
+  for (unsigned i = 1; i < k; i++) cut = cut->next;
+  *rest = k < n ? cut->next : NULL; /* (the chain is n long: the last link is not read) */
   ck_stack_t *s = NP_CK_STACK(r);
-  ck_stack_entry_t *entry = (ck_stack_entry_t *)block, *head = ck_pr_load_ptr(&s->head);
+  ck_stack_entry_t *head = ck_pr_load_ptr(&s->head);
   do {
-    entry->next = head;
+    cut->next = head;
     ck_pr_fence_store();
     NP_TSAN_RELEASE(r);
-  } while (!ck_pr_cas_ptr_value(&s->head, head, entry, &head));
-  ck_pr_inc_uint(&r->count);
-  return 1;
+  } while (!ck_pr_cas_ptr_value(&s->head, head, (ck_stack_entry_t *)first, &head));
+  ck_pr_add_uint(&r->count, k);
+  return k;
 }
 
 static inline void *np_remote_take_all(np_remote *r) {
