@@ -33,9 +33,9 @@ void np_cache_capacity_init(np_allocator *a) {
     uint32_t cap = a->cache_cap[c], max = cap;
     size_t size = np_index_to_size(&a->sc, c);
     /* (the large classes' room is a byte bound of its own: they stay) */
-    while (cap && size <= a->cfg.max_cached_buffer_capacity && max < NP_MAX_CACHE_ENTRIES && max < cap * GROWTH_FACTOR_MAX &&
-           (size_t)(max * 2 - cap) * size <= budget)
-      max *= 2;
+    if (cap && size <= a->cfg.max_cached_buffer_capacity)
+      while (max < NP_MAX_CACHE_ENTRIES && max < cap * GROWTH_FACTOR_MAX && (size_t)(max * 2 - cap) * size <= budget)
+        max *= 2;
     a->cache_max_cap[c] = max;
   }
 }

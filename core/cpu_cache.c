@@ -119,27 +119,20 @@ void *np_cpu_cache_alloc(np_allocator *a, np_tcache *tc, unsigned idx) {
   return refill(a, tc, idx);
 }
 
-/* Capacity changes of a CPU's class (cache_capacity.c), from whichever thread
- * runs there (or ran there a moment ago: a CAS, so that the growth is counted
- * once); the sequences read the capacity afresh, and the storage is for the
- * largest one. 1 if the capacity changed. */
-typedef struct cap_change {
-  int grow;                /* 1: grow; 0: a trim's shrink, given ... */
-  uint32_t low_water;      /* ... the stack's low-water mark ... */
-  uint64_t hits;           /* ... and the trimming thread's hits of the class */
-} cap_change;
+static np_percpu_stack *stack_of(np_allocator *a, unsigned cpu, unsigned idx) {
+  return &a->percpu.stacks[cpu * a->percpu.n_classes + idx];
+}
 
-static int change_cap(np_allocator *a, unsigned cpu, unsigned idx, cap_change how) {
-  np_percpu_stack *s = &a->percpu.stacks[cpu * a->percpu.n_classes + idx];
+/* Sets a CPU's class capacity from `from` to `to` (cache_capacity.c decides
+ * them), from whichever thread runs there (or ran there a moment ago: a CAS,
+ * so that a change is counted in the CPU's growth once); the sequences read
+ * the capacity afresh, and the storage is for the largest one. 1 if it changed. */
+static int set_cap(np_allocator *a, unsigned cpu, unsigned idx, uint32_t from, uint32_t to) {
+  uint32_t *cap = &stack_of(a, cpu, idx)->cap;
+  if (to == from || !__atomic_compare_exchange_n(cap, &from, to, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) return 0;
   size_t *grown = &a->percpu_grown[cpu];
-  uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
-  int grow = how.grow;
-  uint32_t to = grow ? np_cache_capacity_grown(a, idx, cap, __atomic_load_n(grown, __ATOMIC_RELAXED))
-                     : np_cache_capacity_shrunk(a, idx, cap, how.low_water, how.hits);
-  if (to == cap || !__atomic_compare_exchange_n(&s->cap, &cap, to, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-    return 0;
-  if (grow) __atomic_fetch_add(grown, np_cache_capacity_bytes(a, idx, to - cap), __ATOMIC_RELAXED);
-  else __atomic_fetch_sub(grown, np_cache_capacity_bytes(a, idx, cap - to), __ATOMIC_RELAXED);
+  if (to > from) __atomic_fetch_add(grown, np_cache_capacity_bytes(a, idx, to - from), __ATOMIC_RELAXED);
+  else __atomic_fetch_sub(grown, np_cache_capacity_bytes(a, idx, from - to), __ATOMIC_RELAXED);
   return 1;
 }
 
@@ -153,7 +146,11 @@ int np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, unsigned idx) {
   for (int attempt = 0; attempt < 2; attempt++) {
     if (np_cpu_cache_push(a, tc, idx, ptr)) return 1;
     int cpu = current_cpu(a);
-    if (cpu >= 0 && change_cap(a, (unsigned)cpu, idx, (cap_change){.grow = 1})) continue; /* room for the burst */
+    if (cpu >= 0) { /* room for the burst, if the CPU's growth allows */
+      uint32_t cap = __atomic_load_n(&stack_of(a, (unsigned)cpu, idx)->cap, __ATOMIC_RELAXED);
+      size_t grown = __atomic_load_n(&a->percpu_grown[cpu], __ATOMIC_RELAXED);
+      if (set_cap(a, (unsigned)cpu, idx, cap, np_cache_capacity_grown(a, idx, cap, grown))) continue;
+    }
     drain_current(a, tc, idx, a->cache_cap[idx] / 2 ? a->cache_cap[idx] / 2 : 1);
   }
   return 0; /* the CPU is under maintenance: the arena */
@@ -163,7 +160,7 @@ void np_cpu_cache_trim_current(np_allocator *a, np_tcache *tc) {
   int cpu = current_cpu(a);
   if (cpu < 0) return;
   for (unsigned c = 0; c < a->n_cached; c++) {
-    np_percpu_stack *s = &a->percpu.stacks[(uint32_t)cpu * a->percpu.n_classes + c];
+    np_percpu_stack *s = stack_of(a, (unsigned)cpu, c);
     uint32_t unused = NP_LOAD(&s->low_water);
     intptr_t n = a->cfg.trim_low_water ? (intptr_t)unused : (NP_LOAD(&s->count) + 1) / 2;
     if (n > 0) drain_current(a, tc, c, n);
@@ -171,7 +168,8 @@ void np_cpu_cache_trim_current(np_allocator *a, np_tcache *tc) {
     np_cache_class *cc = &tc->classes[c];
     uint64_t used = cc->hits - cc->hits_at_trim;
     cc->hits_at_trim = cc->hits;
-    if (change_cap(a, (unsigned)cpu, c, (cap_change){.low_water = unused, .hits = used})) {
+    uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
+    if (set_cap(a, (unsigned)cpu, c, cap, np_cache_capacity_shrunk(a, c, cap, unused, used))) {
       intptr_t over = NP_LOAD(&s->count) - (intptr_t)NP_LOAD(&s->cap);
       if (over > 0) drain_current(a, tc, c, over);
     }

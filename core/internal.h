@@ -249,6 +249,22 @@ NP_INTERNAL int np_thread_slots_hold(const np_allocator *a, const np_tcache *tc)
 
 /* thread_cache.c: the thread-cache policy. */
 NP_INTERNAL void np_tcaches_init(np_allocator *a);
+NP_INTERNAL void np_tcaches_destroy(np_allocator *a);
+NP_INTERNAL np_tcache *np_tcache_acquire(np_allocator *a); /* a cache for a new thread */
+/* The thread is gone: its caches emptied (stacks dropped instead in a fork
+ * child, for a thread that did not come along) and made reusable. */
+typedef enum np_retire_how { NP_RETIRE_THREAD_EXIT, NP_RETIRE_FORK_CHILD } np_retire_how;
+NP_INTERNAL void np_tcache_retire(np_tcache *tc, np_retire_how how);
+/* The miss path of np_alloc: the remote queue, else a batch from the arena. */
+NP_INTERNAL void *np_tcache_alloc_miss(np_tcache *tc, unsigned size_idx);
+/* A claimed block onto the caller's own full stack: the class grows
+ * (cache_capacity.c), or its older half goes back to the arena first. 0 if
+ * the class has no cache. */
+NP_INTERNAL int np_tcache_push_full(np_tcache *tc, unsigned size_idx, void *ptr);
+/* Takes a claimed block of a cached class into a cache (the caller's own, or
+ * its owner's queue); 0 if it must go to the arena. */
+NP_INTERNAL int np_tcache_free_slow(np_allocator *a, np_tcache *mine, void *ptr, unsigned size_idx,
+                                    np_block_tag tag);
 /* Hands n claimed blocks of class idx (linked from first by np_remote's link)
  * to their owner tc's remote list, as many as fit: returns the rest (NULL:
  * all went; all of them when tc is dead), still the caller's. Counts nothing
@@ -258,13 +274,18 @@ NP_INTERNAL void *np_tcache_hand_over(np_allocator *a, np_tcache *mine, np_tcach
 /* Frees a linked list of claimed blocks of class idx to the arena, counted
  * as tc's flushes. */
 NP_INTERNAL void np_tcache_give_back_list(np_tcache *tc, unsigned idx, void *list);
+NP_INTERNAL void np_tcache_trim(np_tcache *tc);
+NP_INTERNAL void np_tcache_flush(np_tcache *tc);
+NP_INTERNAL void np_tcache_stats_add(np_allocator *a, np_stats *out);
+
 /* remote_outbox.c: with NP_REMOTE_HANDOVER_BATCH > 1, a thread's frees of
- * other threads' blocks wait in its outbox and go over a batch at a time. */
-/* 1: ptr waits in mine's outbox (or went with its batch); 0: its owner is
- * dead, the block is for the arena. */
+ * other threads' blocks wait in its outbox and go over a batch at a time.
+ * np_outbox_add: 1 if ptr waits there (or went with its batch); 0 if its
+ * owner is dead and the block is for the arena. */
 NP_INTERNAL int np_outbox_add(np_allocator *a, np_tcache *mine, np_tcache *owner, unsigned idx, void *ptr);
 NP_INTERNAL void np_outbox_send_all(np_allocator *a, np_tcache *mine);
 NP_INTERNAL void np_outbox_drop(np_tcache *mine); /* fork child, a thread that did not come along */
+
 /* cache_capacity.c: how far a cache class may grow past its configured size. */
 NP_INTERNAL void np_cache_capacity_init(np_allocator *a); /* a->cache_max_cap from a->cache_cap */
 /* The capacity a class at cap grows to when its stack overflows, given its
@@ -276,24 +297,6 @@ NP_INTERNAL uint32_t np_cache_capacity_grown(const np_allocator *a, unsigned idx
 NP_INTERNAL uint32_t np_cache_capacity_shrunk(const np_allocator *a, unsigned idx, uint32_t cap,
                                               uint32_t low_water, uint64_t hits);
 NP_INTERNAL size_t np_cache_capacity_bytes(const np_allocator *a, unsigned idx, uint32_t entries);
-NP_INTERNAL void np_tcaches_destroy(np_allocator *a);
-NP_INTERNAL np_tcache *np_tcache_acquire(np_allocator *a); /* a cache for a new thread */
-/* The thread is gone: its caches emptied (stacks dropped instead in a fork
- * child, for a thread that did not come along) and made reusable. */
-typedef enum np_retire_how { NP_RETIRE_THREAD_EXIT, NP_RETIRE_FORK_CHILD } np_retire_how;
-NP_INTERNAL void np_tcache_retire(np_tcache *tc, np_retire_how how);
-/* The miss path of np_alloc: the remote queue, else a batch from the arena. */
-NP_INTERNAL void *np_tcache_alloc_miss(np_tcache *tc, unsigned size_idx);
-/* Takes a claimed block of a cached class into a cache (the caller's own, or
- * its owner's queue); 0 if it must go to the arena. */
-/* A claimed block onto the caller's own full stack: its older half goes back
- * to the arena first. 0 if the class has no cache. */
-NP_INTERNAL int np_tcache_push_full(np_tcache *tc, unsigned size_idx, void *ptr);
-NP_INTERNAL int np_tcache_free_slow(np_allocator *a, np_tcache *mine, void *ptr, unsigned size_idx,
-                                    np_block_tag tag);
-NP_INTERNAL void np_tcache_trim(np_tcache *tc);
-NP_INTERNAL void np_tcache_flush(np_tcache *tc);
-NP_INTERNAL void np_tcache_stats_add(np_allocator *a, np_stats *out);
 
 /* The thread-cache fast paths, inline in np_alloc and np_free. A pop that
  * would start a trim, or finds nothing, is np_tcache_alloc_miss's. */

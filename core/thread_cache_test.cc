@@ -215,6 +215,17 @@ TEST_F(ThreadCache, RemoteFreeReturnsToOwner) {
   std::thread([&] { EXPECT_EQ(np_free(al.a, p), NP_ERR_DOUBLE_FREE); }).join();
 }
 
+// n blocks of `size` allocated by this thread, then freed by another one
+// (which has exited when this returns).
+std::vector<void *> FreedByAnotherThread(np_allocator *a, int n, size_t size) {
+  std::vector<void *> blocks;
+  for (int i = 0; i < n; i++) blocks.push_back(np_alloc(a, size));
+  std::thread([&] {
+    for (void *p : blocks) ASSERT_EQ(np_free(a, p), NP_OK);
+  }).join();
+  return blocks;
+}
+
 // Frees by another thread fill the owner's remote list up to the class's
 // capacity (the rest go to the arena); the owner's next miss takes the whole
 // list at once, and its allocations return those blocks. Nothing is lost.
@@ -222,11 +233,7 @@ TEST_F(ThreadCache, RemoteListIsBoundedAndTakenWhole) {
   np_config c = Netty();
   c.small_cache_size = 8;
   Alloc al(c);
-  std::vector<void *> blocks;
-  for (int i = 0; i < 20; i++) blocks.push_back(np_alloc(al.a, 64));
-  std::thread([&] {
-    for (void *p : blocks) ASSERT_EQ(np_free(al.a, p), NP_OK);
-  }).join();
+  std::vector<void *> blocks = FreedByAnotherThread(al.a, 20, 64);
   np_stats s = al.Stats();
   EXPECT_EQ(s.cached_bytes, 8u * 64) << "the list holds the class's capacity";
   EXPECT_EQ(s.small.active, 0u);
@@ -266,11 +273,7 @@ TEST_F(ThreadCache, TakenRemoteBlocksStayCachedAndGuarded) {
   np_config c = Netty();
   c.small_cache_size = 8;
   Alloc al(c);
-  std::vector<void *> blocks;
-  for (int i = 0; i < 8; i++) blocks.push_back(np_alloc(al.a, 64));
-  std::thread([&] {
-    for (void *p : blocks) ASSERT_EQ(np_free(al.a, p), NP_OK);
-  }).join();
+  std::vector<void *> blocks = FreedByAnotherThread(al.a, 8, 64);
   std::set<void *> listed(blocks.begin(), blocks.end());
   void *first = np_alloc(al.a, 64);  // takes the list, pops one
   EXPECT_EQ(listed.count(first), 1u);
