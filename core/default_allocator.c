@@ -12,7 +12,8 @@
  * reserve); other threads wait for the first to finish.
  *
  *   state: 0 (none) --first caller--> its pid (being made) --> MADE
- *          (np_default_alloc set; NULL if it could not be made)
+ *          (np_default_alloc set), or back to 0 when there was no memory
+ *          for it (that call gets NULL, ENOMEM; the next one tries again)
  *
  * The pid is for fork() while another thread is making it: the child then
  * sees the parent's pid and no thread that will finish, so it starts over
@@ -49,6 +50,7 @@ static np_allocator *create(void) {
   np_allocator *a = NULL;
   np_config cfg = np_config_from_env(); /* reports bad NPOOL_CONF items itself */
   int rc = np_allocator_create(&cfg, &a);
+  if (rc == NP_ERR_NO_MEMORY) return NULL; /* not the settings' fault: tried again later */
   if (rc != NP_OK) {
     /* Settings that parse but do not combine (np_allocator_create checks those). */
     fprintf(stderr, "npool: NPOOL_CONF: %s; the default allocator uses the defaults\n",
@@ -73,6 +75,12 @@ static np_allocator *default_slow(void) {
     if (s == 0 && atomic_compare_exchange_strong(&state, &expected, me)) {
       creating = 1;
       np_allocator *a = create();
+      if (a == NULL) { /* no memory now: the next call tries again */
+        atomic_store_explicit(&state, 0, memory_order_release);
+        creating = 0;
+        errno = ENOMEM;
+        return NULL;
+      }
       __atomic_store_n(&np_default_alloc, a, __ATOMIC_RELEASE);
       atomic_store_explicit(&state, MADE, memory_order_release);
       creating = 0;
@@ -96,3 +104,17 @@ np_allocator *np_default_allocator(void) {
 }
 
 int np_default_allocator_creating(void) { return creating; }
+
+np_allocator *np_private_allocator(np_allocator **slot, const np_config *cfg) {
+  np_allocator *a = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+  if (a) return a;
+  if (np_allocator_create(cfg, &a) != NP_OK) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  np_allocator *expected = NULL;
+  if (__atomic_compare_exchange_n(slot, &expected, a, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    return a;
+  np_allocator_destroy(a); /* another thread made one first */
+  return expected;
+}

@@ -20,7 +20,8 @@
  * paranoid, the recent touches.
  *
  * Memory: records come from np_alloc on a private allocator of their own
- * (made with the first record, never destroyed), not from malloc, so the detector does not call malloc
+ * (made with the first record, never destroyed; a buffer made when there is
+ * no memory for its record is not tracked), not from malloc, so the detector does not call malloc
  * while buffers are made and used (npool may one day replace malloc through
  * LD_PRELOAD). Two exceptions, documented: glibc's backtrace() loads libgcc_s
  * on its first call (dlopen, which mallocs): the detector makes that first
@@ -67,7 +68,7 @@ static void (*reporter)(void *ctx, const char *report); /* guarded by leak_lock 
 static void *reporter_ctx;
 
 static pthread_once_t leak_once = PTHREAD_ONCE_INIT;
-static np_allocator *record_alloc; /* the records' private allocator (never destroyed) */
+static np_allocator *record_alloc; /* the records' private allocator (never destroyed; __atomic) */
 
 static void report_at_exit(void);
 
@@ -75,7 +76,9 @@ static void report_at_exit(void);
 static void leak_prefork(void) { pthread_mutex_lock(&leak_lock); }
 static void leak_postfork(void) { pthread_mutex_unlock(&leak_lock); }
 
-static void leak_start(void) {
+/* The records' allocator, made with the first record (again later if there
+ * was no memory for it then). */
+static np_allocator *records_allocator(void) {
   /* One arena, no thread caches (records are freed on any thread), no
    * tracking of its own. */
   np_config cfg = np_config_default();
@@ -83,7 +86,10 @@ static void leak_start(void) {
   cfg.small_cache_size = 0;
   cfg.normal_cache_size = 0;
   cfg.leak_detection = NP_LEAK_DISABLED;
-  if (np_allocator_create(&cfg, &record_alloc) != NP_OK) record_alloc = NULL;
+  return np_private_allocator(&record_alloc, &cfg);
+}
+
+static void leak_start(void) {
   void *warm[2];
   backtrace(warm, 2); /* loads libgcc_s now (it mallocs), not inside a later call */
   atexit(report_at_exit);
@@ -110,7 +116,8 @@ static int first_frame(void *const *frames, int n, const void *ret) {
 
 void np_leak_create_slow(np_buf *root, np_allocator *alloc, const void *caller) {
   pthread_once(&leak_once, leak_start);
-  np_leak_record *rec = record_alloc ? np_alloc(record_alloc, sizeof *rec) : NULL;
+  np_allocator *records = records_allocator();
+  np_leak_record *rec = records ? np_alloc(records, sizeof *rec) : NULL;
   if (rec == NULL) return; /* no memory for a record: not tracked */
   rec->alloc = alloc;
   rec->buf = root;

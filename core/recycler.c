@@ -47,7 +47,7 @@ static np_buf *depot; /* batches linked by batch_next */
 
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
-static np_allocator *object_alloc;
+static np_allocator *object_alloc; /* __atomic (np_private_allocator) */
 
 static void thread_exit(void *unused);
 
@@ -58,18 +58,17 @@ static void depot_postfork(void) { pthread_mutex_unlock(&depot_lock); }
 static void setup(void) {
   pthread_key_create(&exit_key, thread_exit);
   pthread_atfork(depot_prefork, depot_postfork, depot_postfork);
+}
+
+np_allocator *np_recycler_allocator(void) {
+  pthread_once(&setup_once, setup);
   /* One arena, no thread caches: objects are never freed, the lists above
    * are their cache. */
   np_config cfg = np_config_default();
   cfg.arenas = 1;
   cfg.small_cache_size = 0;
   cfg.normal_cache_size = 0;
-  if (np_allocator_create(&cfg, &object_alloc) != NP_OK) object_alloc = NULL;
-}
-
-np_allocator *np_recycler_allocator(void) {
-  pthread_once(&setup_once, setup);
-  return object_alloc;
+  return np_private_allocator(&object_alloc, &cfg);
 }
 
 /* Hands the chain head (len objects, linked by next) to the depot. */
@@ -109,11 +108,8 @@ np_buf *np_recycler_get(void) {
     b->next = NULL;
     return b;
   }
-  np_allocator *a = np_recycler_allocator();
-  if (a == NULL) {
-    errno = ENOMEM;
-    return NULL;
-  }
+  np_allocator *a = np_recycler_allocator(); /* errno ENOMEM when NULL */
+  if (a == NULL) return NULL;
   b = np_alloc(a, sizeof(np_buf)); /* errno ENOMEM when NULL */
   if (b) memset(b, 0, sizeof *b);  /* gen 0: even, free */
   return b;
