@@ -221,11 +221,20 @@ static void *worker(void *arg) {
   next_rand(&s);
   block local[LOCAL_BLOCKS];
   unsigned n = 0;
-  /* It lives 20 ms to 2 s, or less if the run ends, then exits. */
+  /* It lives 20 ms to 2 s, then exits, unless that would leave fewer than
+   * --min-threads alive (the controller may be slow to start more on a
+   * loaded machine): then it lives on for another span. */
   double end = now_s() + 0.02 + (double)(next_rand(&s) % 1980) / 1000.0;
   uint64_t op = 0;
+  int counted_out = 0; /* this thread already took itself off live_threads */
   for (; !atomic_load_explicit(&stopping, memory_order_relaxed); op++) {
-    if (op % 32 == 0 && now_s() >= end) break;
+    if (op % 32 == 0 && now_s() >= end) {
+      unsigned live = atomic_load(&live_threads);
+      while (live > set.min_threads && !atomic_compare_exchange_weak(&live_threads, &live, live - 1)) {
+      }
+      if ((counted_out = live > set.min_threads)) break;
+      end = now_s() + 0.02 + (double)(next_rand(&s) % 1980) / 1000.0;
+    }
     uint64_t r = next_rand(&s) % 1000;
     if (n < LOCAL_BLOCKS && (n == 0 || r < 480)) {
       local[n++] = new_block(&s);
@@ -255,7 +264,7 @@ static void *worker(void *arg) {
     else free_block(&local[i], "block changed while live (at exit)");
   }
   atomic_fetch_add_explicit(&ops_done, op, memory_order_relaxed);
-  atomic_fetch_sub(&live_threads, 1);
+  if (!counted_out) atomic_fetch_sub(&live_threads, 1);
   worker_finished((uintptr_t)arg);
   return NULL;
 }
