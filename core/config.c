@@ -91,6 +91,9 @@ const np_option np_options[] = {
         "bytes of blocks a cache's classes may grow past their sizes when their stacks overflow "
         "(doubling, at most 8x; halved again by a trim that finds entries unused); 0: Netty's "
         "fixed capacities"),
+    OPT(transfer_cache_bytes, NP_OPT_SIZE, 64 * 1024, 0, SIZE_MAX, 0, NP_ERR_CACHE,
+        "bytes of free blocks per size class kept between the per-CPU caches and the arenas "
+        "(rseq: what one CPU's cache overflows with, another CPU's miss takes); 0: none"),
 };
 const unsigned np_option_count = sizeof np_options / sizeof np_options[0];
 

@@ -37,6 +37,7 @@ TEST(ConfigDefaults, EqualNettys) {
   EXPECT_EQ(c.retained_max, 256u << 20);
   EXPECT_EQ(c.run_placement, NP_PLACEMENT_BEST_FIT);
   EXPECT_EQ(c.cache_grow_bytes, 2u << 20);
+  EXPECT_EQ(c.transfer_cache_bytes, 64u << 10);
 }
 
 const std::vector<std::string> kKeys = {
@@ -48,7 +49,7 @@ const std::vector<std::string> kKeys = {
     "leak_detection",    "leak_sampling_interval",
     "stats_print",       "invalid_free",
     "dirty_decay_ms",    "background_purge",  "retained_max",
-    "run_placement",     "cache_grow_bytes"};
+    "run_placement",     "cache_grow_bytes", "transfer_cache_bytes"};
 
 size_t TypeSize(np_option_type t) {
   switch (t) {
@@ -117,6 +118,7 @@ const KeySample kSamples[] = {
     {"retained_max", "1G", 1u << 30},
     {"run_placement", "netty", NP_PLACEMENT_NETTY},
     {"cache_grow_bytes", "0", 0},
+    {"transfer_cache_bytes", "0", 0},
 };
 
 // run_placement: its two names (any case), no numbers; the message lists both.

@@ -3,19 +3,22 @@
  * in restartable sequences (the rseq strategy). One stack per (CPU, cached
  * class), capacities from small_cache_size / normal_cache_size:
  *
- *   alloc: pop this CPU's stack; on a miss, take a batch of blocks from this
- *          CPU's arena (arenas[cpu % arenas]) with one acquisition of its
- *          locks, return one and push the rest in one sequence
+ *   alloc: pop this CPU's stack; on a miss, take a batch from the transfer
+ *          cache (transfer_cache.c: what other CPUs gave up), or else from
+ *          this CPU's arena (arenas[cpu % arenas]) with one acquisition of its
+ *          locks; return one and push the rest in one sequence
  *   free:  push on this CPU's stack; when full, double its capacity while
  *          cache_grow_bytes allows (cache_capacity.c), or else pop half of it
- *          in one sequence and give that back to the arenas in one batch first
+ *          in one sequence and hand that to the transfer cache (the arenas
+ *          take what does not fit) first
  *   trim:  every cache_trim_interval lookups of a thread, each class on that
  *          thread's CPU gives back its low-water mark (what sat unused since
  *          the last trim; with trim_low_water off, half of what it holds);
  *          a grown class that had unused entries halves its capacity
  *   flush: every CPU, from any thread, while others run: the CPU's stacks are
  *          locked (np_percpu_lock_cpu) and emptied; where the strategy cannot
- *          lock another CPU, the flushing thread moves onto that CPU instead
+ *          lock another CPU, the flushing thread moves onto that CPU instead;
+ *          then the transfer cache is emptied
  *
  * The strategy's np_percpu_* operations are the only code that touches a
  * stack of a CPU that is not locked. Blocks on the stacks carry their free
@@ -57,12 +60,17 @@ int np_cpu_cache_init(np_allocator *a) {
       s->lock = &pc->locks[cpu * 16];
       slot += a->cache_max_cap[c];
     }
+  if (np_transfer_init(a) != NP_OK) {
+    np_os_unmap(mem, a->percpu_bytes);
+    return NP_ERR_NO_MEMORY;
+  }
   a->percpu_active = 1;
   return NP_OK;
 }
 
 void np_cpu_cache_destroy(np_allocator *a) {
   if (a->percpu_active) np_os_unmap(a->percpu.stacks, a->percpu_bytes);
+  np_transfer_destroy(a);
 }
 
 /* ---- Moving blocks between the caches and the arenas ----------------------------- */
@@ -71,15 +79,19 @@ static void count_flushed(np_tcache *tc, unsigned idx, unsigned n) {
   if (tc) NP_STORE(&tc->classes[idx].flushed, tc->classes[idx].flushed + n);
 }
 
-/* Pops up to n blocks of class idx from the current CPU and gives them back,
- * a batch per sequence. */
-static void drain_current(np_allocator *a, np_tcache *tc, unsigned idx, intptr_t n) {
+/* Pops up to n blocks of class idx from the current CPU, a batch per
+ * sequence, and gives them back: to the transfer cache first when another CPU
+ * may want them soon (an overflow), to the arenas (a trim: unused memory). */
+static void drain_current(np_allocator *a, np_tcache *tc, unsigned idx, intptr_t n, int to_transfer) {
   void *batch[BATCH_MAX];
   while (n > 0) {
     unsigned got = np_percpu_pop_batch(&a->percpu, idx, batch, n < BATCH_MAX ? (unsigned)n : BATCH_MAX);
     if (got == 0) return;
-    np_arena_free_cached(a, batch, got);
-    count_flushed(tc, idx, got);
+    unsigned kept = to_transfer ? np_transfer_insert(a, idx, batch, got) : 0;
+    if (kept < got) {
+      np_arena_free_cached(a, batch + kept, got - kept);
+      count_flushed(tc, idx, got - kept);
+    }
     n -= got;
   }
 }
@@ -88,15 +100,19 @@ np_arena *np_cpu_cache_arena(np_allocator *a) {
   return &a->arenas[(unsigned)np_percpu_current_cpu() % a->n_arenas];
 }
 
-/* A miss: a batch from this CPU's arena; one for the caller, the rest cached. */
+/* A miss: a batch from the transfer cache (blocks still cached, marked free)
+ * or else from this CPU's arena; one for the caller, the rest cached. */
 __attribute__((noinline)) static void *refill(np_allocator *a, np_tcache *tc, unsigned idx) {
   np_cache_class *cc = &tc->classes[idx];
   void *batch[BATCH_MAX];
-  unsigned got = np_arena_alloc_batch(np_cpu_cache_arena(a), idx, batch, a->refill_count[idx], 0);
-  if (got == 0) return NULL;
-  for (unsigned i = 1; i < got; i++) np_block_mark(a, batch[i]);
+  unsigned got = np_transfer_remove(a, idx, batch, a->refill_count[idx]);
+  if (got == 0) {
+    got = np_arena_alloc_batch(np_cpu_cache_arena(a), idx, batch, a->refill_count[idx], 0);
+    if (got == 0) return NULL;
+    for (unsigned i = 1; i < got; i++) np_block_mark(a, batch[i]);
+    NP_STORE(&cc->refilled, cc->refilled + got);
+  }
   unsigned pushed = got > 1 ? np_percpu_push_batch(&a->percpu, idx, batch + 1, got - 1) : 0;
-  NP_STORE(&cc->refilled, cc->refilled + got);
   NP_STORE(&cc->hits, cc->hits + 1);
   if (pushed < got - 1) { /* full meanwhile (another thread on this CPU refilled too) */
     np_arena_free_cached(a, batch + 1 + pushed, got - 1 - pushed);
@@ -151,7 +167,7 @@ int np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, unsigned idx) {
       size_t grown = __atomic_load_n(&a->percpu_grown[cpu], __ATOMIC_RELAXED);
       if (set_cap(a, (unsigned)cpu, idx, cap, np_cache_capacity_grown(a, idx, cap, grown))) continue;
     }
-    drain_current(a, tc, idx, a->cache_cap[idx] / 2 ? a->cache_cap[idx] / 2 : 1);
+    drain_current(a, tc, idx, a->cache_cap[idx] / 2 ? a->cache_cap[idx] / 2 : 1, 1);
   }
   return 0; /* the CPU is under maintenance: the arena */
 }
@@ -163,7 +179,7 @@ void np_cpu_cache_trim_current(np_allocator *a, np_tcache *tc) {
     np_percpu_stack *s = stack_of(a, (unsigned)cpu, c);
     uint32_t unused = NP_LOAD(&s->low_water);
     intptr_t n = a->cfg.trim_low_water ? (intptr_t)unused : (NP_LOAD(&s->count) + 1) / 2;
-    if (n > 0) drain_current(a, tc, c, n);
+    if (n > 0) drain_current(a, tc, c, n, 0);
     /* The thread's hits stand for the CPU's: per-CPU stacks count none. */
     np_cache_class *cc = &tc->classes[c];
     uint64_t used = cc->hits - cc->hits_at_trim;
@@ -171,7 +187,7 @@ void np_cpu_cache_trim_current(np_allocator *a, np_tcache *tc) {
     uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
     if (set_cap(a, (unsigned)cpu, c, cap, np_cache_capacity_shrunk(a, c, cap, unused, used))) {
       intptr_t over = NP_LOAD(&s->count) - (intptr_t)NP_LOAD(&s->cap);
-      if (over > 0) drain_current(a, tc, c, over);
+      if (over > 0) drain_current(a, tc, c, over, 0);
     }
     NP_STORE(&s->low_water, (uint32_t)NP_LOAD(&s->count));
   }
@@ -197,11 +213,12 @@ static void flush_cpu(np_allocator *a, np_tcache *tc, unsigned cpu) {
   CPU_ZERO(&one);
   CPU_SET(cpu, &one);
   if (sched_setaffinity(0, sizeof one, &one) == 0) {
-    for (unsigned c = 0; c < pc->n_classes; c++) drain_current(a, tc, c, INTPTR_MAX);
+    for (unsigned c = 0; c < pc->n_classes; c++) drain_current(a, tc, c, INTPTR_MAX, 0);
     sched_setaffinity(0, sizeof old, &old);
   }
 }
 
 void np_cpu_cache_flush_all(np_allocator *a, np_tcache *tc) {
   for (unsigned cpu = 0; cpu < a->percpu.n_cpus; cpu++) flush_cpu(a, tc, cpu);
+  for (unsigned c = 0; c < a->n_cached; c++) count_flushed(tc, c, np_transfer_flush(a, c));
 }

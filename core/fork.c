@@ -10,6 +10,7 @@
  *   live-allocator list lock         (thread exit retires caches under it)
  *   cache_lock                       (taken alone)
  *   per-CPU maintenance locks        (a CPU flush frees to arenas under one)
+ *   transfer-cache class locks       (leaves: nothing is taken under one)
  *   each arena: lock, then its small-class locks
  *   registry lock                    (taken under an arena lock)
  *   every thread cache's MPSC queue  (leaves: taken with nothing else held)
@@ -38,6 +39,7 @@ static void lock_allocator(np_allocator *a) {
                           np_percpu_lock_cpu(&a->percpu, 0) == 0;
   for (unsigned cpu = 1; a->fork_percpu_locked && cpu < a->percpu.n_cpus; cpu++)
     np_percpu_lock_cpu(&a->percpu, cpu);
+  np_transfer_fork_lock(a);
   for (unsigned i = 0; i < a->n_arenas; i++) {
     np_arena *arena = &a->arenas[i];
     np_lock_acquire(&arena->lock);
@@ -55,6 +57,7 @@ static void unlock_allocator(np_allocator *a) {
     for (unsigned c = 0; c < a->sc.n_small; c++) np_lock_release(&arena->small_locks[c]);
     np_lock_release(&arena->lock);
   }
+  np_transfer_fork_unlock(a);
   if (a->fork_percpu_locked)
     for (unsigned cpu = 0; cpu < a->percpu.n_cpus; cpu++) np_percpu_unlock_cpu(&a->percpu, cpu);
   np_lock_release(&a->cache_lock);

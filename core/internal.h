@@ -326,6 +326,19 @@ static inline int np_tcache_push(np_tcache *tc, unsigned idx, void *p) {
   return 1;
 }
 
+/* transfer_cache.c: batches of free blocks between the per-CPU caches and
+ * the arenas. insert copies up to n (returns how many fit), remove takes up
+ * to n (returns how many), flush gives a class's blocks to the arenas
+ * (returns how many). */
+typedef struct np_transfer_class np_transfer_class;
+NP_INTERNAL int np_transfer_init(np_allocator *a);
+NP_INTERNAL void np_transfer_destroy(np_allocator *a);
+NP_INTERNAL unsigned np_transfer_insert(np_allocator *a, unsigned idx, void *const *blocks, unsigned n);
+NP_INTERNAL unsigned np_transfer_remove(np_allocator *a, unsigned idx, void **out, unsigned n);
+NP_INTERNAL unsigned np_transfer_flush(np_allocator *a, unsigned idx);
+NP_INTERNAL void np_transfer_fork_lock(np_allocator *a);
+NP_INTERNAL void np_transfer_fork_unlock(np_allocator *a);
+
 /* cpu_cache.c: per-CPU caches (strategies with np_percpu_available()). */
 NP_INTERNAL int np_cpu_cache_init(np_allocator *a);
 NP_INTERNAL void np_cpu_cache_destroy(np_allocator *a);

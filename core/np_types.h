@@ -419,6 +419,9 @@ struct np_allocator {
   size_t percpu_bytes;
   size_t *percpu_grown;   /* [n_cpus] bytes each CPU's classes grew (cache_capacity.c; __atomic) */
   int fork_percpu_locked; /* fork.c holds the CPUs' maintenance locks */
+  struct np_transfer_class *transfer; /* [n_cached] between the CPUs and the arenas
+                                       * (transfer_cache.c), with per-CPU caches */
+  size_t transfer_bytes;
   /* Purging (purge.c) */
   uint64_t decay_ns;      /* dirty_decay_ms in ns; 0: release at once, retain nothing */
   np_purger *purger;       /* the background purge thread (background_purge), or NULL */

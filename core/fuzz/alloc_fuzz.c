@@ -16,7 +16,9 @@
  *           bits 2-4 alignment 0, 0, 0, 0, 16, 64, 256, page,
  *           bit 5 run_placement netty (else best_fit),
  *           bit 6 cache_grow_bytes 0 (Netty's fixed capacities; else 2 KiB:
- *           small caches grow, and run out of room, within a short input)
+ *           small caches grow, and run out of room, within a short input),
+ *           bit 7 transfer_cache_bytes 0 (else 4 KiB: rseq's transfer cache
+ *           fills within a short input)
  *   byte 7  cache trim interval 1, 2, 3, 7, 64, 8192
  *   byte 8  max cached buffer capacity page, 32k, 64k, 1m, 0
  *
@@ -189,6 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   c.release_empty_init_chunks = (flags >> 1) & 1;
   c.run_placement = (flags >> 5) & 1 ? NP_PLACEMENT_NETTY : NP_PLACEMENT_BEST_FIT;
   c.cache_grow_bytes = (flags >> 6) & 1 ? 0 : 2048;
+  c.transfer_cache_bytes = (flags >> 7) & 1 ? 0 : 4096;
   static const size_t aligns[] = {0, 0, 0, 0, 16, 64, 256, 0};
   c.alignment = (flags >> 2) % 8 == 7 ? c.page_size : aligns[(flags >> 2) % 8];
   c.cache_trim_interval = trim_intervals[fz_u8(&in) % 6];

@@ -149,6 +149,12 @@ typedef struct np_config {
    * stays within this, and halves it again at a trim that finds entries
    * unused (tcmalloc's idea). Default 2 MiB; 0: Netty's fixed capacities. */
   size_t cache_grow_bytes;
+  /* With per-CPU caches (rseq): bytes of free blocks per size class that the
+   * transfer cache between the CPUs and the arenas holds (tcmalloc's transfer
+   * cache: a CPU's overflow reaches a CPU that misses without the arenas'
+   * locks). Default 64 KiB (at least one refill batch); 0: none, overflows
+   * go to the arenas. */
+  size_t transfer_cache_bytes;
 } np_config;
 
 /* Netty's defaults: 8 KiB pages, 4 MiB chunks, Netty's qInit behaviour. */
