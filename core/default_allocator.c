@@ -105,10 +105,15 @@ np_allocator *np_default_allocator(void) {
 
 int np_default_allocator_creating(void) { return creating; }
 
-np_allocator *np_private_allocator(np_allocator **slot, const np_config *cfg) {
+np_allocator *np_private_allocator(np_allocator **slot) {
   np_allocator *a = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
   if (a) return a;
-  if (np_allocator_create(cfg, &a) != NP_OK) {
+  np_config cfg = np_config_default();
+  cfg.arenas = 1;
+  cfg.small_cache_size = 0;
+  cfg.normal_cache_size = 0;
+  cfg.leak_detection = NP_LEAK_DISABLED;
+  if (np_allocator_create(&cfg, &a) != NP_OK) {
     errno = ENOMEM;
     return NULL;
   }

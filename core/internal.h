@@ -371,11 +371,12 @@ static inline int np_cpu_cache_push(np_allocator *a, np_tcache *tc, unsigned idx
  * (np_default_allocator() returns NULL to a call from inside that). */
 NP_INTERNAL int np_default_allocator_creating(void);
 /* default_allocator.c: a private allocator of the library's own (pooled
- * buffers' objects, leak records) in *slot, made with cfg on first use. A
- * creation that fails (no memory) leaves *slot NULL, so a later call tries
- * again; two threads racing keep one and destroy the other. NULL with errno
- * ENOMEM when it cannot be made now. */
-NP_INTERNAL np_allocator *np_private_allocator(np_allocator **slot, const np_config *cfg);
+ * buffers' objects, leak records) in *slot, made on first use: one arena, no
+ * thread caches (its blocks are freed on any thread, or never), no leak
+ * tracking. A creation that fails (no memory) leaves *slot NULL, so a later
+ * call tries again; two threads racing keep one and destroy the other. NULL
+ * with errno ENOMEM when it cannot be made now. */
+NP_INTERNAL np_allocator *np_private_allocator(np_allocator **slot);
 /* The default allocator once made (default_allocator.c), for malloc's fast
  * paths: one load instead of a call; NULL: np_default_allocator() makes it. */
 NP_INTERNAL extern np_allocator *np_default_alloc; /* __atomic */

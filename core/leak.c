@@ -76,19 +76,6 @@ static void report_at_exit(void);
 static void leak_prefork(void) { pthread_mutex_lock(&leak_lock); }
 static void leak_postfork(void) { pthread_mutex_unlock(&leak_lock); }
 
-/* The records' allocator, made with the first record (again later if there
- * was no memory for it then). */
-static np_allocator *records_allocator(void) {
-  /* One arena, no thread caches (records are freed on any thread), no
-   * tracking of its own. */
-  np_config cfg = np_config_default();
-  cfg.arenas = 1;
-  cfg.small_cache_size = 0;
-  cfg.normal_cache_size = 0;
-  cfg.leak_detection = NP_LEAK_DISABLED;
-  return np_private_allocator(&record_alloc, &cfg);
-}
-
 static void leak_start(void) {
   void *warm[2];
   backtrace(warm, 2); /* loads libgcc_s now (it mallocs), not inside a later call */
@@ -116,7 +103,8 @@ static int first_frame(void *const *frames, int n, const void *ret) {
 
 void np_leak_create_slow(np_buf *root, np_allocator *alloc, const void *caller) {
   pthread_once(&leak_once, leak_start);
-  np_allocator *records = records_allocator();
+  /* Made with the first record (again later if there was no memory then). */
+  np_allocator *records = np_private_allocator(&record_alloc);
   np_leak_record *rec = records ? np_alloc(records, sizeof *rec) : NULL;
   if (rec == NULL) return; /* no memory for a record: not tracked */
   rec->alloc = alloc;

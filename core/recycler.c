@@ -62,13 +62,8 @@ static void setup(void) {
 
 np_allocator *np_recycler_allocator(void) {
   pthread_once(&setup_once, setup);
-  /* One arena, no thread caches: objects are never freed, the lists above
-   * are their cache. */
-  np_config cfg = np_config_default();
-  cfg.arenas = 1;
-  cfg.small_cache_size = 0;
-  cfg.normal_cache_size = 0;
-  return np_private_allocator(&object_alloc, &cfg);
+  /* Objects are never freed: the lists above are their cache. */
+  return np_private_allocator(&object_alloc);
 }
 
 /* Hands the chain head (len objects, linked by next) to the depot. */
