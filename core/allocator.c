@@ -286,14 +286,20 @@ __attribute__((noinline)) static int free_slow(np_allocator *a, void *ptr, np_re
   return rc == NP_OK ? rc : refused(a, rc);
 }
 
+/* A claimed block of a live run (the fast path validated it) that no cache
+ * takes: the arena's. Only the arena's own record of it is looked up. */
+static int claimed_to_arena(np_allocator *a, np_region *r, void *ptr) {
+  np_block_ref ref;
+  np_chunk_find_block(a, (np_chunk *)r, ptr, &ref);
+  int rc = np_arena_free_block(r->arena, ptr, &ref);
+  return rc == NP_OK ? rc : refused(a, rc);
+}
+
 /* A claimed block for the caller's own full stack (np_tcache_push_full). */
 __attribute__((noinline)) static int push_on_full(np_allocator *a, np_tcache *tc, void *ptr, np_region *r,
                                                    unsigned idx) {
   if (np_tcache_push_full(tc, idx, ptr)) return NP_OK;
-  np_block_ref ref; /* (a class without a cache never gets here) */
-  np_chunk_find_block(a, (np_chunk *)r, ptr, &ref);
-  int rc = np_arena_free_block(r->arena, ptr, &ref);
-  return rc == NP_OK ? rc : refused(a, rc);
+  return claimed_to_arena(a, r, ptr); /* (a class without a cache never gets here) */
 }
 
 /* A claimed block whose CPU stack was full: np_cpu_cache_free drains it (or
@@ -301,10 +307,20 @@ __attribute__((noinline)) static int push_on_full(np_allocator *a, np_tcache *tc
 __attribute__((noinline)) static int free_to_cpu_cache_slow(np_allocator *a, np_tcache *tc, void *ptr,
                                                              np_region *r, unsigned idx) {
   if (np_cpu_cache_free(a, tc, ptr, idx)) return NP_OK;
-  np_block_ref ref; /* the CPU is under maintenance: the arena */
-  np_chunk_find_block(a, (np_chunk *)r, ptr, &ref);
-  int rc = np_arena_free_block(r->arena, ptr, &ref);
-  return rc == NP_OK ? rc : refused(a, rc);
+  return claimed_to_arena(a, r, ptr); /* the CPU is under maintenance */
+}
+
+/* A validated block of a thread-cache class that is not a push on the
+ * caller's own stack: another thread's block (it goes to its owner's queue,
+ * through this thread's outbox where the strategy batches), or a class
+ * without room. What the fast path found comes along: the block is not looked
+ * up again, nor the caller's cache. */
+__attribute__((noinline)) static int free_not_own(np_allocator *a, np_tcache *tc, void *ptr, np_region *r,
+                                                   unsigned cls, np_block_tag tag) {
+  if (cls >= a->n_cached) return free_slow(a, ptr, r); /* an uncached class: the arena's */
+  if (!np_block_claim(a, ptr)) return refused(a, NP_ERR_DOUBLE_FREE);
+  if (np_tcache_free_slow(a, tc, ptr, cls, tag)) return NP_OK;
+  return claimed_to_arena(a, r, ptr); /* its owner is gone, or its queue full */
 }
 
 /* The fast path's end with per-CPU caches: a validated small block. */
@@ -373,7 +389,8 @@ int np_free(np_allocator *a, void *ptr) {
   if (__builtin_expect(!(tag & NP_TAG_OUT) || cls >= a->n_tc_classes, 0)) return free_slow(a, ptr, r);
   if (a->percpu_active) return free_to_cpu_cache(a, tc, ptr, r, cls);
   np_cache_class *cc = &tc->classes[cls];
-  if (__builtin_expect((tag & NP_TAG_OWNER_MASK) != tc->id || cc->cap == 0, 0)) return free_slow(a, ptr, r);
+  if (__builtin_expect((tag & NP_TAG_OWNER_MASK) != tc->id || cc->cap == 0, 0))
+    return free_not_own(a, tc, ptr, r, cls, tag);
   if (__builtin_expect(!np_block_claim(a, ptr), 0)) return refused(a, NP_ERR_DOUBLE_FREE);
   if (__builtin_expect(cc->count >= cc->cap, 0)) return push_on_full(a, tc, ptr, r, cls);
   cc->stack[cc->count++] = ptr;
