@@ -375,12 +375,18 @@ int np_free(np_allocator *a, void *ptr) {
   np_block_tag tag;
   unsigned cls;
   if (__builtin_expect(np_handle_is_subpage(h), 1)) { /* small: the element of the subpage */
-    const np_subpage *s = NP_LOAD(&e->subpage);
+    /* One multiplication gives the element (the high half: run_off /
+     * elem_size) and whether run_off is its start (the low half below the
+     * magic: Lemire, Kaser and Kurz's divisibility test, exact for 32-bit
+     * offsets). */
     uint32_t run_off = (uint32_t)(off - run_start);
-    uint32_t idx = (uint32_t)(((unsigned __int128)s->elem_magic * run_off) >> 64);
-    tag = NP_LOAD(&s->tags[idx < s->max_elems ? idx : 0]);
-    if (__builtin_expect(idx * s->elem_size != run_off || idx >= s->max_elems, 0)) return free_slow(a, ptr, r);
-    cls = s->size_idx;
+    uint64_t magic = NP_LOAD(&e->elem_magic);
+    uint32_t max_elems = NP_LOAD(&e->max_elems);
+    unsigned __int128 q = (unsigned __int128)magic * run_off;
+    uint32_t idx = (uint32_t)(q >> 64);
+    tag = NP_LOAD(&NP_LOAD(&e->tags)[idx < max_elems ? idx : 0]);
+    if (__builtin_expect((uint64_t)q >= magic || idx >= max_elems, 0)) return free_slow(a, ptr, r);
+    cls = NP_LOAD(&e->size_idx);
   } else { /* normal: the run itself (a free page, or not its start: the slow path says why) */
     if (__builtin_expect(h == 0 || off != run_start, 0)) return free_slow(a, ptr, r);
     tag = NP_LOAD(&c->run_tags[np_handle_offset(h)]);

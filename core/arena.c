@@ -258,7 +258,7 @@ static int still_out(np_arena *a, const void *ptr, const np_block_ref *ref) {
   const np_page_entry *e = &c->map[((uintptr_t)ptr & a->alloc->chunk_mask) >> a->sc->page_shift];
   if (!(*ref->tag & NP_TAG_OUT)) return 0;
   if (ref->subpage == NULL) return e->handle == ref->handle;
-  return e->subpage == ref->subpage && np_handle_is_subpage(e->handle) &&
+  return np_handle_is_subpage(e->handle) && np_page_subpage(e) == ref->subpage &&
          np_subpage_is_allocated(ref->subpage, np_handle_bitmap_idx(ref->handle));
 }
 
@@ -378,7 +378,7 @@ void np_arena_stats_add(np_arena *a, np_stats *out) {
       for (uint32_t p = 0; p < c->pages; p++) {
         uint64_t h = c->map[p].handle;
         if (!np_handle_is_subpage(h) || np_handle_offset(h) != p) continue;
-        np_subpage *s = c->map[p].subpage;
+        np_subpage *s = np_page_subpage(&c->map[p]);
         np_small_class_stats *cs = &out->small_class[s->size_idx];
         np_lock_acquire(&a->small_locks[s->size_idx]);
         cs->subpages++;

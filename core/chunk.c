@@ -141,7 +141,7 @@ void np_chunk_delete(np_arena *arena, np_chunk *c) {
   /* Subpages still recorded (an allocator destroyed with live blocks). */
   for (uint32_t p = 0; p < c->pages; p++) {
     uint64_t h = c->map[p].handle;
-    if (np_handle_is_subpage(h) && np_handle_offset(h) == p) np_subpage_delete(arena, c->map[p].subpage);
+    if (np_handle_is_subpage(h) && np_handle_offset(h) == p) np_subpage_delete(arena, np_page_subpage(&c->map[p]));
   }
   for (uint64_t m = c->avail; m; m &= m - 1) np_chunk_fit_remove(arena, c, (unsigned)__builtin_ctzll(m));
   arena->fit.chunks--;
@@ -183,8 +183,9 @@ void np_chunk_free_run(np_chunk *c, uint64_t handle) {
   for (uint32_t p = offset; p < offset + pages; p++) {
     NP_STORE(&c->map[p].handle, 0);
     /* Not NULL: a free racing with this one may have read the old handle and
-     * reads the subpage next (found by threads_fuzz). */
-    NP_STORE(&c->map[p].subpage, (np_subpage *)&np_subpage_none);
+     * reads the subpage's fields next (found by threads_fuzz): no element. */
+    NP_STORE(&c->map[p].max_elems, 0);
+    NP_STORE(&c->map[p].tags, (np_block_tag *)np_subpage_none.tags);
   }
   c->free_bytes += (size_t)pages << c->region.arena->sc->page_shift;
   np_chunk_note_dirty(c, (size_t)pages << c->region.arena->sc->page_shift);

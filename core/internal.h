@@ -74,6 +74,12 @@ static inline void *np_subpage_block(const np_subpage *s, uint64_t handle) {
  * so that a lock-free reader that saw the run's old handle finds no block. */
 extern const np_subpage np_subpage_none NP_INTERNAL;
 
+/* The subpage of a small run's page entry (its tags follow its header). */
+static inline np_subpage *np_page_subpage(const np_page_entry *e) {
+  np_block_tag *tags = NP_LOAD(&e->tags);
+  return (np_subpage *)((char *)tags - offsetof(np_subpage, tags));
+}
+
 /* What the block starting at ptr is, as a free needs it. */
 typedef struct np_block_ref {
   np_chunk *chunk;
@@ -104,7 +110,7 @@ static inline int np_chunk_find_block(const np_allocator *a, const np_chunk *c, 
     ref->tag = &c->run_tags[np_handle_offset(h)];
     return NP_OK;
   }
-  np_subpage *s = NP_LOAD(&e->subpage);
+  np_subpage *s = np_page_subpage(e);
   if (s == &np_subpage_none) return NP_ERR_DOUBLE_FREE; /* the run was freed under us */
   /* run_off / elem_size, exact for 32-bit operands (Lemire's fastdiv). */
   uint32_t idx = (uint32_t)(((unsigned __int128)s->elem_magic * (uint32_t)run_off) >> 64);

@@ -136,13 +136,13 @@ typedef struct np_region {
 /* ---- Subpages ---------------------------------------------------------------
  * A run split into equal elements of one small class, tracked by a bitmap. */
 typedef struct np_subpage {
-  /* What a free reads, first (one cache line): */
   uint64_t elem_magic;            /* UINT64_MAX / elem_size + 1: division by multiplication */
   uint32_t run_offset;            /* in pages */
   uint32_t elem_size;
   uint32_t max_elems;
   uint32_t size_idx;
-  np_block_tag *tags;             /* [max_elems] owner cache and OUT bit, after the bitmap */
+  uint64_t *bitmap;               /* [bitmap_words], after the tags: bit set = element out of
+                                     the arena (in use or cached); under the class lock */
   /* The arena's, under the class lock: */
   struct np_chunk *chunk;
   struct np_subpage *prev, *next; /* the class list (a sentinel head per class) */
@@ -151,7 +151,9 @@ typedef struct np_subpage {
   uint32_t next_avail;            /* hint: an element known free, or NP_NO_HINT */
   uint32_t bitmap_words;
   int do_not_destroy;             /* cleared once the subpage is given back */
-  uint64_t bitmap[];              /* bit set = element out of the arena (in use or cached) */
+  /* [max_elems] owner cache and OUT bit. Right after the header: the page map
+   * points at them, and the subpage is found from them (np_page_subpage). */
+  np_block_tag tags[];
 } np_subpage;
 
 #define NP_NO_HINT UINT32_MAX
@@ -169,11 +171,18 @@ typedef struct np_run_heap {
 
 struct np_chunk_list;
 
-/* What a free by pointer reads first: one entry per page, 16 bytes. */
-typedef struct np_page_entry {
+/* What a free by pointer reads first: one entry per page, 32 bytes, one
+ * load. For a small run, on every page, what its subpage's element needs
+ * (copies of the subpage's, written before the handle): a free finds the
+ * element and its tag with no load of the subpage in between. */
+typedef struct __attribute__((aligned(32))) np_page_entry {
   uint64_t handle;       /* in-use run covering the page (0: a free page); for a
                             normal run the low 32 bits hold its size class */
-  struct np_subpage *subpage; /* the run's subpage, on every page of a small run */
+  np_block_tag *tags;    /* small run: its subpage's tags (np_page_subpage) */
+  uint64_t elem_magic;   /* small run: the subpage's (also says whether an offset is
+                            an element's start: np_free) */
+  uint32_t max_elems;    /* small run: the subpage's (0: no element; a freed run) */
+  uint32_t size_idx;     /* small run: the subpage's */
 } np_page_entry;
 
 typedef struct np_chunk {

@@ -18,11 +18,17 @@
 
 #include "internal.h"
 
-static const np_block_tag no_tags[1];
-const np_subpage np_subpage_none = {.elem_magic = 0, .max_elems = 0, .tags = (np_block_tag *)no_tags};
+/* No elements; a tag (0) for a reader that indexes it anyway (a flexible
+ * array member's static initialiser: GNU C). */
+const np_subpage np_subpage_none = {.elem_magic = 0, .max_elems = 0, .tags = {0, 0, 0, 0}};
+
+/* The header and tags, rounded up to a whole word: the bitmap follows. */
+static size_t bitmap_offset(uint32_t elems) {
+  return (offsetof(np_subpage, tags) + elems * sizeof(np_block_tag) + 7) & ~(size_t)7;
+}
 
 static size_t np_subpage_bytes(uint32_t words, uint32_t elems) {
-  return sizeof(np_subpage) + words * sizeof(uint64_t) + elems * sizeof(np_block_tag);
+  return bitmap_offset(elems) + words * sizeof(uint64_t);
 }
 
 void np_subpage_head_init(np_subpage *head) { head->prev = head->next = head; }
@@ -58,13 +64,17 @@ np_subpage *np_subpage_new(np_chunk *chunk, unsigned size_idx, uint32_t run_offs
   s->bitmap_words = words;
   s->size_idx = size_idx;
   s->do_not_destroy = 1;
-  s->tags = (np_block_tag *)(s->bitmap + words);
-  /* Every page of the run maps to the subpage for free by pointer (the
-   * subpage first: a reader that sees the handle finds it). */
+  s->bitmap = (uint64_t *)((char *)s + bitmap_offset(geo->max_elems));
+  /* Every page of the run maps to the subpage for free by pointer (its
+   * fields first: a reader that sees the handle finds them). */
   uint64_t h = np_handle_make(run_offset, run_pages, 1) | NP_HANDLE_SUBPAGE_BIT;
   for (uint32_t p = run_offset; p < run_offset + run_pages; p++) {
-    NP_STORE(&chunk->map[p].subpage, s);
-    __atomic_store_n(&chunk->map[p].handle, h, __ATOMIC_RELEASE);
+    np_page_entry *e = &chunk->map[p];
+    NP_STORE(&e->tags, s->tags);
+    NP_STORE(&e->elem_magic, s->elem_magic);
+    NP_STORE(&e->size_idx, size_idx);
+    NP_STORE(&e->max_elems, s->max_elems);
+    __atomic_store_n(&e->handle, h, __ATOMIC_RELEASE);
   }
   add_to_list(&arena->small_heads[size_idx], s);
   return s;
