@@ -334,9 +334,9 @@ static inline int free_to_cpu_cache(np_allocator *a, np_tcache *tc, void *ptr, n
 /*
  * Free by pointer, the fast path, for a block of a cached class going onto
  * the caller's own cache: the chunk (one of the thread's recent chunks, or the registry:
- * root, leaf), the chunk's page map entry
- * (run handle and subpage, one 16-byte entry), the element (a multiplication)
- * or the normal run, and its tag (out of the arena, and whose), the thread's
+ * root, leaf), the chunk's page map entry (one 32-byte load: the run handle, and
+ * a small run's tags, element count, class and magic), the element (a
+ * multiplication) or the normal run, and its tag (out of the arena, and whose), the thread's
  * cache; then the
  * claim, one atomic swap of the free mark in the block itself, and a push.
  * Nothing is written before the block is known to be a live one. Anything
