@@ -21,7 +21,8 @@
  * For free by pointer, map[p] (in the chunk's record, np_page_entry) holds the
  * handle of the in-use run that covers page p (0 when the page is free), with
  * the size class of a normal run in its low bits, and for a small run what a
- * free needs of its subpage (tags, magic, element count, class). These tables live out of line, never inside the chunk's pages.
+ * free needs of its subpage (tags, magic, element count, class). These tables
+ * live out of line, never inside the chunk's pages.
  */
 #include <string.h>
 
