@@ -145,7 +145,7 @@ static np_arena *arena_without_cache(np_allocator *a) {
  * per-CPU arenas, thread caches with the thread's. */
 static np_arena *thread_arena(np_allocator *a, np_tcache *tc) {
   if (tc == NULL) return arena_without_cache(a);
-  return a->percpu_active ? np_cpu_cache_arena(a) : tc->arena;
+  return np_percpu_on(a) ? np_cpu_cache_arena(a) : tc->arena;
 }
 
 /* Everything np_alloc does not do inline: a cache miss, no cache, per-CPU
@@ -161,9 +161,9 @@ __attribute__((noinline)) static void *alloc_slow(np_allocator *a, size_t size) 
   if (idx >= a->sc.n_sizes) return np_arena_alloc_huge(thread_arena(a, tc), size, 0, NP_ZERO_NOT_NEEDED);
   void *p = NULL;
   if (tc && idx < a->n_cached)
-    p = a->percpu_active ? np_cpu_cache_alloc(a, tc, idx) : np_tcache_alloc_miss(tc, idx);
+    p = np_percpu_on(a) ? np_cpu_cache_alloc(a, tc, idx) : np_tcache_alloc_miss(tc, idx);
   if (p) return p;
-  p = np_arena_alloc(thread_arena(a, tc), idx, tc && !a->percpu_active ? tc->id : 0);
+  p = np_arena_alloc(thread_arena(a, tc), idx, tc && !np_percpu_on(a) ? tc->id : 0);
   if (p && idx < a->n_cached) np_block_unmark(p); /* a mark from the block's last life */
   return p;
 }
@@ -177,12 +177,12 @@ void *np_alloc(np_allocator *a, size_t size) {
     return alloc_slow(a, size);
   np_tcache *tc = slot->tc;
   unsigned idx = a->sc.size2idx_tab[(size - 1) >> NP_LOG2_QUANTUM];
+  if (__builtin_expect(np_percpu_on(a), NP_PERCPU_COMPILED)) { /* the thread's stacks stay empty */
+    void *p = idx < a->n_cached ? np_cpu_cache_pop(a, tc, idx) : NULL;
+    return __builtin_expect(p != NULL, 1) ? p : alloc_slow(a, size);
+  }
   np_cache_class *cc = &tc->classes[idx];
   if (__builtin_expect(np_tcache_can_pop(tc, cc), 1)) return np_tcache_pop(tc, cc);
-  if (a->percpu_active && idx < a->n_cached) { /* per-CPU caches: thread stacks stay empty */
-    void *p = np_cpu_cache_pop(a, tc, idx);
-    if (__builtin_expect(p != NULL, 1)) return p;
-  }
   return alloc_slow(a, size);
 }
 
@@ -255,7 +255,7 @@ __attribute__((noinline)) static int refused(np_allocator *a, int rc) {
 
 /* A claimed block of a cached class into a cache; 0: it goes to the arena. */
 static int cache_free(np_allocator *a, void *ptr, unsigned idx, np_block_tag tag) {
-  if (a->percpu_active) return np_cpu_cache_free(a, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE), ptr, idx);
+  if (np_percpu_on(a)) return np_cpu_cache_free(a, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE), ptr, idx);
   /* A thread that only frees gets a cache too: its frees of other threads'
    * blocks are counted there (not on a shared counter) and batched. */
   np_tcache *tc = np_tcache_get(a, NP_CACHE_FIND_OR_CREATE);
@@ -393,7 +393,7 @@ int np_free(np_allocator *a, void *ptr) {
     cls = np_handle_bitmap_idx(h);
   }
   if (__builtin_expect(!(tag & NP_TAG_OUT) || cls >= a->n_tc_classes, 0)) return free_slow(a, ptr, r);
-  if (a->percpu_active) return free_to_cpu_cache(a, tc, ptr, r, cls);
+  if (__builtin_expect(np_percpu_on(a), NP_PERCPU_COMPILED)) return free_to_cpu_cache(a, tc, ptr, r, cls);
   np_cache_class *cc = &tc->classes[cls];
   if (__builtin_expect((tag & NP_TAG_OWNER_MASK) != tc->id || cc->cap == 0, 0))
     return free_not_own(a, tc, ptr, r, cls, tag);
@@ -406,7 +406,7 @@ int np_free(np_allocator *a, void *ptr) {
 
 void np_thread_cache_flush(np_allocator *a) {
   if (a == NULL) return;
-  if (a->percpu_active) {
+  if (np_percpu_on(a)) {
     np_cpu_cache_flush_all(a, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE));
     return;
   }
@@ -456,10 +456,10 @@ static void stats_common(np_allocator *a, np_stats *out) {
   out->strategy = NP_STRATEGY_NAME;
   const char *why_not = np_percpu_unavailable_reason(); /* NULL: the strategy has none */
   out->cache_mode = a->n_cached == 0   ? "off"
-                    : a->percpu_active ? "per-CPU"
+                    : np_percpu_on(a) ? "per-CPU"
                     : why_not          ? "per-thread (per-CPU fallback)"
                                        : "per-thread";
-  out->per_cpu_unavailable = why_not && !a->percpu_active ? why_not : "";
+  out->per_cpu_unavailable = why_not && !np_percpu_on(a) ? why_not : "";
 }
 
 int np_allocator_stats(np_allocator *a, np_stats *out) {

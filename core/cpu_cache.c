@@ -57,7 +57,6 @@ int np_cpu_cache_init(np_allocator *a) {
       np_percpu_stack *s = &pc->stacks[cpu * pc->n_classes + c];
       s->slots = slot;
       s->cap = a->cache_cap[c];
-      s->lock = &pc->locks[cpu * 16];
       slot += a->cache_max_cap[c];
     }
   if (np_transfer_init(a) != NP_OK) {

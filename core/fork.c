@@ -35,7 +35,7 @@ static void lock_allocator(np_allocator *a) {
   np_lock_acquire(&a->cache_lock);
   /* Where the strategy cannot lock a CPU (-1, the same answer for every CPU)
    * no thread ever holds these locks: nothing to take. */
-  a->fork_percpu_locked = a->percpu_active && a->percpu.n_cpus > 0 &&
+  a->fork_percpu_locked = np_percpu_on(a) && a->percpu.n_cpus > 0 &&
                           np_percpu_lock_cpu(&a->percpu, 0) == 0;
   for (unsigned cpu = 1; a->fork_percpu_locked && cpu < a->percpu.n_cpus; cpu++)
     np_percpu_lock_cpu(&a->percpu, cpu);

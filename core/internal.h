@@ -12,6 +12,10 @@ extern "C" {
 
 #define NP_INTERNAL __attribute__((visibility("hidden")))
 
+/* Per-CPU caches serve a (a constant 0 where the strategy has none, so that
+ * the fast paths of the others carry no per-CPU branch). */
+static inline int np_percpu_on(const np_allocator *a) { return NP_PERCPU_COMPILED && a->percpu_active; }
+
 /* leak.c: reports (and forgets) the leak records of a, before it goes away. */
 NP_INTERNAL void np_leak_allocator_destroy(np_allocator *a);
 
@@ -313,7 +317,7 @@ static inline int np_tcache_can_pop(const np_tcache *tc, const np_cache_class *c
  * caches serve the allocator); its current one (cc->cap, grown past this by
  * cache_capacity.c) is the owner's to read and change. */
 static inline uint32_t np_tcache_base_cap(const np_allocator *a, unsigned c) {
-  return a->percpu_active ? 0 : a->cache_cap[c];
+  return np_percpu_on(a) ? 0 : a->cache_cap[c];
 }
 static inline void *np_tcache_pop(np_tcache *tc, np_cache_class *cc) { /* np_tcache_can_pop */
   tc->until_trim--;

@@ -127,7 +127,7 @@ void np_tcaches_destroy(np_allocator *a) {
  * storage): none when per-CPU caches serve the allocator (a thread's cache
  * then only binds its arena and keeps counts). */
 static uint32_t thread_max_cap(np_allocator *a, unsigned c) {
-  return a->percpu_active ? 0 : a->cache_max_cap[c];
+  return np_percpu_on(a) ? 0 : a->cache_max_cap[c];
 }
 
 static size_t tcache_layout(np_allocator *a) {

@@ -28,6 +28,10 @@
  *
  *   Per-CPU stacks (np_percpu, see common/percpu_stack.h), for strategies
  *   that cache per CPU; the others say "not available" (common/no_percpu.h):
+ *     NP_PERCPU_COMPILED                               1 where the per-CPU
+ *                                                      stacks are built in (a
+ *                                                      constant: the fast paths
+ *                                                      of the others drop them)
  *     int  np_percpu_available(void)                   usable in this process
  *     const char *np_percpu_unavailable_reason(void)   "" when available, why
  *                                                      not, or NULL: none here

@@ -8,6 +8,7 @@
 
 #include "percpu_stack.h"
 
+#define NP_PERCPU_COMPILED 0
 static inline int np_percpu_available(void) { return 0; }
 static inline void *np_percpu_pop(np_percpu *pc, unsigned cls) {
   (void)pc, (void)cls;

@@ -3,11 +3,12 @@
  * restartable sequences, and that core/cpu_cache.c sets up and maintains.
  * One stack per (CPU, cached class), in one array:
  *
- *   stacks[cpu * n_classes + class] = { count, slots, cap, lock }
+ *   stacks[cpu * n_classes + class] = { count, slots, cap, low_water }
+ *   locks[cpu * 16]                   the CPU's maintenance word (a line each)
  *
- * count is changed only by a sequence's final store (its commit). lock points
- * at the CPU's maintenance word: sequences give up while it is non-zero, so
- * another thread can trim or drain that CPU (see np_percpu_lock_cpu).
+ * count is changed only by a sequence's final store (its commit). Sequences
+ * give up while their CPU's maintenance word is non-zero, so another thread
+ * can trim or drain that CPU (see np_percpu_lock_cpu).
  * The field offsets are part of the assembly in lockfree/rseq/.
  */
 #ifndef NP_PERCPU_STACK_H
@@ -23,7 +24,7 @@ typedef struct np_percpu_stack {
   uint32_t low_water;  /* offset 20: least count since the last trim, lowered by
                           the pops inside their sequences (a heuristic: an
                           aborted pop may lower it too) */
-  uint32_t *lock;      /* offset 24 */
+  uint64_t unused;     /* offset 24: 32 bytes a stack (the assembly's shift) */
 } np_percpu_stack;
 
 typedef struct np_percpu {

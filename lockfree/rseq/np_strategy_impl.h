@@ -53,6 +53,7 @@ static inline char *np_rseq_area(void) {
   return (char *)__builtin_thread_pointer() + __rseq_offset;
 }
 
+#define NP_PERCPU_COMPILED 1
 static inline int np_percpu_available(void) { return __rseq_size > 0; }
 
 static inline int np_percpu_current_cpu(void) {
@@ -60,18 +61,26 @@ static inline int np_percpu_current_cpu(void) {
 }
 
 /* The stack of (this CPU, cls) in %rax, or a jump to `miss` when the CPU is
- * out of range or under maintenance. Inside a sequence. */
+ * out of range or under maintenance (its lock word, at locks + 64 x cpu, is
+ * found from the CPU number, so that load and the stack's go in parallel).
+ * Inside a sequence. */
 #define NP_RSEQ_FIND_STACK(miss)                                     \
   "movl " NP_STR(NP_RSEQ_CPU_ID_OFFSET) "(%[rseq]), %%eax\n\t"       \
-  "cmpl %[ncpus], %%eax\n\t"                                         \
+  "cmpl 16(%[pc]), %%eax\n\t"          /* n_cpus */                  \
   "jae %l[" #miss "]\n\t"                                            \
-  "imull %[ncls], %%eax\n\t"                                         \
+  "movl %%eax, %%ecx\n\t"                                            \
+  "shlq $6, %%rcx\n\t"                                               \
+  "addq 8(%[pc]), %%rcx\n\t"           /* locks */                   \
+  "cmpl $0, (%%rcx)\n\t"                                             \
+  "jnz %l[" #miss "]\n\t"                                            \
+  "imull 20(%[pc]), %%eax\n\t"         /* n_classes */               \
   "addl %[cls], %%eax\n\t"                                           \
   "shlq $5, %%rax\n\t"                                               \
-  "addq %[stacks], %%rax\n\t"                                        \
-  "movq 24(%%rax), %%rcx\n\t"                                        \
-  "cmpl $0, (%%rcx)\n\t"                                             \
-  "jnz %l[" #miss "]\n\t"
+  "addq (%[pc]), %%rax\n\t"            /* stacks */
+_Static_assert(offsetof(np_percpu, stacks) == 0 && offsetof(np_percpu, locks) == 8 &&
+                   offsetof(np_percpu, n_cpus) == 16 && offsetof(np_percpu, n_classes) == 20 &&
+                   sizeof(np_percpu_stack) == 32,
+               "the offsets in the sequences' assembly");
 /* Copies %rdx 8-byte entries from `from` to `to` (registers, as asm text);
  * uses r9 and r10. Inside a sequence. */
 #define NP_RSEQ_COPY(from, to)                                       \
@@ -116,7 +125,7 @@ static inline int np_percpu_current_cpu(void) {
  * (or the CPU is under maintenance). */
 static inline void *np_percpu_pop(np_percpu *pc, unsigned cls) {
   char *rseq = np_rseq_area();
-  void *out;
+  void *out; /* an output of asm goto (GCC 11, clang 11): the block stays in a register */
 retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
                                 NP_RSEQ_FIND_STACK(miss)
@@ -124,15 +133,13 @@ retry:
                                 "testq %%rcx, %%rcx\n\t"
                                 "jz %l[miss]\n\t"
                                 "movq 8(%%rax), %%rdx\n\t"         /* slots */
-                                "movq -8(%%rdx,%%rcx,8), %%r8\n\t"
-                                "movq %%r8, (%[out])\n\t"
+                                "movq -8(%%rdx,%%rcx,8), %[out]\n\t"
                                 "decq %%rcx\n\t"
                                 NP_RSEQ_LOWER_LOW_WATER
                                 "movq %%rcx, (%%rax)\n\t")         /* commit */
-                            :
-                            : [rseq] "r"(rseq), [stacks] "r"(pc->stacks), [ncpus] "r"(pc->n_cpus),
-                              [ncls] "r"(pc->n_classes), [cls] "r"(cls), [out] "r"(&out)
-                            : "rax", "rcx", "rdx", "r8", "memory", "cc"
+                            : [out] "=&r"(out)
+                            : [rseq] "r"(rseq), [pc] "r"(pc), [cls] "r"(cls)
+                            : "rax", "rcx", "rdx", "memory", "cc"
                             : aborted, miss);
   return out;
 aborted:
@@ -157,8 +164,7 @@ retry:
                                 "incq %%rcx\n\t"
                                 "movq %%rcx, (%%rax)\n\t")         /* commit */
                             :
-                            : [rseq] "r"(rseq), [stacks] "r"(pc->stacks), [ncpus] "r"(pc->n_cpus),
-                              [ncls] "r"(pc->n_classes), [cls] "r"(cls), [p] "r"(p)
+                            : [rseq] "r"(rseq), [pc] "r"(pc), [cls] "r"(cls), [p] "r"(p)
                             : "rax", "rcx", "rdx", "memory", "cc"
                             : aborted, miss);
   return 1;
@@ -190,9 +196,8 @@ retry:
                                 "addq %%rdx, %%rcx\n\t"
                                 "movq %%rcx, (%%rax)\n\t")         /* commit */
                             :
-                            : [rseq] "r"(rseq), [stacks] "r"(pc->stacks), [ncpus] "r"(pc->n_cpus),
-                              [ncls] "r"(pc->n_classes), [cls] "r"(cls), [src] "r"(src),
-                              [want] "r"(want), [pushed] "r"(&pushed)
+                            : [rseq] "r"(rseq), [pc] "r"(pc), [cls] "r"(cls),
+                              [src] "r"(src), [want] "r"(want), [pushed] "r"(&pushed)
                             : "rax", "rcx", "rdx", "r8", "r9", "r10", "memory", "cc"
                             : aborted, miss);
   return (unsigned)pushed;
@@ -224,9 +229,8 @@ retry:
                                 NP_RSEQ_LOWER_LOW_WATER
                                 "movq %%rcx, (%%rax)\n\t")         /* commit */
                             :
-                            : [rseq] "r"(rseq), [stacks] "r"(pc->stacks), [ncpus] "r"(pc->n_cpus),
-                              [ncls] "r"(pc->n_classes), [cls] "r"(cls), [dst] "r"(dst),
-                              [want] "r"(want), [popped] "r"(&popped)
+                            : [rseq] "r"(rseq), [pc] "r"(pc), [cls] "r"(cls),
+                              [dst] "r"(dst), [want] "r"(want), [popped] "r"(&popped)
                             : "rax", "rcx", "rdx", "r8", "r9", "r10", "memory", "cc"
                             : aborted, miss);
   return (unsigned)popped;
