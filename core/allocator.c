@@ -172,7 +172,7 @@ __attribute__((noinline)) static void *alloc_slow(np_allocator *a, size_t size) 
  * table load), a pop. Anything else is alloc_slow's, as a tail call. */
 void *np_alloc(np_allocator *a, size_t size) {
   const np_tls_slot *slot = &np_tls_caches[0];
-  if (__builtin_expect(a == NULL || slot->alloc != a || slot->uid != a->uid ||
+  if (__builtin_expect(a == NULL || slot->uid != a->uid ||
                            size - 1 >= (size_t)NP_LOOKUP_ENTRIES << NP_LOG2_QUANTUM, 0))
     return alloc_slow(a, size);
   np_tcache *tc = slot->tc;
@@ -346,7 +346,7 @@ int np_free(np_allocator *a, void *ptr) {
   if (__builtin_expect(a == NULL, 0)) return NP_ERR_NULL_ARGUMENT;
   if (__builtin_expect(ptr == NULL, 0)) return NP_OK;
   const np_tls_slot *slot = &np_tls_caches[0];
-  if (__builtin_expect(slot->alloc != a || slot->uid != a->uid, 0))
+  if (__builtin_expect(slot->uid != a->uid, 0))
     return free_slow(a, ptr, np_registry_get(&a->registry, ptr));
   np_tcache *tc = slot->tc;
   /* The chunk: from the thread's recent chunks, else the registry. */

@@ -251,7 +251,7 @@ extern NP_TLS np_tls_slot np_tls_caches[NP_TLS_SLOTS] NP_INTERNAL;
 /* The calling thread's cache for a (made on first use with
  * NP_CACHE_FIND_OR_CREATE); NULL when it has none. Slot 0 is checked inline. */
 static inline np_tcache *np_tcache_get(np_allocator *a, np_cache_lookup how) {
-  if (np_tls_caches[0].alloc == a && np_tls_caches[0].uid == a->uid) return np_tls_caches[0].tc;
+  if (np_tls_caches[0].uid == a->uid) return np_tls_caches[0].tc;
   return np_tcache_get_slow(a, how);
 }
 /* fork.c's view of the slot table: whether tc is the calling thread's. */

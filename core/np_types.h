@@ -346,7 +346,9 @@ typedef struct np_tcache {
 /* Whether np_tcache_get may make the calling thread a cache. */
 typedef enum np_cache_lookup { NP_CACHE_FIND, NP_CACHE_FIND_OR_CREATE } np_cache_lookup;
 
-/* A thread's way to its caches: one slot per allocator it uses. */
+/* A thread's way to its caches: one slot per allocator it uses. The uid alone
+ * names the allocator (unique in the process, never 0, so an empty slot
+ * matches none): the fast paths compare only it. */
 #define NP_TLS_SLOTS 8
 typedef struct np_tls_slot {
   struct np_allocator *alloc;
