@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "fast_path.h"
 
 #define MAX_CHUNK_SIZE ((size_t)1 << 30)
 
@@ -111,7 +111,7 @@ int np_allocator_create(const np_config *cfg, np_allocator **out) {
   }
   np_live_allocators_add(a);
   /* The default allocator is being made inside a malloc: its thread starts
-   * with a later allocation (alloc_slow), when no lock is held. */
+   * with a later allocation (np_alloc_slow), when no lock is held. */
   if (!np_default_allocator_creating()) np_purger_start(a);
   *out = a;
   return NP_OK;
@@ -150,7 +150,7 @@ static np_arena *thread_arena(np_allocator *a, np_tcache *tc) {
 
 /* Everything np_alloc does not do inline: a cache miss, no cache, per-CPU
  * caches, an uncached class, a huge block. */
-__attribute__((noinline)) static void *alloc_slow(np_allocator *a, size_t size) {
+__attribute__((noinline)) void *np_alloc_slow(np_allocator *a, size_t size) {
   if (a == NULL) {
     errno = EINVAL;
     return NULL;
@@ -168,23 +168,7 @@ __attribute__((noinline)) static void *alloc_slow(np_allocator *a, size_t size) 
   return p;
 }
 
-/* The fast path: the thread's cache (slot 0 of its table), the class (one
- * table load), a pop. Anything else is alloc_slow's, as a tail call. */
-void *np_alloc(np_allocator *a, size_t size) {
-  const np_tls_slot *slot = &np_tls_caches[0];
-  if (__builtin_expect(a == NULL || slot->uid != a->uid ||
-                           size - 1 >= (size_t)NP_LOOKUP_ENTRIES << NP_LOG2_QUANTUM, 0))
-    return alloc_slow(a, size);
-  np_tcache *tc = slot->tc;
-  unsigned idx = a->sc.size2idx_tab[(size - 1) >> NP_LOG2_QUANTUM];
-  if (__builtin_expect(np_percpu_on(a), NP_PERCPU_COMPILED)) { /* the thread's stacks stay empty */
-    void *p = idx < a->n_cached ? np_cpu_cache_pop(a, tc, idx) : NULL;
-    return __builtin_expect(p != NULL, 1) ? p : alloc_slow(a, size);
-  }
-  np_cache_class *cc = &tc->classes[idx];
-  if (__builtin_expect(np_tcache_can_pop(tc, cc), 1)) return np_tcache_pop(tc, cc);
-  return alloc_slow(a, size);
-}
+void *np_alloc(np_allocator *a, size_t size) { return np_alloc_inline(a, size); }
 
 /* Every block starts at a multiple of the quantum (16: every class is a
  * multiple of it, runs start on pages), or of the configured alignment. */
@@ -248,7 +232,7 @@ void *np_realloc(np_allocator *a, void *ptr, size_t size) {
   return moved;
 }
 
-__attribute__((noinline)) static int refused(np_allocator *a, int rc) {
+__attribute__((noinline)) int np_free_refused(np_allocator *a, int rc) {
   atomic_fetch_add_explicit(&a->invalid_frees, 1, memory_order_relaxed);
   return rc;
 }
@@ -267,23 +251,23 @@ static int cache_free(np_allocator *a, void *ptr, unsigned idx, np_block_tag tag
  * normal block, another thread's block, per-CPU caches, a full cache, an
  * uncached class, a bad pointer. What the fast path found (the region) comes
  * along; the block is found once, here, and goes down to the arena as it is. */
-__attribute__((noinline)) static int free_slow(np_allocator *a, void *ptr, np_region *r) {
-  if (r == NULL) return refused(a, NP_ERR_FOREIGN_POINTER);
+__attribute__((noinline)) int np_free_slow(np_allocator *a, void *ptr, np_region *r) {
+  if (r == NULL) return np_free_refused(a, NP_ERR_FOREIGN_POINTER);
   if (r->kind != NP_REGION_CHUNK) {
     int rc = np_arena_free_huge(r->arena, r, ptr);
-    return rc == NP_OK ? rc : refused(a, rc);
+    return rc == NP_OK ? rc : np_free_refused(a, rc);
   }
   np_block_ref ref;
   int rc = np_chunk_find_block(a, (np_chunk *)r, ptr, &ref);
-  if (rc != NP_OK) return refused(a, rc);
+  if (rc != NP_OK) return np_free_refused(a, rc);
   np_block_tag tag = NP_LOAD(ref.tag);
-  if (!(tag & NP_TAG_OUT)) return refused(a, NP_ERR_DOUBLE_FREE); /* the arena's */
+  if (!(tag & NP_TAG_OUT)) return np_free_refused(a, NP_ERR_DOUBLE_FREE); /* the arena's */
   if (ref.size_idx < a->n_cached) {
-    if (!np_block_claim(a, ptr)) return refused(a, NP_ERR_DOUBLE_FREE); /* cached */
+    if (!np_block_claim(a, ptr)) return np_free_refused(a, NP_ERR_DOUBLE_FREE); /* cached */
     if (cache_free(a, ptr, ref.size_idx, tag)) return NP_OK;
   }
   rc = np_arena_free_block(r->arena, ptr, &ref);
-  return rc == NP_OK ? rc : refused(a, rc);
+  return rc == NP_OK ? rc : np_free_refused(a, rc);
 }
 
 /* A claimed block of a live run (the fast path validated it) that no cache
@@ -292,20 +276,20 @@ static int claimed_to_arena(np_allocator *a, np_region *r, void *ptr) {
   np_block_ref ref;
   np_chunk_find_block(a, (np_chunk *)r, ptr, &ref);
   int rc = np_arena_free_block(r->arena, ptr, &ref);
-  return rc == NP_OK ? rc : refused(a, rc);
+  return rc == NP_OK ? rc : np_free_refused(a, rc);
 }
 
 /* A claimed block for the caller's own full stack (np_tcache_push_full). */
-__attribute__((noinline)) static int push_on_full(np_allocator *a, np_tcache *tc, void *ptr, np_region *r,
-                                                   unsigned idx) {
+__attribute__((noinline)) int np_free_push_on_full(np_allocator *a, np_tcache *tc, void *ptr, np_region *r,
+                                                  unsigned idx) {
   if (np_tcache_push_full(tc, idx, ptr)) return NP_OK;
   return claimed_to_arena(a, r, ptr); /* (a class without a cache never gets here) */
 }
 
 /* A claimed block whose CPU stack was full: np_cpu_cache_free drains it (or
  * finds the CPU under maintenance: the arena). */
-__attribute__((noinline)) static int free_to_cpu_cache_slow(np_allocator *a, np_tcache *tc, void *ptr,
-                                                             np_region *r, unsigned idx) {
+__attribute__((noinline)) int np_free_to_cpu_cache_slow(np_allocator *a, np_tcache *tc, void *ptr,
+                                                       np_region *r, unsigned idx) {
   if (np_cpu_cache_free(a, tc, ptr, idx)) return NP_OK;
   return claimed_to_arena(a, r, ptr); /* the CPU is under maintenance */
 }
@@ -315,94 +299,16 @@ __attribute__((noinline)) static int free_to_cpu_cache_slow(np_allocator *a, np_
  * through this thread's outbox where the strategy batches), or a class
  * without room. What the fast path found comes along: the block is not looked
  * up again, nor the caller's cache. */
-__attribute__((noinline)) static int free_not_own(np_allocator *a, np_tcache *tc, void *ptr, np_region *r,
-                                                   unsigned cls, np_block_tag tag) {
-  if (cls >= a->n_cached) return free_slow(a, ptr, r); /* an uncached class: the arena's */
-  if (!np_block_claim(a, ptr)) return refused(a, NP_ERR_DOUBLE_FREE);
+__attribute__((noinline)) int np_free_not_own(np_allocator *a, np_tcache *tc, void *ptr, np_region *r,
+                                             unsigned cls, np_block_tag tag) {
+  if (cls >= a->n_cached) return np_free_slow(a, ptr, r); /* an uncached class: the arena's */
+  if (!np_block_claim(a, ptr)) return np_free_refused(a, NP_ERR_DOUBLE_FREE);
   if (np_tcache_free_slow(a, tc, ptr, cls, tag)) return NP_OK;
   return claimed_to_arena(a, r, ptr); /* its owner is gone, or its queue full */
 }
 
-/* The fast path's end with per-CPU caches: a validated small block. */
-static inline int free_to_cpu_cache(np_allocator *a, np_tcache *tc, void *ptr, np_region *r, unsigned idx) {
-  if (__builtin_expect(idx >= a->n_cached, 0)) return free_slow(a, ptr, r);
-  if (__builtin_expect(!np_block_claim(a, ptr), 0)) return refused(a, NP_ERR_DOUBLE_FREE);
-  if (__builtin_expect(np_cpu_cache_push(a, tc, idx, ptr), 1)) return NP_OK;
-  return free_to_cpu_cache_slow(a, tc, ptr, r, idx);
-}
-
-/*
- * Free by pointer, the fast path, for a block of a cached class going onto
- * the caller's own cache: the chunk (one of the thread's recent chunks, or the registry:
- * root, leaf), the chunk's page map entry (one 32-byte load: the run handle, and
- * a small run's tags, element count, class and magic), the element (a
- * multiplication) or the normal run, and its tag (out of the arena, and whose), the thread's
- * cache; then the
- * claim, one atomic swap of the free mark in the block itself, and a push.
- * Nothing is written before the block is known to be a live one. Anything
- * else is free_slow's, as a tail call, with the region found.
- */
-int np_free(np_allocator *a, void *ptr) {
-  if (__builtin_expect(a == NULL, 0)) return NP_ERR_NULL_ARGUMENT;
-  if (__builtin_expect(ptr == NULL, 0)) return NP_OK;
-  const np_tls_slot *slot = &np_tls_caches[0];
-  if (__builtin_expect(slot->uid != a->uid, 0))
-    return free_slow(a, ptr, np_registry_get(&a->registry, ptr));
-  np_tcache *tc = slot->tc;
-  /* The chunk: from the thread's recent chunks, else the registry. */
-  uintptr_t key = (uintptr_t)ptr >> a->registry.shift;
-  np_region *r;
-  uint64_t epoch = atomic_load_explicit(&a->chunk_epoch, memory_order_acquire);
-  unsigned k = (unsigned)key & (NP_RECENT_CHUNKS - 1);
-  if (__builtin_expect(tc->recent_chunks[k].key == key && tc->chunk_epoch == epoch, 1)) {
-    r = &tc->recent_chunks[k].chunk->region;
-  } else {
-    r = np_registry_get(&a->registry, ptr);
-    if (__builtin_expect(r == NULL || r->kind != NP_REGION_CHUNK, 0)) return free_slow(a, ptr, r);
-    if (tc->chunk_epoch != epoch) {
-      memset(tc->recent_chunks, 0, sizeof tc->recent_chunks);
-      tc->chunk_epoch = epoch;
-    }
-    tc->recent_chunks[k].key = key;
-    tc->recent_chunks[k].chunk = (np_chunk *)r;
-  }
-  const np_chunk *c = (const np_chunk *)r;
-  const unsigned page_shift = a->sc.page_shift;
-  size_t off = (uintptr_t)ptr & a->chunk_mask;
-  const np_page_entry *e = &c->map[off >> page_shift];
-  uint64_t h = NP_LOAD(&e->handle);
-  size_t run_start = (size_t)np_handle_offset(h) << page_shift;
-  np_block_tag tag;
-  unsigned cls;
-  if (__builtin_expect(np_handle_is_subpage(h), 1)) { /* small: the element of the subpage */
-    /* One multiplication gives the element (the high half: run_off /
-     * elem_size) and whether run_off is its start (the low half below the
-     * magic: Lemire, Kaser and Kurz's divisibility test, exact for 32-bit
-     * offsets). */
-    uint32_t run_off = (uint32_t)(off - run_start);
-    uint64_t magic = NP_LOAD(&e->elem_magic);
-    uint32_t max_elems = NP_LOAD(&e->max_elems);
-    unsigned __int128 q = (unsigned __int128)magic * run_off;
-    uint32_t idx = (uint32_t)(q >> 64);
-    tag = NP_LOAD(&NP_LOAD(&e->tags)[idx < max_elems ? idx : 0]);
-    if (__builtin_expect((uint64_t)q >= magic || idx >= max_elems, 0)) return free_slow(a, ptr, r);
-    cls = NP_LOAD(&e->size_idx);
-  } else { /* normal: the run itself (a free page, or not its start: the slow path says why) */
-    if (__builtin_expect(h == 0 || off != run_start, 0)) return free_slow(a, ptr, r);
-    tag = NP_LOAD(&c->run_tags[np_handle_offset(h)]);
-    cls = np_handle_bitmap_idx(h);
-  }
-  if (__builtin_expect(!(tag & NP_TAG_OUT) || cls >= a->n_tc_classes, 0)) return free_slow(a, ptr, r);
-  if (__builtin_expect(np_percpu_on(a), NP_PERCPU_COMPILED)) return free_to_cpu_cache(a, tc, ptr, r, cls);
-  np_cache_class *cc = &tc->classes[cls];
-  if (__builtin_expect((tag & NP_TAG_OWNER_MASK) != tc->id || cc->cap == 0, 0))
-    return free_not_own(a, tc, ptr, r, cls, tag);
-  if (__builtin_expect(!np_block_claim(a, ptr), 0)) return refused(a, NP_ERR_DOUBLE_FREE);
-  if (__builtin_expect(cc->count >= cc->cap, 0)) return push_on_full(a, tc, ptr, r, cls);
-  cc->stack[cc->count++] = ptr;
-  NP_STORE(&cc->pushes, cc->pushes + 1);
-  return NP_OK;
-}
+/* The API's entry points are the inline fast paths (fast_path.h). */
+int np_free(np_allocator *a, void *ptr) { return np_free_inline(a, ptr); }
 
 void np_thread_cache_flush(np_allocator *a) {
   if (a == NULL) return;

@@ -30,7 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "fast_path.h"
 
 /* ---- The reserve ------------------------------------------------------------- */
 
@@ -112,13 +112,13 @@ static int total_bytes(size_t count, size_t size, size_t *total) {
 
 void *npool_malloc(size_t size) {
   np_allocator *a = np_default_allocator_inline();
-  return a ? np_alloc(a, size) : without_allocator(0, size);
+  return a ? np_alloc_inline(a, size) : without_allocator(0, size);
 }
 
 void npool_free(void *ptr) {
   if (ptr == NULL || in_reserve(ptr)) return;
   np_allocator *a = np_default_allocator_inline();
-  int rc = a ? np_free(a, ptr) : NP_ERR_FOREIGN_POINTER;
+  int rc = a ? np_free_inline(a, ptr) : NP_ERR_FOREIGN_POINTER;
   if (rc != NP_OK) report_invalid(a, "free", ptr, np_strerror(rc));
 }
 
