@@ -23,14 +23,19 @@ NP_INTERNAL int np_free_not_own(np_allocator *a, np_tcache *tc, void *ptr, np_re
                                 np_block_tag tag);
 
 /* The fast path: the thread's cache (slot 0 of its table), the class (one
- * table load), a pop. Anything else is np_alloc_slow's, as a tail call. */
+ * table load up to 4 KiB, the log2 formula past it), a pop. Anything else is
+ * np_alloc_slow's, as a tail call. */
 static inline void *np_alloc_inline(np_allocator *a, size_t size) {
   const np_tls_slot *slot = &np_tls_caches[0];
-  if (__builtin_expect(a == NULL || slot->uid != a->uid ||
-                           size - 1 >= (size_t)NP_LOOKUP_ENTRIES << NP_LOG2_QUANTUM, 0))
+  if (__builtin_expect(a == NULL || slot->uid != a->uid, 0)) return np_alloc_slow(a, size);
+  unsigned idx;
+  if (__builtin_expect(size - 1 < (size_t)NP_LOOKUP_ENTRIES << NP_LOG2_QUANTUM, 1))
+    idx = a->sc.size2idx_tab[(size - 1) >> NP_LOG2_QUANTUM];
+  else if (size - 1 < a->inline_max_size) /* (size 0 wraps: the slow path's) */
+    idx = np_size_class_past_table(size);
+  else
     return np_alloc_slow(a, size);
   np_tcache *tc = slot->tc;
-  unsigned idx = a->sc.size2idx_tab[(size - 1) >> NP_LOG2_QUANTUM];
   if (__builtin_expect(np_percpu_on(a), NP_PERCPU_COMPILED)) { /* the thread's stacks stay empty */
     void *p = idx < a->n_cached ? np_cpu_cache_pop(a, tc, idx) : NULL;
     return __builtin_expect(p != NULL, 1) ? p : np_alloc_slow(a, size);

@@ -409,6 +409,9 @@ struct np_allocator {
   unsigned n_tc_classes;                      /* classes a thread cache has: n_cached, or
                                                  every class of the size table, so that
                                                  np_alloc indexes without a bound check */
+  size_t inline_max_size;                     /* np_alloc finds the class of sizes past
+                                                 the lookup table inline up to this (the
+                                                 last class a cache has; 0: none) */
   uint32_t cache_cap[NP_MAX_SIZE_CLASSES];    /* a class's configured capacity ... */
   uint32_t cache_max_cap[NP_MAX_SIZE_CLASSES]; /* ... and what it may grow to (cache_capacity.c) */
   NP_ATOMIC(np_tcache *) *tcaches;            /* [NP_MAX_THREAD_CACHES] by id - 1 */

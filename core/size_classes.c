@@ -52,14 +52,13 @@ unsigned np_size_to_index_compute(const np_size_classes *sc, size_t size) {
   if (size == 0) return 0;
   if (size > sc->chunk_size) return sc->n_sizes;
   size = align_up(size, sc->alignment);
-  /* x: log2 of the power of two at or above size. */
+  /* x: log2 of the power of two at or above size. Below 2^lo the classes
+   * are the quantum's multiples (the first group); from there on, groups of
+   * 2^NP_LOG2_SIZE_CLASS_GROUP per doubling. */
   unsigned x = log2_floor(((uint64_t)size << 1) - 1);
   const unsigned lo = NP_LOG2_SIZE_CLASS_GROUP + NP_LOG2_QUANTUM + 1;
-  unsigned shift = x < lo ? 0 : x - (NP_LOG2_SIZE_CLASS_GROUP + NP_LOG2_QUANTUM);
-  unsigned group = shift << NP_LOG2_SIZE_CLASS_GROUP;
-  unsigned log2_delta = x < lo ? NP_LOG2_QUANTUM : x - NP_LOG2_SIZE_CLASS_GROUP - 1;
-  unsigned mod = (unsigned)(((size - 1) >> log2_delta) & ((1u << NP_LOG2_SIZE_CLASS_GROUP) - 1));
-  return group + mod;
+  if (x < lo) return (unsigned)((size - 1) >> NP_LOG2_QUANTUM);
+  return np_size_class_past_table(size);
 }
 
 unsigned np_size_to_index(const np_size_classes *sc, size_t size) {

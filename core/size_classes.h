@@ -65,6 +65,16 @@ static inline unsigned np_size_class(const np_size_classes *sc, size_t size) {
   return np_size_to_index(sc, size);
 }
 
+/* The class of a size past the lookup table (4 KiB < size <= chunk size) by
+ * the log2 formula, with no rounding to the alignment: exact for alignments
+ * up to 1 KiB, of which every class there is a multiple. Inline in np_alloc. */
+static inline unsigned np_size_class_past_table(size_t size) {
+  unsigned x = 63u - (unsigned)__builtin_clzll(((uint64_t)size << 1) - 1); /* log2, rounded up */
+  unsigned group = (x - (NP_LOG2_SIZE_CLASS_GROUP + NP_LOG2_QUANTUM)) << NP_LOG2_SIZE_CLASS_GROUP;
+  unsigned log2_delta = x - NP_LOG2_SIZE_CLASS_GROUP - 1;
+  return group + (unsigned)(((size - 1) >> log2_delta) & ((1u << NP_LOG2_SIZE_CLASS_GROUP) - 1));
+}
+
 /* The same computed with the log2 formula only (no table): for tests. */
 unsigned np_size_to_index_compute(const np_size_classes *sc, size_t size);
 

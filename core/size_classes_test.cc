@@ -141,4 +141,19 @@ TEST(SizeClasses, AlignmentRoundsEveryClass) {
   }
 }
 
+// np_alloc's inline class past the table: the same as np_size_to_index for
+// every size from the table's end to the chunk size, for alignments up to
+// 1 KiB (np_alloc uses it only then).
+TEST(SizeClasses, PastTableFormulaMatchesIndex) {
+  for (size_t alignment : {0, 16, 64, 1024})
+    for (unsigned max_order : {0, 4, 9, 11}) {
+      np_size_classes sc = Make(8192, max_order, alignment);
+      for (size_t size = sc.lookup_max_size + 1; size <= sc.chunk_size; size++) {
+        ASSERT_EQ(np_size_class_past_table(size), np_size_to_index(&sc, size))
+            << "size " << size << " alignment " << alignment << " max_order " << max_order;
+        if (size > (1u << 20)) size += 4095;  // every 4 KiB past 1 MiB
+      }
+    }
+}
+
 }  // namespace

@@ -102,6 +102,7 @@ void np_tcaches_init(np_allocator *a) {
   np_cache_capacity_init(a);
   unsigned n = a->n_cached > table_classes ? a->n_cached : table_classes;
   a->n_tc_classes = n > a->sc.n_small ? n : a->sc.n_small;
+  a->inline_max_size = a->sc.alignment <= 1024 ? np_index_to_size(&a->sc, a->n_tc_classes - 1) : 0;
   np_lock_init(&a->cache_lock);
   np_fork_handlers_register();
   np_thread_slots_register(a);
