@@ -65,7 +65,9 @@ static inline int np_free_to_cpu_cache(np_allocator *a, np_tcache *tc, void *ptr
  * Nothing is written before the block is known to be a live one. Anything
  * else is np_free_slow's, as a tail call, with the region found.
  */
-static inline int np_free_inline(np_allocator *a, void *ptr) {
+/* (always inline: GCC would otherwise keep it a function of its own, that
+ * np_free and free jump to) */
+static inline __attribute__((always_inline)) int np_free_inline(np_allocator *a, void *ptr) {
   if (__builtin_expect(a == NULL, 0)) return NP_ERR_NULL_ARGUMENT;
   if (__builtin_expect(ptr == NULL, 0)) return NP_OK;
   const np_tls_slot *slot = &np_tls_caches[0];
@@ -121,9 +123,10 @@ static inline int np_free_inline(np_allocator *a, void *ptr) {
   if (__builtin_expect((tag & NP_TAG_OWNER_MASK) != tc->id || cc->cap == 0, 0))
     return np_free_not_own(a, tc, ptr, r, cls, tag);
   if (__builtin_expect(!np_block_claim(a, ptr), 0)) return np_free_refused(a, NP_ERR_DOUBLE_FREE);
-  if (__builtin_expect(cc->count >= cc->cap, 0)) return np_free_push_on_full(a, tc, ptr, r, cls);
-  cc->stack[cc->count++] = ptr;
-  NP_STORE(&cc->pushes, cc->pushes + 1);
+  uint32_t n = cc->count;
+  if (__builtin_expect(n >= cc->cap, 0)) return np_free_push_on_full(a, tc, ptr, r, cls);
+  cc->stack[n] = ptr;
+  NP_STORE(&cc->count, n + 1); /* (not counted: np_tcache_own_pushes derives it) */
   return NP_OK;
 }
 

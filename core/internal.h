@@ -321,18 +321,21 @@ static inline uint32_t np_tcache_base_cap(const np_allocator *a, unsigned c) {
 }
 static inline void *np_tcache_pop(np_tcache *tc, np_cache_class *cc) { /* np_tcache_can_pop */
   tc->until_trim--;
-  uint32_t n = --cc->count;
+  uint32_t n = cc->count - 1;
+  NP_STORE(&cc->count, n);
   void *p = cc->stack[n];
   if (n < cc->low_water) cc->low_water = n;
   NP_STORE(&cc->hits, cc->hits + 1);
   np_block_unmark(p);
   return p;
 }
+NP_INTERNAL uint64_t np_tcache_own_pushes(const np_allocator *a, const np_cache_class *cc);
 static inline int np_tcache_push(np_tcache *tc, unsigned idx, void *p) {
   np_cache_class *cc = &tc->classes[idx];
-  if (__builtin_expect(cc->count >= cc->cap, 0)) return 0;
-  cc->stack[cc->count++] = p;
-  NP_STORE(&cc->pushes, cc->pushes + 1);
+  uint32_t n = cc->count;
+  if (__builtin_expect(n >= cc->cap, 0)) return 0;
+  cc->stack[n] = p;
+  NP_STORE(&cc->count, n + 1); /* (a push: counted by np_tcache_own_pushes) */
   return 1;
 }
 

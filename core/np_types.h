@@ -303,12 +303,15 @@ typedef struct __attribute__((aligned(256))) np_cache_class {
   /* What np_alloc and np_free touch, first. 256-byte aligned: the class
    * index becomes a shift. */
   void **stack;            /* owner only; every entry carries its free mark */
-  uint32_t count, cap;
+  uint32_t count, cap;     /* (count: owner-written, __atomic stores; stats read it) */
   uint32_t low_water;      /* least count since the last trim: entries nobody used */
   uint32_t refill;         /* blocks taken from the arena per miss */
   /* Owner-written, read by stats (blocks cached = pushes + remote_out of every
-   * cache + refilled - hits - flushed): */
+   * cache + refilled - hits - flushed). The owner's pushes on its own stack
+   * are not counted as they happen (np_tcache_own_pushes derives them);
+   * `pushes` counts those onto per-CPU stacks. */
   uint64_t hits, pushes, refilled, flushed;
+  uint64_t count_offset;   /* what moved count other than pushes and hits */
   uint64_t remote_out;     /* this thread's frees into other threads' queues */
   uint64_t hits_at_trim;   /* hits when the class was last trimmed */
   np_remote remote;        /* blocks freed by other threads (at most cap) */

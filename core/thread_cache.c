@@ -178,6 +178,25 @@ np_tcache *np_tcache_acquire(np_allocator *a) {
   return tc;
 }
 
+/* ---- Counting the owner's pushes ------------------------------------------------ */
+
+/* The owner's frees onto its own stack are not counted one by one (that store
+ * was a tenth of a same-thread pair): with the pops counted (hits), they are
+ * what the stack's count says, less what else moved it (count_offset: refills
+ * and remote blocks in, flushes out). Per-CPU caches leave the thread's
+ * stacks empty and count their pushes. Read by stats on any thread: a
+ * snapshot of three counters, as exact as the other counts there. */
+uint64_t np_tcache_own_pushes(const np_allocator *a, const np_cache_class *cc) {
+  uint64_t n = NP_LOAD(&cc->pushes);
+  if (!np_percpu_on(a)) n += NP_LOAD(&cc->count) + NP_LOAD(&cc->hits) - NP_LOAD(&cc->count_offset);
+  return n;
+}
+
+/* Blocks put on (delta > 0) or taken off the stack other than by a push or a pop. */
+static void count_moved(np_cache_class *cc, int64_t delta) {
+  NP_STORE(&cc->count_offset, cc->count_offset + (uint64_t)delta);
+}
+
 /* ---- Giving blocks back to the arena ------------------------------------------ */
 
 static void give_back(np_tcache *tc, np_cache_class *cc, void *const *blocks, unsigned n) {
@@ -225,7 +244,8 @@ static void flush_stack(np_tcache *tc, np_cache_class *cc, uint32_t n) {
   uint32_t take = n < cc->count ? n : cc->count;
   give_back(tc, cc, cc->stack, take);
   memmove(cc->stack, cc->stack + take, (cc->count - take) * sizeof(void *));
-  cc->count -= take;
+  count_moved(cc, -(int64_t)take);
+  NP_STORE(&cc->count, cc->count - take);
   if (cc->low_water > cc->count) cc->low_water = cc->count;
 }
 
@@ -282,7 +302,8 @@ static void drop_stacks(np_tcache *tc) {
   for (unsigned c = 0; c < tc->alloc->n_cached; c++) {
     np_cache_class *cc = &tc->classes[c];
     NP_STORE(&cc->flushed, cc->flushed + cc->count);
-    cc->count = 0;
+    count_moved(cc, -(int64_t)cc->count);
+    NP_STORE(&cc->count, 0);
   }
 }
 
@@ -297,8 +318,8 @@ void np_tcache_retire(np_tcache *tc, np_retire_how how) {
   np_lock_acquire(&a->cache_lock);
   for (unsigned c = 0; c < a->n_cached; c++) { /* keep the counts for stats */
     np_cache_class *cc = &tc->classes[c];
+    a->retired_pushes[c] += np_tcache_own_pushes(a, cc) + cc->remote_out;
     a->retired_hits[c] += cc->hits;
-    a->retired_pushes[c] += cc->pushes + cc->remote_out;
     a->retired_flushed[c] += cc->flushed;
     a->retired_refilled[c] += cc->refilled;
     NP_STORE(&cc->refilled, 0);
@@ -306,6 +327,7 @@ void np_tcache_retire(np_tcache *tc, np_retire_how how) {
     NP_STORE(&cc->pushes, 0);
     NP_STORE(&cc->flushed, 0);
     NP_STORE(&cc->remote_out, 0);
+    NP_STORE(&cc->count_offset, 0);
     cc->hits_at_trim = 0;
     cc->low_water = 0;
     cc->cap = np_tcache_base_cap(a, c); /* empty: back to the configured capacity */
@@ -327,7 +349,10 @@ void *np_tcache_alloc_miss(np_tcache *tc, unsigned idx) {
   /* Frees by other threads, all at once: onto the stack (they are marked), and
    * what does not fit back to the arena. */
   void *p = np_remote_take_all(&cc->remote);
-  for (; p && cc->count < cc->cap; p = np_remote_next(p)) cc->stack[cc->count] = p, cc->count++;
+  uint32_t n = cc->count;
+  for (; p && n < cc->cap; p = np_remote_next(p)) cc->stack[n++] = p;
+  count_moved(cc, n - cc->count);
+  NP_STORE(&cc->count, n);
   if (p) give_back_list(tc, cc, p);
   if (cc->count) return np_tcache_pop(tc, cc);
   /* A batch from the arena: one for the caller, the rest marked and cached. */
@@ -336,8 +361,10 @@ void *np_tcache_alloc_miss(np_tcache *tc, unsigned idx) {
   if (got == 0) return NULL;
   for (unsigned i = got; i-- > 1;) {
     np_block_mark(tc->alloc, batch[i]);
-    cc->stack[cc->count++] = batch[i];
+    cc->stack[cc->count + (got - 1 - i)] = batch[i];
   }
+  NP_STORE(&cc->count, cc->count + (got - 1));
+  count_moved(cc, got); /* the stack's got - 1, and the hit below */
   NP_STORE(&cc->refilled, cc->refilled + got);
   NP_STORE(&cc->hits, cc->hits + 1);
   np_block_unmark(batch[0]);
@@ -412,7 +439,7 @@ void np_tcache_stats_add(np_allocator *a, np_stats *out) {
     for (unsigned i = 0; i < a->tcache_count; i++) {
       np_cache_class *cc = &atomic_load_explicit(&a->tcaches[i], memory_order_acquire)->classes[c];
       hits += NP_LOAD(&cc->hits);
-      pushes += NP_LOAD(&cc->pushes) + NP_LOAD(&cc->remote_out);
+      pushes += np_tcache_own_pushes(a, cc) + NP_LOAD(&cc->remote_out);
       flushed += NP_LOAD(&cc->flushed);
       refilled += NP_LOAD(&cc->refilled);
     }
