@@ -10,6 +10,7 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -247,6 +248,24 @@ TEST_F(BadFree, WildPointers) {
   // The allocator's own (metadata) memory is not a block either.
   ExpectRefused(a_.get(), {NP_ERR_FOREIGN_POINTER}, 16);
   EXPECT_EQ(g_static_variable, 42);
+}
+
+// Regression: a thread's first free with this allocator, of a pointer whose
+// chunk key is 0 (any address below the first chunk), once read an empty
+// recent-chunk entry (key 0, no chunk) as a hit and crashed.
+TEST(BadFreeFirst, LowPointerBeforeAnyFreeIsRefused) {
+  for (uintptr_t bad : {uintptr_t{16}, uintptr_t{4096}, uintptr_t{kChunk - 16}}) {
+    AllocPtr a = Make(np_config_default());
+    ASSERT_TRUE(a);
+    // A new thread: the allocator takes its slot 0, the fast path's.
+    std::thread([&] {
+      void* p = np_alloc(a.get(), 64);  // the thread's cache, and nothing freed yet
+      ASSERT_NE(p, nullptr);
+      EXPECT_EQ(np_free(a.get(), reinterpret_cast<void*>(bad)), NP_ERR_FOREIGN_POINTER) << bad;
+      EXPECT_EQ(np_free(a.get(), p), NP_OK);
+    }).join();
+    EXPECT_EQ(Stats(a.get()).invalid_frees, 1u);
+  }
 }
 
 TEST_F(BadFree, InsideSmallBlock) {

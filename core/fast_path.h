@@ -8,7 +8,6 @@
 #ifndef NP_FAST_PATH_H
 #define NP_FAST_PATH_H
 
-#include <string.h>
 
 #include "internal.h"
 
@@ -84,10 +83,7 @@ static inline __attribute__((always_inline)) int np_free_inline(np_allocator *a,
   } else {
     r = np_registry_get(&a->registry, ptr);
     if (__builtin_expect(r == NULL || r->kind != NP_REGION_CHUNK, 0)) return np_free_slow(a, ptr, r);
-    if (tc->chunk_epoch != epoch) {
-      memset(tc->recent_chunks, 0, sizeof tc->recent_chunks);
-      tc->chunk_epoch = epoch;
-    }
+    if (tc->chunk_epoch != epoch) np_tcache_forget_chunks(tc, epoch);
     tc->recent_chunks[k].key = key;
     tc->recent_chunks[k].chunk = (np_chunk *)r;
   }

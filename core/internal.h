@@ -330,6 +330,11 @@ static inline void *np_tcache_pop(np_tcache *tc, np_cache_class *cc) { /* np_tca
   return p;
 }
 NP_INTERNAL uint64_t np_tcache_own_pushes(const np_allocator *a, const np_cache_class *cc);
+/* Empties tc's recent chunks, valid from now on for the allocator's epoch. */
+static inline void np_tcache_forget_chunks(np_tcache *tc, uint64_t epoch) {
+  for (int i = 0; i < NP_RECENT_CHUNKS; i++) tc->recent_chunks[i].key = NP_NO_CHUNK_KEY;
+  tc->chunk_epoch = epoch;
+}
 static inline int np_tcache_push(np_tcache *tc, unsigned idx, void *p) {
   np_cache_class *cc = &tc->classes[idx];
   uint32_t n = cc->count;

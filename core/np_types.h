@@ -318,6 +318,7 @@ typedef struct __attribute__((aligned(256))) np_cache_class {
 } np_cache_class;
 
 #define NP_RECENT_CHUNKS 4 /* a power of two */
+#define NP_NO_CHUNK_KEY UINTPTR_MAX
 
 /* A freeing thread's batch of blocks for one owner's class, waiting for one
  * handover (remote_outbox.c); linked from first by their first words. */
@@ -338,7 +339,8 @@ typedef struct np_tcache {
   size_t grown;                   /* capacity bytes its classes grew (cache_capacity.c) */
   /* The chunks this thread freed into last (jemalloc's rtree cache idea): a
    * free that finds its chunk here skips the registry. Valid while the
-   * allocator's chunk_epoch (bumped by every chunk deletion) is chunk_epoch. */
+   * allocator's chunk_epoch (bumped by every chunk deletion) is chunk_epoch;
+   * an empty entry's key is NP_NO_CHUNK_KEY, which no address gives. */
   uint64_t chunk_epoch;
   struct { uintptr_t key; np_chunk *chunk; } recent_chunks[NP_RECENT_CHUNKS];
   uint16_t id;                    /* 1..NP_MAX_THREAD_CACHES, the owner tag */

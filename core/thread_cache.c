@@ -172,6 +172,8 @@ np_tcache *np_tcache_acquire(np_allocator *a) {
   np_lock_release(&a->cache_lock);
   if (tc == NULL) return NULL;
   tc->until_trim = a->cfg.cache_trim_interval;
+  /* (a zeroed entry would be a hit for the addresses of key 0, below the first chunk) */
+  np_tcache_forget_chunks(tc, atomic_load_explicit(&a->chunk_epoch, memory_order_acquire));
   tc->arena = np_arena_least_used(a);
   atomic_fetch_add_explicit(&tc->arena->bound_threads, 1, memory_order_relaxed);
   atomic_store_explicit(&tc->alive, 1, memory_order_seq_cst);
