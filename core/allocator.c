@@ -249,9 +249,11 @@ static int cache_free(np_allocator *a, void *ptr, unsigned idx, np_block_tag tag
 
 /* Every free that is not a push on the caller's own cache: a huge block, a
  * normal block, another thread's block, per-CPU caches, a full cache, an
- * uncached class, a bad pointer. What the fast path found (the region) comes
- * along; the block is found once, here, and goes down to the arena as it is. */
-__attribute__((noinline)) int np_free_slow(np_allocator *a, void *ptr, np_region *r) {
+ * uncached class, a bad pointer. The block is found here (the fast path's
+ * findings are not kept: what fails it is rare, or pays the arena's locks) and
+ * goes down to the arena as it is. */
+__attribute__((noinline)) int np_free_slow(np_allocator *a, void *ptr) {
+  np_region *r = np_registry_get(&a->registry, ptr);
   if (r == NULL) return np_free_refused(a, NP_ERR_FOREIGN_POINTER);
   if (r->kind != NP_REGION_CHUNK) {
     int rc = np_arena_free_huge(r->arena, r, ptr);
@@ -271,8 +273,10 @@ __attribute__((noinline)) int np_free_slow(np_allocator *a, void *ptr, np_region
 }
 
 /* A claimed block of a live run (the fast path validated it) that no cache
- * takes: the arena's. Only the arena's own record of it is looked up. */
-static int claimed_to_arena(np_allocator *a, np_region *r, void *ptr) {
+ * takes: the arena's. Only the arena's own record of it is looked up (its
+ * chunk stays: the block is still out of the arena). */
+static int claimed_to_arena(np_allocator *a, void *ptr) {
+  np_region *r = np_registry_get(&a->registry, ptr);
   np_block_ref ref;
   np_chunk_find_block(a, (np_chunk *)r, ptr, &ref);
   int rc = np_arena_free_block(r->arena, ptr, &ref);
@@ -280,31 +284,29 @@ static int claimed_to_arena(np_allocator *a, np_region *r, void *ptr) {
 }
 
 /* A claimed block for the caller's own full stack (np_tcache_push_full). */
-__attribute__((noinline)) int np_free_push_on_full(np_allocator *a, np_tcache *tc, void *ptr, np_region *r,
-                                                  unsigned idx) {
+__attribute__((noinline)) int np_free_push_on_full(np_allocator *a, np_tcache *tc, void *ptr, unsigned idx) {
   if (np_tcache_push_full(tc, idx, ptr)) return NP_OK;
-  return claimed_to_arena(a, r, ptr); /* (a class without a cache never gets here) */
+  return claimed_to_arena(a, ptr); /* a capacity of 0 (a class without a cache never gets here) */
 }
 
 /* A claimed block whose CPU stack was full: np_cpu_cache_free drains it (or
  * finds the CPU under maintenance: the arena). */
 __attribute__((noinline)) int np_free_to_cpu_cache_slow(np_allocator *a, np_tcache *tc, void *ptr,
-                                                       np_region *r, unsigned idx) {
+                                                       unsigned idx) {
   if (np_cpu_cache_free(a, tc, ptr, idx)) return NP_OK;
-  return claimed_to_arena(a, r, ptr); /* the CPU is under maintenance */
+  return claimed_to_arena(a, ptr); /* the CPU is under maintenance */
 }
 
 /* A validated block of a thread-cache class that is not a push on the
  * caller's own stack: another thread's block (it goes to its owner's queue,
- * through this thread's outbox where the strategy batches), or a class
- * without room. What the fast path found comes along: the block is not looked
- * up again, nor the caller's cache. */
-__attribute__((noinline)) int np_free_not_own(np_allocator *a, np_tcache *tc, void *ptr, np_region *r,
-                                             unsigned cls, np_block_tag tag) {
-  if (cls >= a->n_cached) return np_free_slow(a, ptr, r); /* an uncached class: the arena's */
+ * through this thread's outbox where the strategy batches). What the fast
+ * path found comes along: the block is not looked up again, nor the caller's
+ * cache (only for the arena, if its owner is gone or its queue full). */
+__attribute__((noinline)) int np_free_not_own(np_allocator *a, np_tcache *tc, void *ptr, unsigned cls,
+                                             np_block_tag tag) {
   if (!np_block_claim(a, ptr)) return np_free_refused(a, NP_ERR_DOUBLE_FREE);
   if (np_tcache_free_slow(a, tc, ptr, cls, tag)) return NP_OK;
-  return claimed_to_arena(a, r, ptr); /* its owner is gone, or its queue full */
+  return claimed_to_arena(a, ptr);
 }
 
 /* The API's entry points are the inline fast paths (fast_path.h). */

@@ -11,15 +11,15 @@
 
 #include "internal.h"
 
-/* allocator.c: the slow paths. What the fast path found comes along. */
+/* allocator.c: the slow paths. What the fast path found comes along, but not
+ * the chunk: a slow path that needs it (a block for the arena) finds it again,
+ * so that the fast path holds fewer values (no callee-saved registers). */
 NP_INTERNAL void *np_alloc_slow(np_allocator *a, size_t size);
 NP_INTERNAL int np_free_refused(np_allocator *a, int rc); /* counts an invalid free */
-NP_INTERNAL int np_free_slow(np_allocator *a, void *ptr, np_region *r);
-NP_INTERNAL int np_free_push_on_full(np_allocator *a, np_tcache *tc, void *ptr, np_region *r, unsigned idx);
-NP_INTERNAL int np_free_to_cpu_cache_slow(np_allocator *a, np_tcache *tc, void *ptr, np_region *r,
-                                          unsigned idx);
-NP_INTERNAL int np_free_not_own(np_allocator *a, np_tcache *tc, void *ptr, np_region *r, unsigned cls,
-                                np_block_tag tag);
+NP_INTERNAL int np_free_slow(np_allocator *a, void *ptr);
+NP_INTERNAL int np_free_push_on_full(np_allocator *a, np_tcache *tc, void *ptr, unsigned idx);
+NP_INTERNAL int np_free_to_cpu_cache_slow(np_allocator *a, np_tcache *tc, void *ptr, unsigned idx);
+NP_INTERNAL int np_free_not_own(np_allocator *a, np_tcache *tc, void *ptr, unsigned cls, np_block_tag tag);
 
 /* The fast path: the thread's cache (slot 0 of its table), the class (one
  * table load up to 4 KiB, the log2 formula past it), a pop. Anything else is
@@ -45,12 +45,10 @@ static inline void *np_alloc_inline(np_allocator *a, size_t size) {
 }
 
 /* The fast path's end with per-CPU caches: a validated small block. */
-static inline int np_free_to_cpu_cache(np_allocator *a, np_tcache *tc, void *ptr, np_region *r,
-                                       unsigned idx) {
-  if (__builtin_expect(idx >= a->n_cached, 0)) return np_free_slow(a, ptr, r);
+static inline int np_free_to_cpu_cache(np_allocator *a, np_tcache *tc, void *ptr, unsigned idx) {
   if (__builtin_expect(!np_block_claim(a, ptr), 0)) return np_free_refused(a, NP_ERR_DOUBLE_FREE);
   if (__builtin_expect(np_cpu_cache_push(a, tc, idx, ptr), 1)) return NP_OK;
-  return np_free_to_cpu_cache_slow(a, tc, ptr, r, idx);
+  return np_free_to_cpu_cache_slow(a, tc, ptr, idx);
 }
 
 /*
@@ -62,7 +60,7 @@ static inline int np_free_to_cpu_cache(np_allocator *a, np_tcache *tc, void *ptr
  * cache; then the
  * claim, one atomic swap of the free mark in the block itself, and a push.
  * Nothing is written before the block is known to be a live one. Anything
- * else is np_free_slow's, as a tail call, with the region found.
+ * else is a slow path's, as a tail call.
  */
 /* (always inline: GCC would otherwise keep it a function of its own, that
  * np_free and free jump to) */
@@ -70,8 +68,7 @@ static inline __attribute__((always_inline)) int np_free_inline(np_allocator *a,
   if (__builtin_expect(a == NULL, 0)) return NP_ERR_NULL_ARGUMENT;
   if (__builtin_expect(ptr == NULL, 0)) return NP_OK;
   const np_tls_slot *slot = &np_tls_caches[0];
-  if (__builtin_expect(slot->uid != a->uid, 0))
-    return np_free_slow(a, ptr, np_registry_get(&a->registry, ptr));
+  if (__builtin_expect(slot->uid != a->uid, 0)) return np_free_slow(a, ptr);
   np_tcache *tc = slot->tc;
   /* The chunk: from the thread's recent chunks, else the registry. */
   uintptr_t key = (uintptr_t)ptr >> a->registry.shift;
@@ -82,7 +79,7 @@ static inline __attribute__((always_inline)) int np_free_inline(np_allocator *a,
     r = &tc->recent_chunks[k].chunk->region;
   } else {
     r = np_registry_get(&a->registry, ptr);
-    if (__builtin_expect(r == NULL || r->kind != NP_REGION_CHUNK, 0)) return np_free_slow(a, ptr, r);
+    if (__builtin_expect(r == NULL || r->kind != NP_REGION_CHUNK, 0)) return np_free_slow(a, ptr);
     if (tc->chunk_epoch != epoch) np_tcache_forget_chunks(tc, epoch);
     tc->recent_chunks[k].key = key;
     tc->recent_chunks[k].chunk = (np_chunk *)r;
@@ -105,22 +102,23 @@ static inline __attribute__((always_inline)) int np_free_inline(np_allocator *a,
     uint32_t max_elems = NP_LOAD(&e->max_elems);
     unsigned __int128 q = (unsigned __int128)magic * run_off;
     uint32_t idx = (uint32_t)(q >> 64);
-    tag = NP_LOAD(&NP_LOAD(&e->tags)[idx < max_elems ? idx : 0]);
-    if (__builtin_expect((uint64_t)q >= magic || idx >= max_elems, 0)) return np_free_slow(a, ptr, r);
+    if (__builtin_expect((uint64_t)q >= magic || idx >= max_elems, 0)) return np_free_slow(a, ptr);
+    tag = NP_LOAD(&NP_LOAD(&e->tags)[idx]);
     cls = NP_LOAD(&e->size_idx);
   } else { /* normal: the run itself (a free page, or not its start: the slow path says why) */
-    if (__builtin_expect(h == 0 || off != run_start, 0)) return np_free_slow(a, ptr, r);
+    if (__builtin_expect(h == 0 || off != run_start, 0)) return np_free_slow(a, ptr);
     tag = NP_LOAD(&c->run_tags[np_handle_offset(h)]);
     cls = np_handle_bitmap_idx(h);
   }
-  if (__builtin_expect(!(tag & NP_TAG_OUT) || cls >= a->n_tc_classes, 0)) return np_free_slow(a, ptr, r);
-  if (__builtin_expect(np_percpu_on(a), NP_PERCPU_COMPILED)) return np_free_to_cpu_cache(a, tc, ptr, r, cls);
-  np_cache_class *cc = &tc->classes[cls];
-  if (__builtin_expect((tag & NP_TAG_OWNER_MASK) != tc->id || cc->cap == 0, 0))
-    return np_free_not_own(a, tc, ptr, r, cls, tag);
+  /* A class without a cache (no mark either) is the arena's; one whose
+   * capacity is 0 gets its claim, then np_free_push_on_full's way there. */
+  if (__builtin_expect(!(tag & NP_TAG_OUT) || cls >= a->n_cached, 0)) return np_free_slow(a, ptr);
+  if (__builtin_expect(np_percpu_on(a), NP_PERCPU_COMPILED)) return np_free_to_cpu_cache(a, tc, ptr, cls);
+  if (__builtin_expect((tag & NP_TAG_OWNER_MASK) != tc->id, 0)) return np_free_not_own(a, tc, ptr, cls, tag);
   if (__builtin_expect(!np_block_claim(a, ptr), 0)) return np_free_refused(a, NP_ERR_DOUBLE_FREE);
+  np_cache_class *cc = &tc->classes[cls];
   uint32_t n = cc->count;
-  if (__builtin_expect(n >= cc->cap, 0)) return np_free_push_on_full(a, tc, ptr, r, cls);
+  if (__builtin_expect(n >= cc->cap, 0)) return np_free_push_on_full(a, tc, ptr, cls);
   cc->stack[n] = ptr;
   NP_STORE(&cc->count, n + 1); /* (not counted: np_tcache_own_pushes derives it) */
   return NP_OK;
