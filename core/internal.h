@@ -330,6 +330,14 @@ static inline void *np_tcache_pop(np_tcache *tc, np_cache_class *cc) { /* np_tca
   return p;
 }
 NP_INTERNAL uint64_t np_tcache_own_pushes(const np_allocator *a, const np_cache_class *cc);
+/* The usable size of the block np_alloc(a, size) just returned as mem: its
+ * class's size, found without a lookup of the block (np_usable_size's, for a
+ * huge one). */
+static inline size_t np_alloc_usable_size(np_allocator *a, const void *mem, size_t size) {
+  unsigned idx = np_size_class(&a->sc, size);
+  return idx < a->sc.n_sizes ? np_index_to_size(&a->sc, idx) : np_usable_size(a, mem);
+}
+
 /* Empties tc's recent chunks, valid from now on for the allocator's epoch. */
 static inline void np_tcache_forget_chunks(np_tcache *tc, uint64_t epoch) {
   for (int i = 0; i < NP_RECENT_CHUNKS; i++) tc->recent_chunks[i].key = NP_NO_CHUNK_KEY;
