@@ -51,6 +51,16 @@ int np_buf_calculate_new_capacity(size_t min_new_capacity, size_t max_capacity, 
   return NP_OK;
 }
 
+/* gen + 1 (even -> odd when handed out, odd -> even when retired). Its
+ * writer holds the object alone (just out of a recycler, or its count just
+ * reached 0; others only read gen), so a store does: no locked instruction on
+ * a line that the thread which released the object last wrote (the recycler
+ * brings objects home across threads). */
+static void gen_advance(np_buf *b) {
+  uint32_t g = atomic_load_explicit(&b->gen, memory_order_relaxed);
+  atomic_store_explicit(&b->gen, g + 1, memory_order_release);
+}
+
 np_buf *np_buf_alloc(np_allocator *a, size_t initial_capacity, size_t max_capacity) {
   if (a == NULL || initial_capacity > max_capacity || initial_capacity > PTRDIFF_MAX) {
     errno = EINVAL;
@@ -78,7 +88,7 @@ np_buf *np_buf_alloc(np_allocator *a, size_t initial_capacity, size_t max_capaci
   b->leak = NULL;
   atomic_store_explicit(&b->derived, NULL, memory_order_relaxed);
   atomic_store_explicit(&b->refcnt, 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&b->gen, 1, memory_order_release); /* now odd: live */
+  gen_advance(b); /* now odd: live */
   np_leak_on_create(b, a, __builtin_return_address(0));
   return b;
 }
@@ -111,7 +121,7 @@ int np_buf_ensure(np_buf *b, np_buf *r, size_t n) {
 
 /* gen odd -> even, then the calling thread's recycler. */
 static void retire(np_buf *o) {
-  atomic_fetch_add_explicit(&o->gen, 1, memory_order_release);
+  gen_advance(o);
   np_recycler_put(o);
 }
 
@@ -256,7 +266,7 @@ static int make_view(np_buf *r, np_buf_kind kind, size_t offset, size_t capacity
   v->leak = NULL;
   atomic_store_explicit(&v->derived, NULL, memory_order_relaxed);
   atomic_store_explicit(&v->refcnt, 0, memory_order_relaxed);
-  atomic_fetch_add_explicit(&v->gen, 1, memory_order_release); /* odd: live */
+  gen_advance(v); /* odd: live */
   /* Onto the root's list, freed with it; views may be made on several
    * threads that each hold a reference. */
   np_buf *head = atomic_load_explicit(&r->derived, memory_order_relaxed);
