@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "npool.h"
+#include "npool_buf.h"
+#include "core/internal.h"
 
 namespace {
 
@@ -170,6 +172,29 @@ TEST_F(ThreadCache, DisabledByZeroSizes) {
   EXPECT_EQ(al.Stats().cached_bytes, 0u);
   // The thread still has a cache object: it binds the thread to its arena.
   EXPECT_EQ(al.Stats().thread_caches, 1u);
+}
+
+// Slot 0 of a thread's table is the one np_alloc and np_free check inline:
+// an allocator that caches nothing (caching off, or the library's private
+// one behind pooled buffers' objects) used first must not take it from the
+// allocator used next. (Pooled buffers did: np_buf_alloc gets its object
+// first, so every np_alloc of theirs took the slow path.)
+TEST_F(ThreadCache, CachelessAllocatorLeavesSlotZero) {
+  np_config off = Netty();
+  off.small_cache_size = off.normal_cache_size = 0;
+  Alloc cacheless(off);
+  Alloc cached(Netty());
+  std::thread([&] {
+    ASSERT_EQ(np_free(cacheless.a, np_alloc(cacheless.a, 64)), NP_OK);
+    ASSERT_EQ(np_free(cached.a, np_alloc(cached.a, 64)), NP_OK);
+    EXPECT_EQ(np_tls_caches[0].uid, cached.a->uid);
+  }).join();
+  std::thread([&] {  // the same through a pooled buffer, the first thing the thread does
+    np_buf *b = np_buf_alloc(cached.a, 64, 64);
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(np_tls_caches[0].uid, cached.a->uid);
+    EXPECT_EQ(np_buf_release(b), NP_OK);
+  }).join();
 }
 
 // Netty's trim: every cache_trim_interval lookups each class frees its unused

@@ -80,9 +80,14 @@ np_tcache *np_tcache_get_slow(np_allocator *a, np_cache_lookup how) {
   for (int i = 1; i < NP_TLS_SLOTS; i++)
     if (np_tls_caches[i].alloc == a && np_tls_caches[i].uid == a->uid) return np_tls_caches[i].tc;
   if (how != NP_CACHE_FIND_OR_CREATE || thread_exited) return NULL;
-  int slot = -1;
-  for (int i = 0; i < NP_TLS_SLOTS && slot < 0; i++)
+  /* Slot 0 is the one np_alloc and np_free check inline: an allocator that
+   * caches no class (the library's private ones, or caching off: its cache
+   * only binds the thread to an arena) takes it only when no other is free,
+   * so that it stays for one that uses it. */
+  int slot = -1, first = a->n_cached == 0 ? 1 : 0;
+  for (int i = first; i < NP_TLS_SLOTS && slot < 0; i++)
     if (np_tls_caches[i].alloc == NULL) slot = i;
+  if (slot < 0 && first && np_tls_caches[0].alloc == NULL) slot = 0;
   if (slot < 0) { /* slots of destroyed allocators can be reused */
     pthread_mutex_lock(&live_lock);
     for (int i = 0; i < NP_TLS_SLOTS && slot < 0; i++)
