@@ -24,7 +24,7 @@ NP_INTERNAL int np_free_not_own(np_allocator *a, np_tcache *tc, void *ptr, unsig
 /* The fast path: the thread's cache (slot 0 of its table), the class (one
  * table load up to 4 KiB, the log2 formula past it), a pop. Anything else is
  * np_alloc_slow's, as a tail call. */
-static inline void *np_alloc_inline(np_allocator *a, size_t size) {
+static inline __attribute__((always_inline)) void *np_alloc_inline(np_allocator *a, size_t size) {
   const np_tls_slot *slot = &np_tls_caches[0];
   if (__builtin_expect(a == NULL || slot->uid != a->uid, 0)) return np_alloc_slow(a, size);
   unsigned idx;
@@ -62,8 +62,8 @@ static inline int np_free_to_cpu_cache(np_allocator *a, np_tcache *tc, void *ptr
  * Nothing is written before the block is known to be a live one. Anything
  * else is a slow path's, as a tail call.
  */
-/* (always inline: GCC would otherwise keep it a function of its own, that
- * np_free and free jump to) */
+/* (always inline, as np_alloc_inline: GCC would otherwise keep it a function
+ * of its own, that np_free and free jump to) */
 static inline __attribute__((always_inline)) int np_free_inline(np_allocator *a, void *ptr) {
   if (__builtin_expect(a == NULL, 0)) return NP_ERR_NULL_ARGUMENT;
   if (__builtin_expect(ptr == NULL, 0)) return NP_OK;
