@@ -65,7 +65,7 @@ static inline int np_percpu_current_cpu(void) {
  * found from the CPU number, so that load and the stack's go in parallel).
  * Inside a sequence. */
 #define NP_RSEQ_FIND_STACK(miss)                                     \
-  "movl " NP_STR(NP_RSEQ_CPU_ID_OFFSET) "(%[rseq]), %%eax\n\t"       \
+  "movl %%fs:" NP_STR(NP_RSEQ_CPU_ID_OFFSET) "(%[rseq]), %%eax\n\t"  \
   "cmpl 16(%[pc]), %%eax\n\t"          /* n_cpus */                  \
   "jae %l[" #miss "]\n\t"                                            \
   "movl %%eax, %%ecx\n\t"                                            \
@@ -113,7 +113,7 @@ _Static_assert(offsetof(np_percpu, stacks) == 0 && offsetof(np_percpu, locks) ==
   ".quad 1f, (2f - 1f), 4f\n\t"                                      \
   ".popsection\n\t"                                                  \
   "leaq 3b(%%rip), %%rax\n\t"                                        \
-  "movq %%rax, " NP_STR(NP_RSEQ_CS_OFFSET) "(%[rseq])\n\t"           \
+  "movq %%rax, %%fs:" NP_STR(NP_RSEQ_CS_OFFSET) "(%[rseq])\n\t"      \
   "1:\n\t" body "2:\n\t"                                             \
   ".pushsection __rseq_failure, \"ax\"\n\t"                          \
   ".long 0x53053053\n\t"                                             \
@@ -124,7 +124,7 @@ _Static_assert(offsetof(np_percpu, stacks) == 0 && offsetof(np_percpu, locks) ==
 /* Pops the top of this CPU's stack of cls: the block, or NULL if it is empty
  * (or the CPU is under maintenance). */
 static inline void *np_percpu_pop(np_percpu *pc, unsigned cls) {
-  char *rseq = np_rseq_area();
+  ptrdiff_t rseq = __rseq_offset; /* the thread's rseq area: %fs:rseq */
   void *out; /* an output of asm goto (GCC 11, clang 11): the block stays in a register */
 retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
@@ -151,7 +151,7 @@ miss:
 /* Pushes p on this CPU's stack of cls: 1, or 0 if it is full (or the CPU is
  * under maintenance). */
 static inline int np_percpu_push(np_percpu *pc, unsigned cls, void *p) {
-  char *rseq = np_rseq_area();
+  ptrdiff_t rseq = __rseq_offset; /* the thread's rseq area: %fs:rseq */
 retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
                                 NP_RSEQ_FIND_STACK(miss)
@@ -177,7 +177,7 @@ miss:
 /* Pushes as many of src[0..n) as fit (n >= 1) in one sequence: the copy, then
  * one commit of the new count. Returns how many. */
 static inline unsigned np_percpu_push_batch(np_percpu *pc, unsigned cls, void *const *src, unsigned n) {
-  char *rseq = np_rseq_area();
+  ptrdiff_t rseq = __rseq_offset; /* the thread's rseq area: %fs:rseq */
   uintptr_t pushed;
   uintptr_t want = n;
 retry:
@@ -209,7 +209,7 @@ miss:
 
 /* Pops up to n (>= 1) of the top entries into dst in one sequence. Returns how many. */
 static inline unsigned np_percpu_pop_batch(np_percpu *pc, unsigned cls, void **dst, unsigned n) {
-  char *rseq = np_rseq_area();
+  ptrdiff_t rseq = __rseq_offset; /* the thread's rseq area: %fs:rseq */
   uintptr_t popped;
   uintptr_t want = n;
 retry:
