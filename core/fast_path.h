@@ -8,7 +8,6 @@
 #ifndef NP_FAST_PATH_H
 #define NP_FAST_PATH_H
 
-
 #include "internal.h"
 
 /* allocator.c: the slow paths. What the fast path found comes along, but not
@@ -53,17 +52,16 @@ static inline int np_free_to_cpu_cache(np_allocator *a, np_tcache *tc, void *ptr
 
 /*
  * Free by pointer, the fast path, for a block of a cached class going onto
- * the caller's own cache: the chunk (one of the thread's recent chunks, or the registry:
- * root, leaf), the chunk's page map entry (one 32-byte load: the run handle, and
- * a small run's tags, element count, class and magic), the element (a
- * multiplication) or the normal run, and its tag (out of the arena, and whose), the thread's
- * cache; then the
- * claim, one atomic swap of the free mark in the block itself, and a push.
- * Nothing is written before the block is known to be a live one. Anything
- * else is a slow path's, as a tail call.
+ * the caller's own cache: the chunk (one of the thread's recent chunks, or
+ * the registry: root, leaf), the chunk's page map entry (one 32-byte load:
+ * the run handle, and a small run's tags, element count, class and magic),
+ * the element (a multiplication) or the normal run, its tag (out of the
+ * arena, and whose); then the claim, one atomic swap of the free mark in the
+ * block itself, and a push. Nothing is written before the block is known to
+ * be a live one. Anything else is a slow path's, as a tail call. (Always
+ * inline, as np_alloc_inline: GCC would otherwise keep it a function of its
+ * own, that np_free and free jump to.)
  */
-/* (always inline, as np_alloc_inline: GCC would otherwise keep it a function
- * of its own, that np_free and free jump to) */
 static inline __attribute__((always_inline)) int np_free_inline(np_allocator *a, void *ptr) {
   if (__builtin_expect(a == NULL, 0)) return NP_ERR_NULL_ARGUMENT;
   if (__builtin_expect(ptr == NULL, 0)) return NP_OK;
