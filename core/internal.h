@@ -334,8 +334,7 @@ NP_INTERNAL uint64_t np_tcache_own_pushes(const np_allocator *a, const np_cache_
  * class's size, found without a lookup of the block (np_usable_size's, for a
  * huge one). */
 static inline size_t np_alloc_usable_size(np_allocator *a, const void *mem, size_t size) {
-  unsigned idx = np_size_class(&a->sc, size);
-  return idx < a->sc.n_sizes ? np_index_to_size(&a->sc, idx) : np_usable_size(a, mem);
+  return size <= a->sc.chunk_size ? np_normalize_size(&a->sc, size) : np_usable_size(a, mem);
 }
 
 /* Empties tc's recent chunks, valid from now on for the allocator's epoch. */

@@ -361,11 +361,11 @@ void *np_tcache_alloc_miss(np_tcache *tc, unsigned idx) {
   void *batch[REFILL_MAX];
   unsigned got = np_arena_alloc_batch(tc->arena, idx, batch, cc->refill, tc->id);
   if (got == 0) return NULL;
-  for (unsigned i = got; i-- > 1;) {
+  for (unsigned i = got; i-- > 1;) { /* (n is the count: 0 here) */
     np_block_mark(tc->alloc, batch[i]);
-    cc->stack[cc->count + (got - 1 - i)] = batch[i];
+    cc->stack[n++] = batch[i];
   }
-  NP_STORE(&cc->count, cc->count + (got - 1));
+  NP_STORE(&cc->count, n);
   count_moved(cc, got); /* the stack's got - 1, and the hit below */
   NP_STORE(&cc->refilled, cc->refilled + got);
   NP_STORE(&cc->hits, cc->hits + 1);
