@@ -254,7 +254,7 @@ static int cache_free(np_allocator *a, void *ptr, unsigned idx, np_block_tag tag
  * goes down to the arena as it is. */
 __attribute__((noinline)) int np_free_slow(np_allocator *a, void *ptr) {
   np_region *r = np_registry_get(&a->registry, ptr);
-  if (r == NULL) return np_free_refused(a, NP_ERR_FOREIGN_POINTER);
+  if (r == NULL || r->kind == NP_REGION_RELEASED_HUGE) return np_free_refused(a, np_free_of_released(a, r, ptr));
   if (r->kind != NP_REGION_CHUNK) {
     int rc = np_arena_free_huge(r->arena, r, ptr);
     return rc == NP_OK ? rc : np_free_refused(a, rc);

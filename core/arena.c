@@ -55,11 +55,13 @@ static size_t huge_span(const np_arena *a, size_t mapped) {
   return (mapped + a->sc->chunk_size - 1) & ~(a->sc->chunk_size - 1);
 }
 
-/* A huge block's span leaves the registry and becomes a retained range. */
+/* A huge block's span leaves the registry (its start marked released) and
+ * becomes a retained range. */
 static void release_huge(np_arena *a, np_region *r) {
   size_t span = huge_span(a, r->size);
-  for (size_t off = 0; off < span; off += a->sc->chunk_size)
+  for (size_t off = a->sc->chunk_size; off < span; off += a->sc->chunk_size)
     np_registry_clear(&a->alloc->registry, r->base + off);
+  np_registry_mark_released_huge(&a->alloc->registry, r->base);
   a->mapped_bytes -= span;
   np_retained_put(a, r->base, span, np_clock_ns());
 }
@@ -129,9 +131,10 @@ static void *alloc_huge(np_arena *a, size_t size, size_t alignment, np_zero zero
   np_lock_acquire(&a->lock);
   np_purge_tick(a);
   char *mem = np_retained_take(a, span, alignment, &dirty_since);
-  if (mem == NULL) { /* a new mapping, outside the lock */
+  if (mem == NULL) { /* a new mapping, outside the lock; failing, once more after making room */
     np_lock_release(&a->lock);
     mem = np_os_map_aligned(span, alignment);
+    if (mem == NULL && np_release_retained(a->alloc, a)) mem = np_os_map_aligned(span, alignment);
     if (mem == NULL) return NULL;
     np_lock_acquire(&a->lock);
   }
@@ -181,6 +184,25 @@ static unsigned take_from_subpages(np_arena *a, unsigned idx, void **out, unsign
   return got;
 }
 
+/* Blocks got..n - 1 from the chunks (a new one when none has room), under
+ * the arena lock once; returns the new count. */
+static unsigned take_from_chunks(np_arena *a, unsigned idx, void **out, unsigned got, unsigned n,
+                                 np_block_tag owner) {
+  const int small = np_is_small_index(a->sc, idx);
+  np_lock_acquire(&a->lock);
+  np_purge_tick(a);
+  while (got < n && (out[got] = alloc_from_chunks(a, idx, owner)) != NULL) {
+    got++;
+    if (small) { /* the new subpage's other elements */
+      np_lock_acquire(&a->small_locks[idx]);
+      got += take_from_subpages(a, idx, out + got, n - got, owner);
+      np_lock_release(&a->small_locks[idx]);
+    }
+  }
+  np_lock_release(&a->lock);
+  return got;
+}
+
 unsigned np_arena_alloc_batch(np_arena *a, unsigned idx, void **out, unsigned n, np_block_tag owner) {
   const int small = np_is_small_index(a->sc, idx);
   unsigned got = 0;
@@ -189,19 +211,10 @@ unsigned np_arena_alloc_batch(np_arena *a, unsigned idx, void **out, unsigned n,
     got = take_from_subpages(a, idx, out, n, owner);
     np_lock_release(&a->small_locks[idx]);
   }
-  if (got < n) { /* the rest from the chunks, under the arena lock once */
-    np_lock_acquire(&a->lock);
-    np_purge_tick(a);
-    while (got < n && (out[got] = alloc_from_chunks(a, idx, owner)) != NULL) {
-      got++;
-      if (small) { /* the new subpage's other elements */
-        np_lock_acquire(&a->small_locks[idx]);
-        got += take_from_subpages(a, idx, out + got, n - got, owner);
-        np_lock_release(&a->small_locks[idx]);
-      }
-    }
-    np_lock_release(&a->lock);
-  }
+  if (got < n) got = take_from_chunks(a, idx, out, got, n, owner);
+  /* Nothing at all: a chunk (or its metadata) could not be mapped. Once more
+   * after the arenas' retained memory went back to the system. */
+  if (got == 0 && np_release_retained(a->alloc, a)) got = take_from_chunks(a, idx, out, 0, n, owner);
   if (got) count_allocs(a, idx, got);
   return got;
 }
@@ -234,8 +247,10 @@ int np_arena_free_huge(np_arena *a, np_region *r, void *ptr) {
   int rc = NP_ERR_NOT_BLOCK_START;
   np_lock_acquire(&a->lock);
   np_purge_tick(a);
-  /* Checked again under the lock: a racing free may have released the region. */
-  if (np_registry_get(&a->alloc->registry, ptr) != r) rc = NP_ERR_FOREIGN_POINTER;
+  /* Checked again under the lock: a racing free may have released the region
+   * (r may be another region's record by now: only ptr is trusted). */
+  np_region *now = np_registry_get(&a->alloc->registry, ptr);
+  if (now != r) rc = np_free_of_released(a->alloc, now, ptr);
   else if (ptr == r->base) {
     if (r->list_prev) r->list_prev->list_next = r->list_next;
     else a->huge = r->list_next;

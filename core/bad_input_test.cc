@@ -3,6 +3,7 @@
 // changes nothing else: the statistics stay as they were, the live blocks keep
 // their contents, np_usable_size says 0 for the pointer, and the allocator goes
 // on handing out fresh, non-overlapping blocks.
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,9 +346,68 @@ TEST_F(BadFree, DoubleFreeNormalInsideAMergedFreeRun) {
 TEST_F(BadFree, DoubleFreeHuge) {
   size_t req = Remove(huge_);
   EXPECT_EQ(np_usable_size(a_.get(), huge_), 0u);
-  // Once unmapped, the address no longer belongs to the allocator.
-  ExpectRefused(huge_, {NP_ERR_FOREIGN_POINTER, NP_ERR_DOUBLE_FREE}, req);
+  // Its span is retained memory now; its start is still known for one.
+  ExpectRefused(huge_, {NP_ERR_DOUBLE_FREE}, req);
 }
+
+// A second free of a huge block's start is a double free whether its span is
+// retained, unmapped (dirty_decay_ms 0, or purged), in any chunk geometry and
+// with caches on; an address inside it, or past its first chunk, is not a
+// block start npool knows. A chunk that takes the address again makes it
+// that chunk's.
+struct HugeCase {
+  const char* name;
+  const char* conf;
+  bool purge;  // np_allocator_purge after the free: the span is unmapped
+};
+
+class HugeDoubleFree : public testing::TestWithParam<HugeCase> {};
+
+TEST_P(HugeDoubleFree, IsReportedAsOne) {
+  np_config c = np_config_default();
+  ASSERT_EQ(np_config_from_string(&c, GetParam().conf, nullptr, 0), NP_OK);
+  AllocPtr a = Make(c);
+  ASSERT_TRUE(a);
+  const size_t chunk = c.page_size << c.max_order;
+  for (size_t size : {chunk + 1, 3 * chunk, 5 * MiB + 12345}) {
+    SCOPED_TRACE(size);
+    char* p = static_cast<char*>(np_alloc(a.get(), size));
+    ASSERT_NE(p, nullptr);
+    char* keep = static_cast<char*>(np_alloc(a.get(), 100));  // the allocator stays in use
+    ASSERT_EQ(np_free(a.get(), p), NP_OK);
+    if (GetParam().purge) ASSERT_EQ(np_allocator_purge(a.get()), NP_OK);
+    const uint64_t invalid = Stats(a.get()).invalid_frees;
+    EXPECT_EQ(np_free(a.get(), p), NP_ERR_DOUBLE_FREE);
+    EXPECT_EQ(np_free(a.get(), p), NP_ERR_DOUBLE_FREE) << "and again";
+    EXPECT_EQ(np_free(a.get(), p + 4096), NP_ERR_FOREIGN_POINTER);
+    EXPECT_EQ(np_usable_size(a.get(), p), 0u);
+    void* bad = nullptr;  // realloc of it is refused the same way: EINVAL, nothing moved
+    errno = 0;
+    bad = np_realloc(a.get(), p, 64);
+    EXPECT_EQ(bad, nullptr);
+    EXPECT_EQ(errno, EINVAL);
+    EXPECT_EQ(Stats(a.get()).invalid_frees, invalid + 3);
+    // The address back in use (the same span, from retained memory or a new
+    // mapping): a live block again, freed once.
+    char* again = static_cast<char*>(np_alloc(a.get(), size));
+    ASSERT_NE(again, nullptr);
+    memset(again, 1, 4096);
+    EXPECT_EQ(np_free(a.get(), again), NP_OK);
+    EXPECT_EQ(np_free(a.get(), keep), NP_OK);
+    np_stats s = Stats(a.get());
+    EXPECT_EQ(s.huge.active, 0u);
+    EXPECT_EQ(s.small.active + s.normal.active, 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, HugeDoubleFree,
+                         testing::Values(HugeCase{"Default", "", false},
+                                         HugeCase{"DefaultPurged", "", true},
+                                         HugeCase{"DecayZero", "dirty_decay_ms:0", false},
+                                         HugeCase{"SmallChunks", "max_order:3", false},
+                                         HugeCase{"SmallChunksDecayZero", "max_order:3,dirty_decay_ms:0", false},
+                                         HugeCase{"NoCaches", "small_cache_size:0,normal_cache_size:0", true}),
+                         [](const testing::TestParamInfo<HugeCase>& i) { return std::string(i.param.name); });
 
 TEST_F(BadFree, PointerFromAnotherAllocator) {
   AllocPtr b = Make(np_config_default());

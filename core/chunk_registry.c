@@ -9,7 +9,10 @@
  *   root[key >> leaf_bits] -> leaf[key & leaf mask] -> np_region *
  *
  * Readers (every np_free) use atomic loads and no lock; leaves are created
- * under the registry lock and never removed before the allocator dies. The
+ * under the registry lock and never removed before the allocator dies. A
+ * huge block given back leaves np_registry_released_huge on the slot of its
+ * start, until a chunk or huge block takes the slot again: a second free of
+ * that start is then known for a double free. The
  * root and leaves are reserved mappings: only touched pages cost memory.
  */
 #include <string.h>
@@ -72,3 +75,12 @@ void np_registry_clear(np_registry *r, const void *addr) {
   if (leaf) atomic_store_explicit(&leaf[li], NULL, memory_order_release);
 }
 
+
+np_region np_registry_released_huge = {.kind = NP_REGION_RELEASED_HUGE};
+
+void np_registry_mark_released_huge(np_registry *r, const void *addr) {
+  size_t ri, li;
+  if (!np_registry_key(r, addr, &ri, &li)) return;
+  _Atomic(np_region *) *leaf = atomic_load_explicit(&r->root[ri], memory_order_acquire);
+  if (leaf) atomic_store_explicit(&leaf[li], &np_registry_released_huge, memory_order_release);
+}

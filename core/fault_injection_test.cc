@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -224,6 +225,67 @@ TEST_P(FaultSweep, EveryCreateCallFailsOnceCleanly) {
     if (HasFailure() || !fired) break;
   }
   EXPECT_GT(failures, 0);
+}
+
+// A failed mapping of a chunk or a huge block, with retained memory in some
+// arena (the caller's, or another thread's): the retained ranges go back to
+// the system and the allocation is tried once more, so it succeeds; with
+// nothing retained it fails with ENOMEM. (address_limit_test does the same
+// under a real address-space limit.)
+TEST(MapFailure, RetainedMemoryIsGivenBackAndTheAllocationRetried) {
+  np_config c = np_config_default();
+  c.arenas = 4;
+  c.dirty_decay_ms = 60000;
+  for (bool other_thread : {false, true}) {
+    // (Normal blocks need new chunks, huge blocks mappings of their own. A
+    // small block whose subpage record cannot be mapped takes another chunk's
+    // room instead: no retry needed, nothing to check.)
+    for (size_t size : {size_t(1) << 20, size_t(9) << 20}) {
+      SCOPED_TRACE(testing::Message() << size << (other_thread ? " (retained by another thread)" : ""));
+      np_allocator* a = nullptr;
+      ASSERT_EQ(np_allocator_create(&c, &a), NP_OK);
+      auto retain = [a] {  // a huge block freed: 8 MiB retained in this thread's arena
+        void* h = np_alloc(a, 8 << 20);
+        ASSERT_NE(h, nullptr);
+        ASSERT_EQ(np_free(a, h), NP_OK);
+      };
+      // Here, retained memory of this thread's arena can serve a chunk: the
+      // case that needs the retry is the other thread's.
+      if (other_thread) std::thread(retain).join();
+      else retain();
+      ASSERT_GE(np_test::Stats(a).retained_bytes, size_t(8) << 20);
+      std::thread([&] {
+        void* w = np_alloc(a, 16);  // this thread's cache and arena exist
+        ASSERT_NE(w, nullptr);
+        np_free(a, w);
+        // Blocks of size until one of them needs a new mapping, which fails.
+        std::vector<void*> held;
+        np_fault_arm(NP_FAULT_MAP, 1);
+        while (!np_fault_fired() && held.size() < 200000) {
+          errno = 0;
+          void* p = np_alloc(a, size);
+          ASSERT_NE(p, nullptr) << "errno " << errno << " after " << held.size();
+          memset(p, 1, size < 4096 ? size : 4096);
+          held.push_back(p);
+        }
+        np_fault_arm(NP_FAULT_MAP, 0);
+        EXPECT_EQ(np_test::Stats(a).retained_bytes, 0u)
+            << "the retry gave the retained memory back (" << size << (other_thread ? ", another thread's)" : ")");
+        for (void* p : held) EXPECT_EQ(np_free(a, p), NP_OK);
+        // Nothing retained now: the same failure is ENOMEM, and changes nothing.
+        np_allocator_purge(a);
+        np_fault_arm(NP_FAULT_MAP, 1);
+        errno = 0;
+        void* q = np_alloc(a, size_t(9) << 20);
+        np_fault_arm(NP_FAULT_MAP, 0);
+        EXPECT_EQ(q, nullptr);
+        EXPECT_EQ(errno, ENOMEM);
+      }).join();
+      np_stats s = np_test::Stats(a);
+      EXPECT_EQ(s.huge.active + s.normal.active + s.small.active, 0u);
+      np_allocator_destroy(a);
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, FaultSweep, testing::Values(NP_FAULT_MAP, NP_FAULT_META, NP_FAULT_PURGE),

@@ -223,6 +223,10 @@ NP_INTERNAL void np_chunk_note_dirty(np_chunk *c, size_t bytes);
  * Returns the arena's next due time (0: nothing dirty). */
 NP_INTERNAL uint64_t np_arena_purge(np_arena *arena, uint64_t now, int all);
 NP_INTERNAL size_t np_arena_dirty_bytes(const np_arena *arena); /* arena lock held */
+/* A mapping failed: every arena's retained ranges (own's first) go back to
+ * the system, each arena's under its lock alone. No arena lock held on
+ * entry. Returns the bytes unmapped (0: a retry would fail the same way). */
+NP_INTERNAL size_t np_release_retained(np_allocator *alloc, np_arena *own);
 /* Arena activity: purges what is due. Arena lock held. */
 static inline void np_purge_tick(np_arena *arena) {
   if (__builtin_expect(arena->next_purge_ns != 0, 0)) {
@@ -424,6 +428,20 @@ NP_INTERNAL int np_registry_init(np_registry *r, unsigned chunk_shift);
 NP_INTERNAL void np_registry_destroy(np_registry *r);
 NP_INTERNAL int np_registry_set(np_registry *r, const void *addr, np_region *region);
 NP_INTERNAL void np_registry_clear(np_registry *r, const void *addr);
+/* The mark a released huge block leaves on its first chunk slot (kind
+ * NP_REGION_RELEASED_HUGE; np_registry_get returns it until the slot is set
+ * again): a later free of that address is a double free, not a foreign one. */
+NP_INTERNAL extern np_region np_registry_released_huge;
+NP_INTERNAL void np_registry_mark_released_huge(np_registry *r, const void *addr);
+
+/* The error for a free of ptr whose registry slot holds r, which is not the
+ * region ptr was found in (NULL, the released-huge mark, another region's): a
+ * double free where ptr is the start of a huge block given back, else a
+ * pointer npool does not know. */
+static inline int np_free_of_released(const np_allocator *a, const np_region *r, const void *ptr) {
+  return r == &np_registry_released_huge && ((uintptr_t)ptr & a->chunk_mask) == 0 ? NP_ERR_DOUBLE_FREE
+                                                                                  : NP_ERR_FOREIGN_POINTER;
+}
 
 /* Splits addr into root and leaf index; 0 if addr is outside the space. */
 static inline int np_registry_key(const np_registry *r, const void *addr, size_t *ri, size_t *li) {

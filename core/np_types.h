@@ -118,7 +118,14 @@ typedef uint16_t np_block_tag;
 #define NP_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
 
 /* ---- Regions: what the registry maps an address to ------------------------- */
-typedef enum np_region_kind { NP_REGION_CHUNK = 1, NP_REGION_HUGE = 2 } np_region_kind;
+/* NP_REGION_RELEASED_HUGE: the registry's mark on the first chunk slot of a
+ * huge block since given back (np_registry_released_huge, never a real
+ * region), so that a second free of its start is told a double free. */
+typedef enum np_region_kind {
+  NP_REGION_CHUNK = 1,
+  NP_REGION_HUGE = 2,
+  NP_REGION_RELEASED_HUGE = 3
+} np_region_kind;
 
 struct np_arena;
 

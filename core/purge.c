@@ -16,7 +16,10 @@
  * When: on arena activity (np_purge_tick, where the arena lock is taken for
  * chunks, runs and huge blocks), by a background thread with
  * background_purge (it sleeps until the earliest due time, or until something
- * becomes dirty), and all at once by np_allocator_purge. dirty_decay_ms 0 is
+ * becomes dirty), all at once by np_allocator_purge, and when mapping a chunk
+ * or a huge block fails (np_release_retained: every arena's retained ranges,
+ * the failing one's first, then the allocation tries once more; ENOMEM only
+ * when nothing could be given back or the retry fails too). dirty_decay_ms 0 is
  * the old immediate release: nothing retained, free runs left as they are.
  *
  * Lock order: an arena lock, then the purger's mutex (a wake-up); the purger
@@ -116,6 +119,23 @@ size_t np_arena_dirty_bytes(const np_arena *a) {
     for (const np_chunk *c = a->lists[l].head; c; c = c->next)
       bytes += c->dirty_bytes < c->free_bytes ? c->dirty_bytes : c->free_bytes;
   return bytes;
+}
+
+static size_t release_arena_retained(np_arena *a) {
+  np_lock_acquire(&a->lock);
+  size_t before = a->retained.bytes;
+  np_retained_purge(a, 0, 1);
+  np_meta_release_kept(&a->meta);
+  size_t released = before - a->retained.bytes;
+  np_lock_release(&a->lock);
+  return released;
+}
+
+size_t np_release_retained(np_allocator *alloc, np_arena *own) {
+  size_t released = release_arena_retained(own);
+  for (unsigned i = 0; i < alloc->n_arenas; i++)
+    if (&alloc->arenas[i] != own) released += release_arena_retained(&alloc->arenas[i]);
+  return released;
 }
 
 int np_allocator_purge(np_allocator *a) {

@@ -207,14 +207,17 @@ static void give_back(np_tcache *tc, np_cache_class *cc, void *const *blocks, un
 }
 
 /* Frees a remote list (from np_remote_take_all) to the arena, in batches;
- * returns how many blocks it held. The caller counts them as flushed. */
+ * returns how many blocks it held. The caller counts them as flushed. Each
+ * block's link is read before its batch goes: a batch that empties a chunk
+ * may unmap it, and a block given back may be another thread's at once. */
 static uint32_t free_list_to_arena(np_allocator *a, void *p) {
   void *batch[FLUSH_BATCH];
   unsigned k = 0;
   uint32_t n = 0;
-  for (; p; p = np_remote_next(p)) { /* read the link before the block goes back */
+  while (p) {
     batch[k++] = p;
     n++;
+    p = np_remote_next(p);
     if (k == FLUSH_BATCH) {
       np_arena_free_cached(a, batch, k);
       k = 0;

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <cstring>
 #include <future>
+#include <tuple>
 #include <set>
 #include <string>
 #include <thread>
@@ -398,6 +400,82 @@ TEST_F(ThreadCache, OwnerExitedFreesGoToArena) {
   np_thread_cache_flush(al.a);
   EXPECT_EQ(al.Stats().cached_bytes, 0u);
 }
+
+// ---- The owner's flush of its remote list, while chunks empty and are unmapped
+
+// How the chunk that the remote list's blocks empty is given back.
+enum class Unmapped { kDecayZero, kDecayZeroSmallChunks, kRetainedFull };
+
+np_config UnmappingConfig(Unmapped how) {
+  np_config c = np_config_default();
+  if (how != Unmapped::kRetainedFull) c.dirty_decay_ms = 0;  // released chunks unmapped at once
+  if (how == Unmapped::kDecayZeroSmallChunks) c.max_order = 3;  // 64 KiB chunks: 2 blocks each
+  return c;
+}
+
+// With retained memory full, a chunk that empties is unmapped: a freed huge
+// block of the arena's whole retained_max fills it (this thread's arena).
+void FillRetained(np_allocator *a) {
+  np_config c = np_config_default();
+  void *huge = np_alloc(a, c.retained_max - 4096);
+  ASSERT_NE(huge, nullptr);
+  ASSERT_EQ(np_free(a, huge), NP_OK);
+  ASSERT_GE(Alloc::StatsOf(a).retained_bytes, c.retained_max - (4u << 20));
+}
+
+// The owner's blocks (32 KiB, a cached normal class) all freed by another
+// thread onto the owner's remote list; then the owner flushes (or exits),
+// which gives the list to the arena in batches: the batch empties chunks,
+// which are unmapped. Reading a block's link after its batch went back
+// faulted there (or followed a block another thread already had back).
+class RemoteListFlush : public ThreadCache, public ::testing::WithParamInterface<std::tuple<Unmapped, bool>> {};
+
+TEST_P(RemoteListFlush, NeverReadsABlockGivenBack) {
+  const Unmapped how = std::get<0>(GetParam());
+  const bool owner_exits = std::get<1>(GetParam());
+  Alloc al(UnmappingConfig(how));
+  const int kBlocks = 64;  // the class's remote list holds them all: one flush batch
+  for (int round = 0; round < 4; round++) {
+    std::vector<void *> blocks;
+    std::promise<void> allocated, freed;
+    std::thread owner([&] {
+      for (int i = 0; i < kBlocks; i++) {
+        void *p = np_alloc(al.a, 32 * 1024);
+        ASSERT_NE(p, nullptr);
+        memset(p, 0xA5, 32 * 1024);
+        blocks.push_back(p);
+      }
+      if (how == Unmapped::kRetainedFull) FillRetained(al.a);  // (after: no chunk comes from it)
+      np_thread_cache_flush(al.a);  // no block of theirs stays cached here: their chunks can empty
+      allocated.set_value();
+      freed.get_future().wait();
+      if (!owner_exits) np_thread_cache_flush(al.a);
+    });
+    allocated.get_future().wait();
+    std::thread([&] {
+      for (void *p : blocks) ASSERT_EQ(np_free(al.a, p), NP_OK);
+    }).join();
+    freed.set_value();
+    owner.join();
+    np_stats s = al.Stats();
+    EXPECT_EQ(s.normal.active, 0u) << round;
+    EXPECT_EQ(s.cached_bytes, 0u) << round;
+    EXPECT_EQ(s.invalid_frees, 0u) << round;
+    EXPECT_GT(s.chunk_deallocations, 0u) << "the chunks emptied and were given back";
+  }
+}
+
+std::string RemoteListFlushName(const testing::TestParamInfo<std::tuple<Unmapped, bool>> &i) {
+  const char *names[] = {"DecayZero", "DecayZeroSmallChunks", "RetainedFull"};
+  return std::string(names[int(std::get<0>(i.param))]) + (std::get<1>(i.param) ? "_OwnerExits" : "_OwnerFlushes");
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, RemoteListFlush,
+                         testing::Combine(testing::Values(Unmapped::kDecayZero,
+                                                          Unmapped::kDecayZeroSmallChunks,
+                                                          Unmapped::kRetainedFull),
+                                          testing::Bool()),
+                         RemoteListFlushName);
 
 // Threads bind to the least-used arena: with 4 arenas, 4 live threads use 4
 // different arenas.
