@@ -1,7 +1,8 @@
 /*
  * Long stress of one allocator: many short-lived threads on few CPUs, sizes
  * from 16 B to 8 MiB, blocks handed between threads (remote frees, frees after
- * their allocating thread exited), refused frees, flushes, purges, stats, and
+ * their allocating thread exited, bursts of 64-192 blocks of one size freed
+ * whole by another thread), refused frees, flushes, purges, stats, and
  * fork() in the middle with the child allocating and exiting. Every block holds
  * a pattern derived from its own seed and size, checked when it is freed,
  * reallocated or handed over; at the end every block is freed and the
@@ -213,6 +214,48 @@ static void take_and_free(uint64_t *s) {
                      "block changed in the exchange");
 }
 
+/* Bursts: one thread allocates 64 to 192 blocks of one size (1 KiB to 64 KiB,
+ * half of them 32 KiB: a normal class whose remote list holds 64), flushes
+ * its cache (no block of those runs stays cached there) and hands them over
+ * as one batch, which another thread frees whole: the owner's remote list
+ * fills with blocks of whole runs and chunks, and its next flush or exit
+ * gives them back in batches that empty chunks (unmapped at once with
+ * dirty_decay_ms:0 or retained memory full). */
+#define BURST_SLOTS 8
+#define BURST_MAX 192
+typedef struct burst {
+  unsigned n;
+  block blocks[BURST_MAX];
+} burst;
+static _Atomic(burst *) bursts[BURST_SLOTS];
+
+static void free_burst(burst *b, const char *where) {
+  if (b == NULL) return;
+  for (unsigned i = 0; i < b->n; i++) free_block(&b->blocks[i], where);
+  atomic_fetch_add_explicit(&remote_frees, b->n, memory_order_relaxed);
+  free(b);
+}
+
+static void make_burst(uint64_t *s) {
+  burst *b = malloc(sizeof *b);
+  if (b == NULL) fail("malloc (a burst's record)", 0);
+  size_t size = next_rand(s) % 2 ? 32768 : (size_t)1024 << (next_rand(s) % 7);
+  if (size > set.max_size) size = set.max_size;
+  b->n = 64 + (unsigned)(next_rand(s) % (BURST_MAX - 64 + 1));
+  for (unsigned i = 0; i < b->n; i++) {
+    b->blocks[i] = (block){np_alloc(alloc_under_test, size), size, next_rand(s)};
+    if (b->blocks[i].p == NULL) fail("allocation returned NULL (burst)", size);
+    fill(&b->blocks[i]);
+  }
+  atomic_fetch_add_explicit(&allocations, b->n, memory_order_relaxed);
+  np_thread_cache_flush(alloc_under_test);
+  free_burst(atomic_exchange(&bursts[next_rand(s) % BURST_SLOTS], b), "block changed in a burst");
+}
+
+static void take_burst(uint64_t *s) {
+  free_burst(atomic_exchange(&bursts[next_rand(s) % BURST_SLOTS], NULL), "block changed in a burst");
+}
+
 /* ---- Workers -------------------------------------------------------------------- */
 static void worker_finished(uintptr_t arg);
 
@@ -253,6 +296,9 @@ static void *worker(void *arg) {
     } else if (r < 706) {
       np_thread_cache_flush(alloc_under_test);
       atomic_fetch_add_explicit(&flushes, 1, memory_order_relaxed);
+    } else if (r < 707) {
+      if (next_rand(&s) % 4 == 0) make_burst(&s);
+      else take_burst(&s);
     } else {
       free_block(&local[i], "block changed while live");
       local[i] = local[--n];
@@ -326,6 +372,7 @@ static void child_after_fork(uint64_t seed) {
       local[i] = local[--n];
     }
     if (op % 16 == 0) take_and_free(&s);
+    if (op % 250 == 0) take_burst(&s);
   }
   while (n > 0) free_block(&local[--n], "child: block changed while live");
   np_stats st;
@@ -433,6 +480,8 @@ int main(int argc, char **argv) {
     free_from_exchange(atomic_exchange(&exchange[i], NULL),
                        "block changed in the exchange (at the end)");
   }
+  for (unsigned i = 0; i < BURST_SLOTS; i++)
+    free_burst(atomic_exchange(&bursts[i], NULL), "block changed in a burst (at the end)");
   np_thread_cache_flush(alloc_under_test);
 
   np_stats st;

@@ -10,8 +10,10 @@
  * two threads free one block at the same instant (exactly one may succeed).
  *
  * Input: byte 0 the thread count (2..4) and the caches, byte 1 the arenas
- * (1..4), then operations: an opcode byte whose low 2 bits name the thread,
- * and operands. The model and its checks are alloc_fuzz's: blocks never
+ * (1..4), the chunk size, the trim interval and what an emptied chunk
+ * becomes (retained, or unmapped at once: dirty_decay_ms 0, or retained
+ * memory full), then operations: an opcode byte whose low 2 bits name the
+ * thread, and operands. The model and its checks are alloc_fuzz's: blocks never
  * overlap, keep their pattern until freed, a live block's free is NP_OK on
  * any thread, a freed one is refused, np_allocator_stats agrees.
  */
@@ -224,6 +226,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   c.arenas = 1 + b1 % 4;
   c.max_order = (b1 >> 2) % 2 ? 4 : 9;
   c.cache_trim_interval = (b1 >> 3) % 2 ? 3 : 8192;
+  switch ((b1 >> 4) % 4) { /* an emptied chunk: retained, or unmapped at once */
+    case 1: c.dirty_decay_ms = 0; break;
+    case 2: c.retained_max = 0; break; /* (retained memory always full) */
+    default: break;
+  }
   c.leak_detection = NP_LEAK_DISABLED;
   chunk = c.page_size << c.max_order;
   FZ_CHECK(np_allocator_create(&c, &A) == NP_OK, "create");
