@@ -282,8 +282,9 @@ TEST(Purge, WithCachesEverythingUnusedGoesBack) {
   np_config c = np_config_default();
   c.arenas = 1;
   Alloc al(c);
-  const size_t rss0 = RssBytes();
   std::vector<void*> v;
+  v.reserve(160);  // (the test's own allocations before the baseline)
+  const size_t rss0 = RssBytes();
   for (size_t size : {64 * KiB, 1 * MiB, 16 * KiB, size_t(512)}) {
     for (int i = 0; i < 40; i++) {
       void* p = np_alloc(al.a, size);
@@ -298,7 +299,12 @@ TEST(Purge, WithCachesEverythingUnusedGoesBack) {
   EXPECT_EQ(s.retained_bytes, 0u);
   EXPECT_EQ(s.dirty_bytes, 0u);
 #ifndef __SANITIZE_THREAD__  // TSan's shadow of the touched memory stays resident
+  // (of the 44 MiB touched; ASan's and UBSan's runtimes map a little of their own)
+#ifdef NP_SANITIZER
+  EXPECT_LE(RssBytes(), rss0 + 8 * MiB);
+#else
   EXPECT_LE(RssBytes(), rss0 + 4 * MiB);
+#endif
 #endif
 }
 
