@@ -1,4 +1,4 @@
-// Fault injection (core/fault_inject.h, built into //core:npool_faults_<s>
+// Fault injection (core/base/fault_inject.h, built into //core:npool_faults_<s>
 // only): a workload (allocator creation, small, normal and huge blocks,
 // aligned ones, realloc, pooled buffers that grow) is run once per system
 // mapping and once per metadata allocation it makes, with exactly that one
@@ -17,7 +17,7 @@
 
 #include "npool.h"
 #include "npool_buf.h"
-#include "core/fault_inject.h"
+#include "core/base/fault_inject.h"
 #include "core/test_support.h"
 
 namespace {

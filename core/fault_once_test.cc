@@ -16,7 +16,7 @@
 
 #include "npool.h"
 #include "npool_buf.h"
-#include "core/fault_inject.h"
+#include "core/base/fault_inject.h"
 #include "core/internal.h"
 
 namespace {

@@ -1,8 +1,8 @@
-/* npool's internal functions, one group per file (see np_types.h for the data). */
+/* npool's internal functions above the memory layer, one group per file (see
+ * np_types.h for the data; core/base/base.h and core/memory/memory.h for the
+ * layers below). */
 #ifndef NP_INTERNAL_H
 #define NP_INTERNAL_H
-
-#include <time.h>
 
 #include "np_types.h"
 
@@ -10,37 +10,12 @@
 extern "C" {
 #endif
 
-#define NP_INTERNAL __attribute__((visibility("hidden")))
-
 /* Per-CPU caches serve a (a constant 0 where the strategy has none, so that
  * the fast paths of the others carry no per-CPU branch). */
 static inline int np_percpu_on(const np_allocator *a) { return NP_PERCPU_COMPILED && a->percpu_active; }
 
 /* leak.c: reports (and forgets) the leak records of a, before it goes away. */
 NP_INTERNAL void np_leak_allocator_destroy(np_allocator *a);
-
-/* config.c: the settings table (np_option), in np_config's field order. */
-extern const np_option np_options[] NP_INTERNAL;
-extern const unsigned np_option_count NP_INTERNAL;
-NP_INTERNAL const np_option *np_option_find(const char *name); /* NULL: no such key */
-NP_INTERNAL uint64_t np_option_get(const np_config *c, const np_option *o);
-/* NP_OK, or the error code of the first setting outside its own range. */
-NP_INTERNAL int np_config_check_each(const np_config *c);
-
-/* os_mem.c: anonymous mappings. NULL when the system refuses. */
-NP_INTERNAL void *np_os_map(size_t size);
-NP_INTERNAL void *np_os_map_aligned(size_t size, size_t alignment);
-NP_INTERNAL void np_os_unmap(void *p, size_t size);
-NP_INTERNAL size_t np_os_page_size(void); /* the system's page (sysconf, asked once) */
-
-static inline int np_is_pow2(size_t v) { return v != 0 && (v & (v - 1)) == 0; }
-
-/* meta.c: metadata memory (zeroed), see np_meta. */
-NP_INTERNAL void np_meta_init(np_meta *m);
-NP_INTERNAL void *np_meta_alloc(np_meta *m, size_t size);
-NP_INTERNAL void np_meta_free(np_meta *m, void *p, size_t size);
-NP_INTERNAL void np_meta_destroy(np_meta *m);
-NP_INTERNAL void np_meta_release_kept(np_meta *m); /* unmaps the freed mappings kept for reuse */
 
 /* run_heap.c: min-heap of free-run handles; pos[run offset] tracks each
  * run's index so any run can be removed in O(log n). */
@@ -210,11 +185,6 @@ NP_INTERNAL uint64_t np_retained_purge(np_arena *arena, uint64_t now, int all);
 NP_INTERNAL void np_retained_destroy(np_arena *arena); /* unmaps every range */
 
 /* purge.c: dirty memory back to the system on the decay schedule. */
-static inline uint64_t np_clock_ns(void) { /* never 0 */
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + 1;
-}
 /* Something of arena became dirty at since: its due time is since + decay. */
 NP_INTERNAL void np_purge_note_dirty(np_arena *arena, uint64_t since);
 /* A run of bytes went back to chunk c: the chunk's free runs are dirty. */
@@ -423,17 +393,6 @@ NP_INTERNAL void np_live_allocators_lock(void);
 NP_INTERNAL void np_live_allocators_unlock(void);
 NP_INTERNAL np_allocator *np_live_allocators_first(void);
 
-/* chunk_registry.c */
-NP_INTERNAL int np_registry_init(np_registry *r, unsigned chunk_shift);
-NP_INTERNAL void np_registry_destroy(np_registry *r);
-NP_INTERNAL int np_registry_set(np_registry *r, const void *addr, np_region *region);
-NP_INTERNAL void np_registry_clear(np_registry *r, const void *addr);
-/* The mark a released huge block leaves on its first chunk slot (kind
- * NP_REGION_RELEASED_HUGE; np_registry_get returns it until the slot is set
- * again): a later free of that address is a double free, not a foreign one. */
-NP_INTERNAL extern np_region np_registry_released_huge;
-NP_INTERNAL void np_registry_mark_released_huge(np_registry *r, const void *addr);
-
 /* The error for a free of ptr whose registry slot holds r, which is not the
  * region ptr was found in (NULL, the released-huge mark, another region's): a
  * double free where ptr is the start of a huge block given back, else a
@@ -441,28 +400,6 @@ NP_INTERNAL void np_registry_mark_released_huge(np_registry *r, const void *addr
 static inline int np_free_of_released(const np_allocator *a, const np_region *r, const void *ptr) {
   return r == &np_registry_released_huge && ((uintptr_t)ptr & a->chunk_mask) == 0 ? NP_ERR_DOUBLE_FREE
                                                                                   : NP_ERR_FOREIGN_POINTER;
-}
-
-/* Splits addr into root and leaf index; 0 if addr is outside the space. */
-static inline int np_registry_key(const np_registry *r, const void *addr, size_t *ri, size_t *li) {
-  uintptr_t a = (uintptr_t)addr;
-  if (a >> NP_REGISTRY_ADDRESS_BITS) return 0;
-  *ri = a >> r->root_shift;
-  *li = (a >> r->shift) & r->leaf_mask;
-  return 1;
-}
-
-/* The region holding addr, or NULL: two loads, no lock (every free starts here). */
-static inline np_region *np_registry_get(const np_registry *r, const void *addr) {
-  size_t ri, li;
-  if (!np_registry_key(r, addr, &ri, &li)) return NULL;
-#ifdef __cplusplus
-  auto *leaf = r->root[ri].load(std::memory_order_acquire);
-  return leaf ? leaf[li].load(std::memory_order_acquire) : NULL;
-#else
-  _Atomic(np_region *) *leaf = atomic_load_explicit(&r->root[ri], memory_order_acquire);
-  return leaf ? atomic_load_explicit(&leaf[li], memory_order_acquire) : NULL;
-#endif
 }
 
 #ifdef __cplusplus

@@ -1,5 +1,6 @@
 /*
- * npool's data structures, in one place.
+ * npool's data structures above the memory layer (np_meta, np_region and
+ * np_registry are core/memory/memory.h's; the base macros core/base/base.h's).
  *
  *   np_allocator ── arenas[] ── np_arena ── small_heads[n_small]   (subpage lists per small class)
  *        │                          ├────── lists[6]  qInit q000 q025 q050 q075 q100
@@ -21,23 +22,8 @@
 
 #include "npool.h"
 #include "size_classes.h"
+#include "core/memory/memory.h"
 #include "lockfree/strategy.h"
-
-/* C11 atomics; the C++ tests see the same layout through std::atomic. */
-#ifdef __cplusplus
-#include <atomic>
-#define NP_ATOMIC(T) std::atomic<T>
-#else
-#include <stdatomic.h>
-#define NP_ATOMIC(T) _Atomic(T)
-#endif
-
-/* Thread-local variables: initial-exec, so that an access is one load off the
- * thread pointer, never __tls_get_addr (which may call malloc: npool must work
- * as malloc itself, see malloc.c). A library with such variables can be linked,
- * preloaded or loaded at startup, and dlopen'ed only while glibc's static TLS
- * reserve has room (it holds npool's few hundred bytes). */
-#define NP_TLS __thread __attribute__((tls_model("initial-exec")))
 
 /* ---- Handles ---------------------------------------------------------------
  * One 64-bit word names a run or a subpage element inside a chunk (Netty's):
@@ -66,26 +52,6 @@ static inline int np_handle_is_used(uint64_t h) { return (h & NP_HANDLE_USED_BIT
 static inline int np_handle_is_subpage(uint64_t h) { return (h & NP_HANDLE_SUBPAGE_BIT) != 0; }
 static inline uint32_t np_handle_bitmap_idx(uint64_t h) { return (uint32_t)h; }
 
-/* ---- Metadata memory --------------------------------------------------------
- * Small metadata objects come from slabs, one free list per 32-byte size
- * granule; large ones are mapped directly. Not thread-safe: each arena owns one
- * and uses it under its lock. */
-#define NP_META_GRANULE 32
-#define NP_META_SLAB_MAX 4096 /* larger objects are mapped directly */
-#define NP_META_CLASSES (NP_META_SLAB_MAX / NP_META_GRANULE)
-
-typedef struct np_meta {
-  void *free_lists[NP_META_CLASSES];
-  char *bump, *bump_end;   /* unused rest of the newest slab */
-  void *slabs;             /* every slab, linked through its first word */
-  /* Freed direct mappings kept for reuse (meta.c), out of line: a stale
-   * reader of a freed record must still find its arena word intact. */
-  void *large_kept[64];
-  size_t large_kept_size[64];
-  unsigned n_large_kept;
-  uint64_t mapped_bytes;   /* slabs plus direct mappings */
-} np_meta;
-
 /* ---- Block state -------------------------------------------------------------
  * Two pieces, chosen so that a free touches as little shared memory as it can:
  *
@@ -111,34 +77,6 @@ typedef uint16_t np_block_tag;
 #define NP_TAG_OUT ((np_block_tag)0x8000)
 #define NP_TAG_OWNER_MASK ((np_block_tag)0x7fff)
 #define NP_MAX_THREAD_CACHES 32767
-
-/* Relaxed atomic access to metadata that lock-free paths read. */
-#define NP_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define NP_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define NP_ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
-
-/* ---- Regions: what the registry maps an address to ------------------------- */
-/* NP_REGION_RELEASED_HUGE: the registry's mark on the first chunk slot of a
- * huge block since given back (np_registry_released_huge, never a real
- * region), so that a second free of its start is told a double free. */
-typedef enum np_region_kind {
-  NP_REGION_CHUNK = 1,
-  NP_REGION_HUGE = 2,
-  NP_REGION_RELEASED_HUGE = 3
-} np_region_kind;
-
-struct np_arena;
-
-typedef struct np_region {
-  /* The first word is reused as a free-list link when the object is freed, so
-   * the fields read before taking the arena's lock come after it. */
-  struct np_region *list_next; /* huge list of the arena */
-  struct np_arena *arena;      /* stable: a slot of an arena's metadata stays its own */
-  struct np_region *list_prev;
-  char *base;                  /* start of the mapping */
-  size_t size;                 /* bytes mapped */
-  np_region_kind kind;
-} np_region;
 
 /* ---- Subpages ---------------------------------------------------------------
  * A run split into equal elements of one small class, tracked by a bitmap. */
@@ -284,19 +222,6 @@ typedef struct np_arena {
   uint64_t purges;           /* system calls that did it, ever */
 } np_arena;
 
-/* ---- Registry: address -> region, readable without a lock ------------------- */
-#define NP_REGISTRY_ADDRESS_BITS 48
-
-typedef struct np_registry {
-  unsigned shift;            /* log2(chunk size) */
-  unsigned leaf_bits, root_bits;
-  unsigned root_shift;       /* shift + leaf_bits: an address's root index */
-  uintptr_t leaf_mask;       /* (1 << leaf_bits) - 1 */
-  NP_ATOMIC(NP_ATOMIC(np_region *) *) *root; /* [1 << root_bits] leaves */
-  size_t root_bytes;
-  np_lock lock;              /* serialises leaf creation */
-} np_registry;
-
 /* ---- Small class geometry (fixed per allocator) ------------------------------ */
 typedef struct np_small_run {
   uint32_t run_pages;
@@ -367,37 +292,6 @@ typedef struct np_tls_slot {
   uint64_t uid;
   np_tcache *tc;
 } np_tls_slot;
-
-/* ---- Settings (config.c) ------------------------------------------------------
- * One row per np_config field, mimalloc's options table: the name NPOOL_CONF
- * and np_config_set know it by, how its text reads, its default, its own
- * range and a one-line description. How settings combine (the chunk size,
- * alignment against page size) is np_allocator_create's to check. */
-typedef enum np_option_type {
-  NP_OPT_SIZE, /* size_t: a number, optional k/K m/M g/G suffix (binary) */
-  NP_OPT_UINT, /* unsigned: a number */
-  NP_OPT_BOOL, /* int: true/false/1/0 (any non-zero is true in the struct) */
-  NP_OPT_ENUM  /* an enum (int-sized): one of `names` (NULL-terminated), value = index */
-} np_option_type;
-
-#define NP_MAX_ARENAS 1024
-#define NP_MAX_CACHE_ENTRIES 65536 /* small_cache_size, normal_cache_size */
-
-#define NP_OPT_POW2 1u    /* a power of two ... */
-#define NP_OPT_OR_ZERO 2u /* ... or 0 */
-#define NP_OPT_NUMBER_TOO 4u /* an enum that also takes its value as a number (Netty's 0..3) */
-
-typedef struct np_option {
-  const char *name;        /* the field's name */
-  np_option_type type;
-  size_t offset;           /* offsetof(np_config, field) */
-  uint64_t def;            /* Netty's default */
-  uint64_t min, max;       /* the field's own range */
-  unsigned flags;          /* NP_OPT_POW2, NP_OPT_OR_ZERO, NP_OPT_NUMBER_TOO */
-  const char *const *names; /* NP_OPT_ENUM: the values' names, NULL-terminated */
-  int error;               /* np_allocator_create's code for a value out of range */
-  const char *description; /* one line */
-} np_option;
 
 typedef struct np_purger np_purger; /* purge.c */
 

@@ -35,7 +35,7 @@
 #include "internal.h"
 
 #ifdef NP_FAULT_INJECTION
-#include "fault_inject.h" /* test builds only: the nth madvise fails */
+#include "core/base/fault_inject.h" /* test builds only: the nth madvise fails */
 #endif
 
 typedef enum purger_state { PURGER_WANTED, PURGER_STARTING, PURGER_RUNNING } purger_state;

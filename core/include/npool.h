@@ -62,7 +62,7 @@ NP_API const char *np_strerror(int code);
 
 /* ---- Configuration --------------------------------------------------------
  * Every setting has a name, a default and a one-line description in one table
- * (core/config.c); README.md lists them. A program sets them in the struct, by
+ * (core/base/config.c); README.md lists them. A program sets them in the struct, by
  * name (np_config_set), from a "key:value,key:value" string, or from the
  * NPOOL_CONF environment variable (np_config_from_env). */
 

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "internal.h"
+#include "core/base/base.h"
 
 #define OPT(field, type, def, min, max, flags, error, description) \
   {#field, type, offsetof(np_config, field), def, min, max, flags, NULL, error, description}

@@ -14,9 +14,9 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "core/memory/memory.h"
 #ifdef NP_FAULT_INJECTION
-#include "fault_inject.h" /* test builds only: the nth np_meta_alloc fails */
+#include "core/base/fault_inject.h" /* test builds only: the nth np_meta_alloc fails */
 #endif
 
 #define SLAB_SIZE (64 * 1024)

@@ -4,13 +4,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "core/base/base.h"
 
 #ifdef NP_FAULT_INJECTION
 /* Test builds only (fault_inject.h): the nth map of a kind fails, and every
  * byte mapped and unmapped is counted. */
 
-#include "fault_inject.h"
+#include "core/base/fault_inject.h"
 
 static NP_ATOMIC(long) fault_countdown[NP_FAULT_KINDS];
 static NP_ATOMIC(int) fault_fired;

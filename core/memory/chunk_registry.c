@@ -17,7 +17,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "core/memory/memory.h"
 
 #define LEAF_BITS_MAX 16
 
