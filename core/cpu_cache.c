@@ -121,9 +121,11 @@ __attribute__((noinline)) static void *refill(np_allocator *a, np_tcache *tc, un
   return batch[0];
 }
 
+static void trim_current_cpu(np_allocator *a, np_tcache *tc);
+
 __attribute__((noinline)) static void trim_now(np_allocator *a, np_tcache *tc) {
   tc->until_trim = a->cfg.cache_trim_interval;
-  np_cpu_cache_trim_current(a, tc);
+  trim_current_cpu(a, tc);
 }
 
 void *np_cpu_cache_alloc(np_allocator *a, np_tcache *tc, unsigned idx) {
@@ -171,7 +173,7 @@ int np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, unsigned idx) {
   return 0; /* the CPU is under maintenance: the arena */
 }
 
-void np_cpu_cache_trim_current(np_allocator *a, np_tcache *tc) {
+static void trim_current_cpu(np_allocator *a, np_tcache *tc) {
   int cpu = current_cpu(a);
   if (cpu < 0) return;
   for (unsigned c = 0; c < a->n_cached; c++) {

@@ -20,7 +20,6 @@ NP_INTERNAL void np_leak_allocator_destroy(np_allocator *a);
 /* run_heap.c: min-heap of free-run handles; pos[run offset] tracks each
  * run's index so any run can be removed in O(log n). */
 NP_INTERNAL void np_run_heap_push(np_run_heap *h, uint32_t *pos, uint64_t handle);
-NP_INTERNAL uint64_t np_run_heap_pop(np_run_heap *h, uint32_t *pos);
 NP_INTERNAL void np_run_heap_remove(np_run_heap *h, uint32_t *pos, uint64_t handle);
 
 /* chunk_fit.c: the arena's chunks by the free-run classes they hold (arena
@@ -126,8 +125,7 @@ static inline int np_block_is_marked(const np_allocator *a, void *p) {
 NP_INTERNAL np_subpage *np_subpage_new(np_chunk *chunk, unsigned size_idx, uint32_t run_offset,
                                        uint32_t run_pages);
 NP_INTERNAL void np_subpage_delete(np_arena *arena, np_subpage *s);
-NP_INTERNAL uint64_t np_subpage_alloc(np_subpage *s); /* handle, 0 if full */
-/* np_subpage_alloc, tag the element NP_TAG_OUT | owner, return its address (NULL if full). */
+/* An element of s, tagged NP_TAG_OUT | owner: its address (NULL if s is full). */
 NP_INTERNAL void *np_subpage_alloc_block(np_subpage *s, np_block_tag owner);
 NP_INTERNAL int np_subpage_is_allocated(const np_subpage *s, uint32_t idx);
 /* Returns 1 while the subpage stays in use, 0 when its run must go back to
@@ -258,7 +256,6 @@ NP_INTERNAL void *np_tcache_hand_over(np_allocator *a, np_tcache *mine, np_tcach
 /* Frees a linked list of claimed blocks of class idx to the arena, counted
  * as tc's flushes. */
 NP_INTERNAL void np_tcache_give_back_list(np_tcache *tc, unsigned idx, void *list);
-NP_INTERNAL void np_tcache_trim(np_tcache *tc);
 NP_INTERNAL void np_tcache_flush(np_tcache *tc);
 NP_INTERNAL void np_tcache_stats_add(np_allocator *a, np_stats *out);
 
@@ -344,7 +341,6 @@ NP_INTERNAL void np_cpu_cache_destroy(np_allocator *a);
 NP_INTERNAL void *np_cpu_cache_alloc(np_allocator *a, np_tcache *tc, unsigned size_idx);
 /* Takes a claimed block of a cached class; 0 if it must go to the arena. */
 NP_INTERNAL int np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, unsigned size_idx);
-NP_INTERNAL void np_cpu_cache_trim_current(np_allocator *a, np_tcache *tc);
 NP_INTERNAL void np_cpu_cache_flush_all(np_allocator *a, np_tcache *tc);
 NP_INTERNAL np_arena *np_cpu_cache_arena(np_allocator *a); /* this CPU's */
 

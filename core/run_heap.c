@@ -49,13 +49,6 @@ static void remove_at(np_run_heap *h, uint32_t *pos, uint32_t i) {
     sift_down(h, pos, i, last);
 }
 
-uint64_t np_run_heap_pop(np_run_heap *h, uint32_t *pos) {
-  if (h->len == 0) return 0;
-  uint64_t top = h->items[0];
-  remove_at(h, pos, 0);
-  return top;
-}
-
 void np_run_heap_remove(np_run_heap *h, uint32_t *pos, uint64_t handle) {
   remove_at(h, pos, pos[np_handle_offset(handle)]);
 }

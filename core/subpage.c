@@ -96,7 +96,8 @@ static uint32_t find_free_element(const np_subpage *s) {
   return NP_NO_HINT;
 }
 
-uint64_t np_subpage_alloc(np_subpage *s) {
+/* The element's handle, 0 if s is full. */
+static uint64_t alloc_element(np_subpage *s) {
   if (s->num_avail == 0 || !s->do_not_destroy) return 0;
   uint32_t idx = s->next_avail;
   if (idx == NP_NO_HINT) idx = find_free_element(s);
@@ -107,7 +108,7 @@ uint64_t np_subpage_alloc(np_subpage *s) {
 }
 
 void *np_subpage_alloc_block(np_subpage *s, np_block_tag owner) {
-  uint64_t h = np_subpage_alloc(s);
+  uint64_t h = alloc_element(s);
   if (h == 0) return NULL;
   NP_STORE(&s->tags[np_handle_bitmap_idx(h)], (np_block_tag)(NP_TAG_OUT | owner));
   return np_subpage_block(s, h);

@@ -277,7 +277,7 @@ static void shrink_class(np_tcache *tc, unsigned c, uint32_t low_water, uint64_t
   cc->cap = cap;
 }
 
-void np_tcache_trim(np_tcache *tc) {
+static void trim(np_tcache *tc) {
   int low_water = tc->alloc->cfg.trim_low_water;
   np_outbox_send_all(tc->alloc, tc); /* nothing waits there longer than an interval */
   for (unsigned c = 0; c < tc->alloc->n_cached; c++) {
@@ -347,7 +347,7 @@ void np_tcache_retire(np_tcache *tc, np_retire_how how) {
 
 void *np_tcache_alloc_miss(np_tcache *tc, unsigned idx) {
   np_cache_class *cc = &tc->classes[idx];
-  if (tc->until_trim <= 1) np_tcache_trim(tc);
+  if (tc->until_trim <= 1) trim(tc);
   if (cc->cap == 0) return NULL;
   if (cc->count) return np_tcache_pop(tc, cc); /* (np_alloc came here to trim) */
   tc->until_trim--; /* a lookup, found nothing */
