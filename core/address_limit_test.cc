@@ -108,6 +108,18 @@ void WarmUp(np_allocator* a) {
   np_free(a, q);
 }
 
+// In a child: an allocator of Config() (arenas 0: the default), the calling
+// thread warmed up, then the limit set. NULL if it could not be made.
+np_allocator* LimitedAllocator(unsigned arenas = 0) {
+  np_config c = Config();
+  c.arenas = arenas;
+  np_allocator* a = nullptr;
+  if (np_allocator_create(&c, &a) != NP_OK) return nullptr;
+  WarmUp(a);
+  LimitAddressSpace();
+  return a;
+}
+
 // Another thread's arena holds the retained memory; this thread stays alive
 // (bound to it) until released.
 struct RetainingThread {
@@ -133,11 +145,8 @@ struct RetainingThread {
 // from the same thread once its arena's retained ranges are gone.
 TEST(AddressLimit, HugeBlockAfterOwnArenaGivesRetainedBack) {
   InChild([] {
-    np_config c = Config();
-    np_allocator* a = nullptr;
-    ASSERT_EQ(np_allocator_create(&c, &a), NP_OK);
-    WarmUp(a);
-    LimitAddressSpace();
+    np_allocator* a = LimitedAllocator();
+    ASSERT_NE(a, nullptr);
     MakeRetained(a);
     errno = 0;
     // More than the retained ranges hold (they may have merged into one) and
@@ -150,61 +159,55 @@ TEST(AddressLimit, HugeBlockAfterOwnArenaGivesRetainedBack) {
   });
 }
 
-// The retained memory is another (idle) thread's arena's: a huge block and
-// new chunks for this thread's arena are still made.
-TEST(AddressLimit, HugeBlockAfterAnotherArenaGivesRetainedBack) {
-  InChild([] {
-    np_config c = Config();
-    c.arenas = 4;
-    np_allocator* a = nullptr;
-    ASSERT_EQ(np_allocator_create(&c, &a), NP_OK);
-    WarmUp(a);
-    LimitAddressSpace();
+// The retained memory is another (idle) thread's arena's: in a child under
+// the limit, with 4 arenas, an idle thread makes kRetained of it, then body
+// runs on a fresh (warmed up) thread, bound to another arena.
+void WhileAnotherArenaRetains(const std::function<void(np_allocator*)>& body) {
+  InChild([&body] {
+    np_allocator* a = LimitedAllocator(4);
+    ASSERT_NE(a, nullptr);
     RetainingThread idle(a);  // (after the limit: its retained memory takes room)
-    std::thread([a] {
+    std::thread([&body, a] {
       WarmUp(a);
-      errno = 0;
-      void* p = np_alloc(a, kRetained + 16 * MiB);  // (whichever arena holds the retained memory)
-      ASSERT_NE(p, nullptr) << "errno " << errno << " with " << Stats(a).retained_bytes << " bytes retained";
-      memset(p, 1, 4096);
-      EXPECT_EQ(np_free(a, p), NP_OK);
+      body(a);
     }).join();
   });
 }
 
+// A huge block and new chunks for this thread's arena are still made.
+TEST(AddressLimit, HugeBlockAfterAnotherArenaGivesRetainedBack) {
+  WhileAnotherArenaRetains([](np_allocator* a) {
+    errno = 0;
+    void* p = np_alloc(a, kRetained + 16 * MiB);  // (whichever arena holds the retained memory)
+    ASSERT_NE(p, nullptr) << "errno " << errno << " with " << Stats(a).retained_bytes << " bytes retained";
+    memset(p, 1, 4096);
+    EXPECT_EQ(np_free(a, p), NP_OK);
+  });
+}
+
 TEST(AddressLimit, ChunksAfterAnotherArenaGivesRetainedBack) {
-  InChild([] {
-    np_config c = Config();
-    c.arenas = 4;
-    np_allocator* a = nullptr;
-    ASSERT_EQ(np_allocator_create(&c, &a), NP_OK);
-    WarmUp(a);
-    LimitAddressSpace();
-    RetainingThread idle(a);  // (after the limit: its retained memory takes room)
-    std::thread([a] {
-      WarmUp(a);
-      std::vector<void*> live;
-      // 1 MiB blocks (normal, new chunks) up to twice what the retained
-      // memory leaves room for: every one is allocated.
-      const size_t want = 2 * (kRoom - kRetained);
-      for (size_t got = 0; got < want; got += MiB) {
-        errno = 0;
-        void* p = np_alloc(a, MiB);
-        ASSERT_NE(p, nullptr) << "after " << got / MiB << " MiB: errno " << errno << ", "
-                              << Stats(a).retained_bytes << " bytes retained";
-        live.push_back(p);
-      }
-      // Then until nothing is left: ENOMEM, with nothing retained anywhere.
-      void* p;
-      while ((errno = 0, p = np_alloc(a, MiB)) != nullptr) live.push_back(p);
-      EXPECT_EQ(errno, ENOMEM);
-      EXPECT_EQ(Stats(a).retained_bytes, 0u) << "ENOMEM while memory could have been given back";
-      EXPECT_GE(live.size() * MiB, kRoom - 48 * MiB) << "most of the room was used";
-      for (void* q : live) ASSERT_EQ(np_free(a, q), NP_OK);
-      void* again = np_alloc(a, MiB);  // the failure does not stick
-      EXPECT_NE(again, nullptr);
-      np_free(a, again);
-    }).join();
+  WhileAnotherArenaRetains([](np_allocator* a) {
+    std::vector<void*> live;
+    // 1 MiB blocks (normal, new chunks) up to twice what the retained
+    // memory leaves room for: every one is allocated.
+    const size_t want = 2 * (kRoom - kRetained);
+    for (size_t got = 0; got < want; got += MiB) {
+      errno = 0;
+      void* p = np_alloc(a, MiB);
+      ASSERT_NE(p, nullptr) << "after " << got / MiB << " MiB: errno " << errno << ", "
+                            << Stats(a).retained_bytes << " bytes retained";
+      live.push_back(p);
+    }
+    // Then until nothing is left: ENOMEM, with nothing retained anywhere.
+    void* p;
+    while ((errno = 0, p = np_alloc(a, MiB)) != nullptr) live.push_back(p);
+    EXPECT_EQ(errno, ENOMEM);
+    EXPECT_EQ(Stats(a).retained_bytes, 0u) << "ENOMEM while memory could have been given back";
+    EXPECT_GE(live.size() * MiB, kRoom - 48 * MiB) << "most of the room was used";
+    for (void* q : live) ASSERT_EQ(np_free(a, q), NP_OK);
+    void* again = np_alloc(a, MiB);  // the failure does not stick
+    EXPECT_NE(again, nullptr);
+    np_free(a, again);
   });
 }
 
@@ -212,11 +215,8 @@ TEST(AddressLimit, ChunksAfterAnotherArenaGivesRetainedBack) {
 // goes on working.
 TEST(AddressLimit, NothingToGiveBackIsENOMEM) {
   InChild([] {
-    np_config c = Config();
-    np_allocator* a = nullptr;
-    ASSERT_EQ(np_allocator_create(&c, &a), NP_OK);
-    WarmUp(a);
-    LimitAddressSpace();
+    np_allocator* a = LimitedAllocator();
+    ASSERT_NE(a, nullptr);
     const np_stats before = Stats(a);
     errno = 0;
     EXPECT_EQ(np_alloc(a, kRoom + 8 * MiB), nullptr);

@@ -68,19 +68,19 @@ int np_registry_set(np_registry *r, const void *addr, np_region *region) {
   return NP_OK;
 }
 
-void np_registry_clear(np_registry *r, const void *addr) {
+/* Stores region in addr's slot where its leaf exists (a slot without a leaf
+ * was never set: nothing to clear or mark). */
+static void store_if_leaf(np_registry *r, const void *addr, np_region *region) {
   size_t ri, li;
   if (!np_registry_key(r, addr, &ri, &li)) return;
   _Atomic(np_region *) *leaf = atomic_load_explicit(&r->root[ri], memory_order_acquire);
-  if (leaf) atomic_store_explicit(&leaf[li], NULL, memory_order_release);
+  if (leaf) atomic_store_explicit(&leaf[li], region, memory_order_release);
 }
 
+void np_registry_clear(np_registry *r, const void *addr) { store_if_leaf(r, addr, NULL); }
 
 np_region np_registry_released_huge = {.kind = NP_REGION_RELEASED_HUGE};
 
 void np_registry_mark_released_huge(np_registry *r, const void *addr) {
-  size_t ri, li;
-  if (!np_registry_key(r, addr, &ri, &li)) return;
-  _Atomic(np_region *) *leaf = atomic_load_explicit(&r->root[ri], memory_order_acquire);
-  if (leaf) atomic_store_explicit(&leaf[li], &np_registry_released_huge, memory_order_release);
+  store_if_leaf(r, addr, &np_registry_released_huge);
 }
