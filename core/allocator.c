@@ -23,27 +23,6 @@ static int validate(const np_config *c) {
   return NP_OK;
 }
 
-/* A small class's run: the least multiple of the page size that the element
- * size divides, capped at page_size / 16 elements (Netty's calculateRunSize),
- * and at the chunk size (Netty fails such classes for chunks under 7 pages). */
-static np_small_run small_run_of(const np_size_classes *sc, size_t elem) {
-  size_t max_elems = sc->page_size >> NP_LOG2_QUANTUM;
-  size_t run = 0, n;
-  do {
-    run += sc->page_size;
-    n = run / elem;
-  } while (n < max_elems && run != n * elem);
-  while (n > max_elems) {
-    run -= sc->page_size;
-    n = run / elem;
-  }
-  if (run > sc->chunk_size) { /* chunks of a few pages: the whole chunk is the run */
-    run = sc->chunk_size;
-    n = run / elem;
-  }
-  return (np_small_run){(uint32_t)(run >> sc->page_shift), (uint32_t)n};
-}
-
 /* The secret of the free marks: bit 63 set, so that no mark is 0 or a small
  * number, and different per allocator and process (sys/random would do, but
  * it may block early at boot; a mix of clock, address and stack is enough:
@@ -85,24 +64,16 @@ int np_allocator_create(const np_config *cfg, np_allocator **out) {
   if (a == NULL) return NP_ERR_NO_MEMORY;
   a->self_size = self;
   a->cfg = *cfg;
-  np_size_classes_init(&a->sc, cfg->page_size, cfg->max_order, cfg->alignment);
-  for (unsigned i = 0; i < a->sc.n_small; i++)
-    a->small_runs[i] = small_run_of(&a->sc, np_index_to_size(&a->sc, i));
-  a->arenas = (np_arena *)(a + 1);
-  a->n_arenas = 0;
-  a->chunk_mask = (uintptr_t)a->sc.chunk_size - 1;
   a->free_key = free_key_new(a);
-  a->decay_ns = (uint64_t)cfg->dirty_decay_ms * 1000000u;
-  np_tcaches_init(a);
-  rc = np_cpu_cache_init(a);
+  rc = np_pool_init(&a->pool, cfg, (np_arena *)(a + 1), n_arenas);
+  if (rc == NP_OK) {
+    np_tcaches_init(a);
+    rc = np_cpu_cache_init(a);
+  }
   if (rc != NP_OK) {
+    np_pool_destroy(&a->pool);
     np_os_unmap(a, self);
     return rc;
-  }
-  rc = np_registry_init(&a->registry, a->sc.page_shift + cfg->max_order);
-  for (unsigned i = 0; rc == NP_OK && i < n_arenas; i++) {
-    rc = np_arena_init(&a->arenas[i], a);
-    if (rc == NP_OK) a->n_arenas++; /* destroy below must meet only arenas that were made */
   }
   if (rc == NP_OK) rc = np_purger_create(a);
   if (rc != NP_OK) {
@@ -124,8 +95,7 @@ void np_allocator_destroy(np_allocator *a) {
   np_purger_destroy(a);
   np_tcaches_destroy(a);
   np_cpu_cache_destroy(a);
-  for (unsigned i = 0; i < a->n_arenas; i++) np_arena_destroy(&a->arenas[i]);
-  np_registry_destroy(&a->registry);
+  np_pool_destroy(&a->pool);
   np_os_unmap(a, a->self_size);
 }
 
@@ -135,10 +105,10 @@ static NP_ATOMIC(unsigned) next_thread_slot;
 static NP_TLS unsigned thread_slot_plus_one;
 
 static np_arena *arena_without_cache(np_allocator *a) {
-  if (a->n_arenas == 1) return &a->arenas[0];
+  if (a->pool.n_arenas == 1) return &a->pool.arenas[0];
   if (thread_slot_plus_one == 0)
     thread_slot_plus_one = atomic_fetch_add_explicit(&next_thread_slot, 1, memory_order_relaxed) + 1;
-  return &a->arenas[(thread_slot_plus_one - 1) % a->n_arenas];
+  return &a->pool.arenas[(thread_slot_plus_one - 1) % a->pool.n_arenas];
 }
 
 /* The arena the calling thread allocates from: per-CPU caches come with
@@ -157,8 +127,8 @@ __attribute__((noinline)) void *np_alloc_slow(np_allocator *a, size_t size) {
   }
   np_purger_start(a);
   np_tcache *tc = np_tcache_get(a, NP_CACHE_FIND_OR_CREATE);
-  unsigned idx = np_size_class(&a->sc, size);
-  if (idx >= a->sc.n_sizes) return np_arena_alloc_huge(thread_arena(a, tc), size, 0, NP_ZERO_NOT_NEEDED);
+  unsigned idx = np_size_class(&a->pool.sc, size);
+  if (idx >= a->pool.sc.n_sizes) return np_arena_alloc_huge(thread_arena(a, tc), size, 0, NP_ZERO_NOT_NEEDED);
   void *p = NULL;
   if (tc && idx < a->n_cached)
     p = np_percpu_on(a) ? np_cpu_cache_alloc(a, tc, idx) : np_tcache_alloc_miss(tc, idx);
@@ -183,7 +153,7 @@ void *np_alloc_aligned(np_allocator *a, size_t alignment, size_t size) {
     return NULL;
   }
   if (alignment <= natural_alignment(a)) return np_alloc(a, size);
-  const np_size_classes *sc = &a->sc;
+  const np_size_classes *sc = &a->pool.sc;
   if (alignment <= sc->page_size) {
     /* Runs start on pages, so an element of a small class is aligned to every
      * power of two (up to the page) that divides the class size, and a normal
@@ -205,7 +175,7 @@ void *np_calloc(np_allocator *a, size_t count, size_t size) {
     errno = ENOMEM;
     return NULL;
   }
-  if (a != NULL && np_size_class(&a->sc, total) >= a->sc.n_sizes) /* huge: zeroed unless fresh */
+  if (a != NULL && np_size_class(&a->pool.sc, total) >= a->pool.sc.n_sizes) /* huge: zeroed unless fresh */
     return np_arena_alloc_huge(thread_arena(a, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE)), total, 0,
                                NP_ZERO_NEEDED);
   void *p = np_alloc(a, total);
@@ -222,8 +192,8 @@ void *np_realloc(np_allocator *a, void *ptr, size_t size) {
   }
   /* In place while the block holds size and keeping it wastes less than half,
    * or when size would get this very class again. */
-  unsigned idx = np_size_class(&a->sc, size);
-  if (size <= old && (size >= old / 2 || (idx < a->sc.n_sizes && np_index_to_size(&a->sc, idx) == old)))
+  unsigned idx = np_size_class(&a->pool.sc, size);
+  if (size <= old && (size >= old / 2 || (idx < a->pool.sc.n_sizes && np_index_to_size(&a->pool.sc, idx) == old)))
     return ptr;
   void *moved = np_alloc(a, size);
   if (moved == NULL) return NULL; /* errno ENOMEM; the block is untouched */
@@ -253,14 +223,14 @@ static int cache_free(np_allocator *a, void *ptr, unsigned idx, np_block_tag tag
  * findings are not kept: what fails it is rare, or pays the arena's locks) and
  * goes down to the arena as it is. */
 __attribute__((noinline)) int np_free_slow(np_allocator *a, void *ptr) {
-  np_region *r = np_registry_get(&a->registry, ptr);
-  if (r == NULL || r->kind == NP_REGION_RELEASED_HUGE) return np_free_refused(a, np_free_of_released(a, r, ptr));
+  np_region *r = np_registry_get(&a->pool.registry, ptr);
+  if (r == NULL || r->kind == NP_REGION_RELEASED_HUGE) return np_free_refused(a, np_free_of_released(&a->pool, r, ptr));
   if (r->kind != NP_REGION_CHUNK) {
     int rc = np_arena_free_huge(r->arena, r, ptr);
     return rc == NP_OK ? rc : np_free_refused(a, rc);
   }
   np_block_ref ref;
-  int rc = np_chunk_find_block(a, (np_chunk *)r, ptr, &ref);
+  int rc = np_chunk_find_block(&a->pool, (np_chunk *)r, ptr, &ref);
   if (rc != NP_OK) return np_free_refused(a, rc);
   np_block_tag tag = NP_LOAD(ref.tag);
   if (!(tag & NP_TAG_OUT)) return np_free_refused(a, NP_ERR_DOUBLE_FREE); /* the arena's */
@@ -276,9 +246,9 @@ __attribute__((noinline)) int np_free_slow(np_allocator *a, void *ptr) {
  * takes: the arena's. Only the arena's own record of it is looked up (its
  * chunk stays: the block is still out of the arena). */
 static int claimed_to_arena(np_allocator *a, void *ptr) {
-  np_region *r = np_registry_get(&a->registry, ptr);
+  np_region *r = np_registry_get(&a->pool.registry, ptr);
   np_block_ref ref;
-  np_chunk_find_block(a, (np_chunk *)r, ptr, &ref);
+  np_chunk_find_block(&a->pool, (np_chunk *)r, ptr, &ref);
   int rc = np_arena_free_block(r->arena, ptr, &ref);
   return rc == NP_OK ? rc : np_free_refused(a, rc);
 }
@@ -327,30 +297,30 @@ const char *np_strategy_name(void) { return NP_STRATEGY_NAME; }
 /* The free path's checks, reading only: 0 for anything but a live block. */
 size_t np_usable_size(np_allocator *a, const void *ptr) {
   if (a == NULL || ptr == NULL) return 0;
-  np_region *r = np_registry_get(&a->registry, ptr);
+  np_region *r = np_registry_get(&a->pool.registry, ptr);
   if (r == NULL) return 0;
   if (r->kind != NP_REGION_CHUNK) return ptr == r->base ? r->size : 0;
   np_block_ref ref;
-  if (np_chunk_find_block(a, (np_chunk *)r, ptr, &ref) != NP_OK || !(NP_LOAD(ref.tag) & NP_TAG_OUT))
+  if (np_chunk_find_block(&a->pool, (np_chunk *)r, ptr, &ref) != NP_OK || !(NP_LOAD(ref.tag) & NP_TAG_OUT))
     return 0;
   if (ref.size_idx < a->n_cached && np_block_is_marked(a, (void *)ptr)) return 0; /* cached */
-  return np_index_to_size(&a->sc, ref.size_idx);
+  return np_index_to_size(&a->pool.sc, ref.size_idx);
 }
 
 /* What np_allocator_stats and np_allocator_arena_stats share: the geometry,
  * the settings, the names and the strategy. */
 static void stats_common(np_allocator *a, np_stats *out) {
   memset(out, 0, sizeof *out);
-  const np_size_classes *sc = &a->sc;
+  const np_size_classes *sc = &a->pool.sc;
   out->page_size = sc->page_size;
   out->chunk_size = sc->chunk_size;
-  out->arenas = a->n_arenas;
+  out->arenas = a->pool.n_arenas;
   out->size_classes = sc->n_sizes;
   out->small_classes = sc->n_small;
   out->small_cache_size = a->cfg.small_cache_size;
   out->normal_cache_size = a->cfg.normal_cache_size;
   out->max_cached_buffer_capacity = a->cfg.max_cached_buffer_capacity;
-  const np_chunk_list *proto = a->arenas[0].lists;
+  const np_chunk_list *proto = a->pool.arenas[0].lists;
   for (int i = 0; i < NP_CHUNK_LISTS; i++) {
     out->lists[i].name = proto[i].name;
     out->lists[i].min_usage = proto[i].min_usage < 0 ? 0 : proto[i].min_usage;
@@ -358,8 +328,8 @@ static void stats_common(np_allocator *a, np_stats *out) {
   }
   for (unsigned i = 0; i < sc->n_small; i++) {
     out->small_class[i].elem_size = (uint32_t)np_index_to_size(sc, i);
-    out->small_class[i].run_pages = a->small_runs[i].run_pages;
-    out->small_class[i].elems_per_run = a->small_runs[i].max_elems;
+    out->small_class[i].run_pages = a->pool.small_runs[i].run_pages;
+    out->small_class[i].elems_per_run = a->pool.small_runs[i].max_elems;
   }
   out->strategy = NP_STRATEGY_NAME;
   const char *why_not = np_percpu_unavailable_reason(); /* NULL: the strategy has none */
@@ -374,16 +344,16 @@ int np_allocator_stats(np_allocator *a, np_stats *out) {
   if (a == NULL || out == NULL) return NP_ERR_NULL_ARGUMENT;
   stats_common(a, out);
   out->invalid_frees = atomic_load_explicit(&a->invalid_frees, memory_order_relaxed);
-  for (unsigned i = 0; i < a->n_arenas; i++) np_arena_stats_add(&a->arenas[i], out);
+  for (unsigned i = 0; i < a->pool.n_arenas; i++) np_arena_stats_add(&a->pool.arenas[i], out);
   np_tcache_stats_add(a, out);
   return NP_OK;
 }
 
 int np_allocator_arena_stats(np_allocator *a, unsigned index, np_stats *out) {
   if (a == NULL || out == NULL) return NP_ERR_NULL_ARGUMENT;
-  if (index >= a->n_arenas) return NP_ERR_ARENA_INDEX;
+  if (index >= a->pool.n_arenas) return NP_ERR_ARENA_INDEX;
   stats_common(a, out);
-  np_arena_stats_add(&a->arenas[index], out);
-  out->thread_caches = atomic_load_explicit(&a->arenas[index].bound_threads, memory_order_relaxed);
+  np_arena_stats_add(&a->pool.arenas[index], out);
+  out->thread_caches = atomic_load_explicit(&a->pool.arenas[index].bound_threads, memory_order_relaxed);
   return NP_OK;
 }

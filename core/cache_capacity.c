@@ -31,7 +31,7 @@ void np_cache_capacity_init(np_allocator *a) {
   size_t budget = a->cfg.cache_grow_bytes;
   for (unsigned c = 0; c < a->n_cached; c++) {
     uint32_t cap = a->cache_cap[c], max = cap;
-    size_t size = np_index_to_size(&a->sc, c);
+    size_t size = np_index_to_size(&a->pool.sc, c);
     /* (the large classes' room is a byte bound of its own: they stay) */
     if (cap && size <= a->cfg.max_cached_buffer_capacity)
       while (max < NP_MAX_CACHE_ENTRIES && max < cap * GROWTH_FACTOR_MAX && (size_t)(max * 2 - cap) * size <= budget)
@@ -53,5 +53,5 @@ uint32_t np_cache_capacity_shrunk(const np_allocator *a, unsigned idx, uint32_t 
 }
 
 size_t np_cache_capacity_bytes(const np_allocator *a, unsigned idx, uint32_t entries) {
-  return (size_t)entries * np_index_to_size(&a->sc, idx);
+  return (size_t)entries * np_index_to_size(&a->pool.sc, idx);
 }

@@ -88,7 +88,7 @@ static void drain_current(np_allocator *a, np_tcache *tc, unsigned idx, intptr_t
     if (got == 0) return;
     unsigned kept = to_transfer ? np_transfer_insert(a, idx, batch, got) : 0;
     if (kept < got) {
-      np_arena_free_cached(a, batch + kept, got - kept);
+      np_arena_free_cached(&a->pool, batch + kept, got - kept);
       count_flushed(tc, idx, got - kept);
     }
     n -= got;
@@ -96,7 +96,7 @@ static void drain_current(np_allocator *a, np_tcache *tc, unsigned idx, intptr_t
 }
 
 np_arena *np_cpu_cache_arena(np_allocator *a) {
-  return &a->arenas[(unsigned)np_percpu_current_cpu() % a->n_arenas];
+  return &a->pool.arenas[(unsigned)np_percpu_current_cpu() % a->pool.n_arenas];
 }
 
 /* A miss: a batch from the transfer cache (blocks still cached, marked free)
@@ -114,7 +114,7 @@ __attribute__((noinline)) static void *refill(np_allocator *a, np_tcache *tc, un
   unsigned pushed = got > 1 ? np_percpu_push_batch(&a->percpu, idx, batch + 1, got - 1) : 0;
   NP_STORE(&cc->hits, cc->hits + 1);
   if (pushed < got - 1) { /* full meanwhile (another thread on this CPU refilled too) */
-    np_arena_free_cached(a, batch + 1 + pushed, got - 1 - pushed);
+    np_arena_free_cached(&a->pool, batch + 1 + pushed, got - 1 - pushed);
     count_flushed(tc, idx, got - 1 - pushed);
   }
   np_block_unmark(batch[0]);
@@ -200,7 +200,7 @@ static void flush_cpu(np_allocator *a, np_tcache *tc, unsigned cpu) {
   if (np_percpu_lock_cpu(pc, cpu) == 0) {
     for (unsigned c = 0; c < pc->n_classes; c++) {
       np_percpu_stack *s = &pc->stacks[cpu * pc->n_classes + c];
-      np_arena_free_cached(a, s->slots, (unsigned)s->count);
+      np_arena_free_cached(&a->pool, s->slots, (unsigned)s->count);
       count_flushed(tc, c, (unsigned)s->count);
       s->count = 0;
       s->low_water = 0;

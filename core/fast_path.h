@@ -28,7 +28,7 @@ static inline __attribute__((always_inline)) void *np_alloc_inline(np_allocator 
   if (__builtin_expect(a == NULL || slot->uid != a->uid, 0)) return np_alloc_slow(a, size);
   unsigned idx;
   if (__builtin_expect(size - 1 < (size_t)NP_LOOKUP_ENTRIES << NP_LOG2_QUANTUM, 1))
-    idx = a->sc.size2idx_tab[(size - 1) >> NP_LOG2_QUANTUM];
+    idx = a->pool.sc.size2idx_tab[(size - 1) >> NP_LOG2_QUANTUM];
   else if (size - 1 < a->inline_max_size) /* (size 0 wraps: the slow path's) */
     idx = np_size_class_past_table(size);
   else
@@ -69,22 +69,22 @@ static inline __attribute__((always_inline)) int np_free_inline(np_allocator *a,
   if (__builtin_expect(slot->uid != a->uid, 0)) return np_free_slow(a, ptr);
   np_tcache *tc = slot->tc;
   /* The chunk: from the thread's recent chunks, else the registry. */
-  uintptr_t key = (uintptr_t)ptr >> a->registry.shift;
+  uintptr_t key = (uintptr_t)ptr >> a->pool.registry.shift;
   np_region *r;
-  uint64_t epoch = atomic_load_explicit(&a->chunk_epoch, memory_order_acquire);
+  uint64_t epoch = atomic_load_explicit(&a->pool.chunk_epoch, memory_order_acquire);
   unsigned k = (unsigned)key & (NP_RECENT_CHUNKS - 1);
   if (__builtin_expect(tc->recent_chunks[k].key == key && tc->chunk_epoch == epoch, 1)) {
     r = &tc->recent_chunks[k].chunk->region;
   } else {
-    r = np_registry_get(&a->registry, ptr);
+    r = np_registry_get(&a->pool.registry, ptr);
     if (__builtin_expect(r == NULL || r->kind != NP_REGION_CHUNK, 0)) return np_free_slow(a, ptr);
     if (tc->chunk_epoch != epoch) np_tcache_forget_chunks(tc, epoch);
     tc->recent_chunks[k].key = key;
     tc->recent_chunks[k].chunk = (np_chunk *)r;
   }
   const np_chunk *c = (const np_chunk *)r;
-  const unsigned page_shift = a->sc.page_shift;
-  size_t off = (uintptr_t)ptr & a->chunk_mask;
+  const unsigned page_shift = a->pool.sc.page_shift;
+  size_t off = (uintptr_t)ptr & a->pool.chunk_mask;
   const np_page_entry *e = &c->map[off >> page_shift];
   uint64_t h = NP_LOAD(&e->handle);
   size_t run_start = (size_t)np_handle_offset(h) << page_shift;

@@ -40,21 +40,21 @@ static void lock_allocator(np_allocator *a) {
   for (unsigned cpu = 1; a->fork_percpu_locked && cpu < a->percpu.n_cpus; cpu++)
     np_percpu_lock_cpu(&a->percpu, cpu);
   np_transfer_fork_lock(a);
-  for (unsigned i = 0; i < a->n_arenas; i++) {
-    np_arena *arena = &a->arenas[i];
+  for (unsigned i = 0; i < a->pool.n_arenas; i++) {
+    np_arena *arena = &a->pool.arenas[i];
     np_lock_acquire(&arena->lock);
-    for (unsigned c = 0; c < a->sc.n_small; c++) np_lock_acquire(&arena->small_locks[c]);
+    for (unsigned c = 0; c < a->pool.sc.n_small; c++) np_lock_acquire(&arena->small_locks[c]);
   }
-  np_lock_acquire(&a->registry.lock);
+  np_lock_acquire(&a->pool.registry.lock);
   for_each_queue(a, np_remote_fork_lock);
 }
 
 static void unlock_allocator(np_allocator *a) {
   for_each_queue(a, np_remote_fork_unlock);
-  np_lock_release(&a->registry.lock);
-  for (unsigned i = a->n_arenas; i-- > 0;) {
-    np_arena *arena = &a->arenas[i];
-    for (unsigned c = 0; c < a->sc.n_small; c++) np_lock_release(&arena->small_locks[c]);
+  np_lock_release(&a->pool.registry.lock);
+  for (unsigned i = a->pool.n_arenas; i-- > 0;) {
+    np_arena *arena = &a->pool.arenas[i];
+    for (unsigned c = 0; c < a->pool.sc.n_small; c++) np_lock_release(&arena->small_locks[c]);
     np_lock_release(&arena->lock);
   }
   np_transfer_fork_unlock(a);

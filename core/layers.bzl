@@ -43,3 +43,20 @@ def np_layer(name, srcs, hdrs, deps = [], plain_deps = [], textual_hdrs = []):
                 deps = [d + variant + "_" + s for d in deps] + plain_deps + ["//lockfree:strategy_" + s],
             )
     native.filegroup(name = "srcs", srcs = srcs)
+
+def np_layer_tests(names, layer, srcs = [], sizes = {}):
+    """One cc_test per name and strategy (<name>_<strategy>), from <name>.cc
+    and srcs (the layer's private headers, fixtures), linking the layer
+    `layer` (":pool") and the layers below it only. rseq: no TSan, as
+    everywhere (STRATEGY_TEST_TAGS in core/BUILD). sizes: name -> test size
+    where it is not "small"."""
+    for name in names:
+        for s in STRATEGIES:
+            native.cc_test(
+                name = name + "_" + s,
+                size = sizes.get(name, "small"),
+                srcs = [name + ".cc"] + srcs,
+                linkstatic = True,
+                tags = ["no_tsan"] if s == "rseq" else [],
+                deps = [layer + "_" + s, "@debian//:gtest_main"],
+            )

@@ -212,10 +212,10 @@ size_t npool_malloc_usable_size(void *ptr) {
 
 static uint64_t purged_bytes(np_allocator *a) {
   uint64_t n = 0;
-  for (unsigned i = 0; i < a->n_arenas; i++) {
-    np_lock_acquire(&a->arenas[i].lock);
-    n += a->arenas[i].purged_bytes;
-    np_lock_release(&a->arenas[i].lock);
+  for (unsigned i = 0; i < a->pool.n_arenas; i++) {
+    np_lock_acquire(&a->pool.arenas[i].lock);
+    n += a->pool.arenas[i].purged_bytes;
+    np_lock_release(&a->pool.arenas[i].lock);
   }
   return n;
 }

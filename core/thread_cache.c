@@ -85,10 +85,10 @@ static unsigned large_cap(const np_config *cfg, size_t size) {
 void np_tcaches_init(np_allocator *a) {
   const np_config *cfg = &a->cfg;
   a->n_cached = 0;
-  for (unsigned i = 0; i < a->sc.n_sizes; i++) {
-    size_t size = np_index_to_size(&a->sc, i);
+  for (unsigned i = 0; i < a->pool.sc.n_sizes; i++) {
+    size_t size = np_index_to_size(&a->pool.sc, i);
     unsigned cap;
-    int small = np_is_small_index(&a->sc, i);
+    int small = np_is_small_index(&a->pool.sc, i);
     if (small) cap = cfg->small_cache_size;
     else if (size <= cfg->max_cached_buffer_capacity) cap = cfg->normal_cache_size;
     else if (size <= cfg->large_cache_bytes && cfg->normal_cache_size) cap = large_cap(cfg, size);
@@ -97,12 +97,12 @@ void np_tcaches_init(np_allocator *a) {
     a->refill_count[i] = refill_of(cfg, a->cache_cap[i], small, size);
     if (cap) a->n_cached = i + 1;
   }
-  unsigned table_classes = (unsigned)a->sc.size2idx_tab[NP_LOOKUP_ENTRIES - 1] + 1;
+  unsigned table_classes = (unsigned)a->pool.sc.size2idx_tab[NP_LOOKUP_ENTRIES - 1] + 1;
   /* Every class np_alloc's table gives and np_free's fast path meets (the small ones). */
   np_cache_capacity_init(a);
   unsigned n = a->n_cached > table_classes ? a->n_cached : table_classes;
-  a->n_tc_classes = n > a->sc.n_small ? n : a->sc.n_small;
-  a->inline_max_size = a->sc.alignment <= 1024 ? np_index_to_size(&a->sc, a->n_tc_classes - 1) : 0;
+  a->n_tc_classes = n > a->pool.sc.n_small ? n : a->pool.sc.n_small;
+  a->inline_max_size = a->pool.sc.alignment <= 1024 ? np_index_to_size(&a->pool.sc, a->n_tc_classes - 1) : 0;
   np_lock_init(&a->cache_lock);
   np_fork_handlers_register();
   np_thread_slots_register(a);
@@ -173,8 +173,8 @@ np_tcache *np_tcache_acquire(np_allocator *a) {
   if (tc == NULL) return NULL;
   tc->until_trim = a->cfg.cache_trim_interval;
   /* (a zeroed entry would be a hit for the addresses of key 0, below the first chunk) */
-  np_tcache_forget_chunks(tc, atomic_load_explicit(&a->chunk_epoch, memory_order_acquire));
-  tc->arena = np_arena_least_used(a);
+  np_tcache_forget_chunks(tc, atomic_load_explicit(&a->pool.chunk_epoch, memory_order_acquire));
+  tc->arena = np_arena_least_used(&a->pool);
   atomic_fetch_add_explicit(&tc->arena->bound_threads, 1, memory_order_relaxed);
   atomic_store_explicit(&tc->alive, 1, memory_order_seq_cst);
   return tc;
@@ -202,7 +202,7 @@ static void count_moved(np_cache_class *cc, int64_t delta) {
 /* ---- Giving blocks back to the arena ------------------------------------------ */
 
 static void give_back(np_tcache *tc, np_cache_class *cc, void *const *blocks, unsigned n) {
-  np_arena_free_cached(tc->alloc, blocks, n);
+  np_arena_free_cached(&tc->alloc->pool, blocks, n);
   NP_STORE(&cc->flushed, cc->flushed + n);
 }
 
@@ -219,11 +219,11 @@ static uint32_t free_list_to_arena(np_allocator *a, void *p) {
     n++;
     p = np_remote_next(p);
     if (k == FLUSH_BATCH) {
-      np_arena_free_cached(a, batch, k);
+      np_arena_free_cached(&a->pool, batch, k);
       k = 0;
     }
   }
-  np_arena_free_cached(a, batch, k);
+  np_arena_free_cached(&a->pool, batch, k);
   return n;
 }
 
@@ -448,9 +448,9 @@ void np_tcache_stats_add(np_allocator *a, np_stats *out) {
       flushed += NP_LOAD(&cc->flushed);
       refilled += NP_LOAD(&cc->refilled);
     }
-    uint64_t size = np_index_to_size(&a->sc, c);
+    uint64_t size = np_index_to_size(&a->pool.sc, c);
     uint64_t cached = pushes + refilled - hits - flushed;
-    np_size_kind_stats *k = np_is_small_index(&a->sc, c) ? &out->small : &out->normal;
+    np_size_kind_stats *k = np_is_small_index(&a->pool.sc, c) ? &out->small : &out->normal;
     /* Refills are the caches' allocations, flushes their frees; hits and
      * pushes are the users'. */
     k->allocations += hits - refilled;

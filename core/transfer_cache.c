@@ -29,7 +29,7 @@ int np_transfer_init(np_allocator *a) {
   size_t slots = 0;
   uint32_t cap[NP_MAX_SIZE_CLASSES];
   for (unsigned c = 0; c < a->n_cached; c++) {
-    size_t by_bytes = a->cfg.transfer_cache_bytes / np_index_to_size(&a->sc, c);
+    size_t by_bytes = a->cfg.transfer_cache_bytes / np_index_to_size(&a->pool.sc, c);
     if (by_bytes < a->refill_count[c]) by_bytes = a->refill_count[c];
     cap[c] = (uint32_t)(by_bytes < (1u << 20) ? by_bytes : (1u << 20));
     slots += cap[c];
@@ -82,7 +82,7 @@ unsigned np_transfer_flush(np_allocator *a, unsigned idx) {
   void *batch[64];
   unsigned total = 0, got;
   while ((got = np_transfer_remove(a, idx, batch, 64)) > 0) {
-    np_arena_free_cached(a, batch, got);
+    np_arena_free_cached(&a->pool, batch, got);
     total += got;
   }
   return total;

@@ -26,7 +26,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "core/pool/pool_internal.h"
 
 /* ---- Geometry of the out-of-line tables ----------------------------------- */
 
@@ -119,7 +119,7 @@ np_chunk *np_chunk_new(np_arena *arena) {
   t += pages * sizeof(uint32_t);
   c->run_tags = (np_block_tag *)t;
 
-  if (np_registry_set(&arena->alloc->registry, mem, &c->region) != NP_OK) {
+  if (np_registry_set(&arena->pool->registry, mem, &c->region) != NP_OK) {
     np_retained_put(arena, mem, sc->chunk_size, dirty_since ? dirty_since : np_clock_ns());
     np_meta_free(&arena->meta, c->tables, c->tables_size);
     np_meta_free(&arena->meta, c, record);
@@ -137,8 +137,8 @@ np_chunk *np_chunk_new(np_arena *arena) {
 }
 
 void np_chunk_delete(np_arena *arena, np_chunk *c) {
-  np_registry_clear(&arena->alloc->registry, c->region.base);
-  atomic_fetch_add_explicit(&arena->alloc->chunk_epoch, 1, memory_order_acq_rel);
+  np_registry_clear(&arena->pool->registry, c->region.base);
+  atomic_fetch_add_explicit(&arena->pool->chunk_epoch, 1, memory_order_acq_rel);
   /* Subpages still recorded (an allocator destroyed with live blocks). */
   for (uint32_t p = 0; p < c->pages; p++) {
     uint64_t h = c->map[p].handle;
@@ -220,7 +220,7 @@ void *np_chunk_alloc(np_chunk *c, unsigned size_idx, np_block_tag owner) {
     return np_chunk_base(c) + ((size_t)offset << sc->page_shift);
   }
   /* Small: a new subpage on a fresh run, put on its class list. */
-  const np_small_run *geo = &arena->alloc->small_runs[size_idx];
+  const np_small_run *geo = &arena->pool->small_runs[size_idx];
   uint64_t run = np_chunk_alloc_run(c, geo->run_pages);
   if (run == 0) return NULL;
   np_lock_acquire(&arena->small_locks[size_idx]);

@@ -14,7 +14,7 @@
  * decay: today's immediate release; the arena's retained_max reached; no
  * metadata memory for its record) is unmapped at once.
  */
-#include "internal.h"
+#include "core/pool/pool_internal.h"
 
 static void unmap_range(np_arena *a, char *base, size_t size) {
   np_os_unmap(base, size);
@@ -75,7 +75,7 @@ char *np_retained_take(np_arena *a, size_t size, size_t alignment, uint64_t *dir
 }
 
 void np_retained_put(np_arena *a, char *base, size_t size, uint64_t now) {
-  if (a->alloc->decay_ns == 0 || a->retained.bytes + size > a->alloc->cfg.retained_max) {
+  if (a->pool->decay_ns == 0 || a->retained.bytes + size > a->pool->retained_max) {
     unmap_range(a, base, size);
     return;
   }
@@ -116,7 +116,7 @@ uint64_t np_retained_purge(np_arena *a, uint64_t now, int all) {
   uint64_t next_due = 0;
   for (np_extent **link = &a->retained.head; *link;) {
     np_extent *e = *link;
-    uint64_t due = e->dirty_since + a->alloc->decay_ns;
+    uint64_t due = e->dirty_since + a->pool->decay_ns;
     if (all || due <= now) {
       unmap_range(a, e->base, e->size);
       drop(a, link);

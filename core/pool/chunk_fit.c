@@ -24,7 +24,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "core/pool/pool_internal.h"
 
 _Static_assert(NP_MAX_PSIZES <= 64, "page-count classes must fit a 64-bit mask");
 

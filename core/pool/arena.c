@@ -26,12 +26,12 @@
 #include <errno.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/pool/pool_internal.h"
 
-int np_arena_init(np_arena *a, np_allocator *alloc) {
+int np_arena_init(np_arena *a, np_pool *pool) {
   memset(a, 0, sizeof *a);
-  a->alloc = alloc;
-  a->sc = &alloc->sc;
+  a->pool = pool;
+  a->sc = &pool->sc;
   np_meta_init(&a->meta);
   a->small_heads = np_meta_alloc(&a->meta, a->sc->n_small * sizeof(np_subpage));
   a->small_locks = np_meta_alloc(&a->meta, a->sc->n_small * sizeof(np_lock));
@@ -60,8 +60,8 @@ static size_t huge_span(const np_arena *a, size_t mapped) {
 static void release_huge(np_arena *a, np_region *r) {
   size_t span = huge_span(a, r->size);
   for (size_t off = a->sc->chunk_size; off < span; off += a->sc->chunk_size)
-    np_registry_clear(&a->alloc->registry, r->base + off);
-  np_registry_mark_released_huge(&a->alloc->registry, r->base);
+    np_registry_clear(&a->pool->registry, r->base + off);
+  np_registry_mark_released_huge(&a->pool->registry, r->base);
   a->mapped_bytes -= span;
   np_retained_put(a, r->base, span, np_clock_ns());
 }
@@ -90,8 +90,8 @@ void np_arena_destroy(np_arena *a) {
 static void *alloc_from_existing_chunks(np_arena *a, unsigned idx, np_block_tag owner) {
   static const int order[] = {NP_Q050, NP_Q025, NP_Q000, NP_QINIT, NP_Q075};
   size_t norm = np_index_to_size(a->sc, idx);
-  if (a->alloc->cfg.run_placement == NP_PLACEMENT_BEST_FIT) {
-    size_t pages = np_is_small_index(a->sc, idx) ? a->alloc->small_runs[idx].run_pages
+  if (a->pool->run_placement == NP_PLACEMENT_BEST_FIT) {
+    size_t pages = np_is_small_index(a->sc, idx) ? a->pool->small_runs[idx].run_pages
                                                  : norm >> a->sc->page_shift;
     np_chunk *c = np_chunk_fit_find(a, pages);
     void *p = c ? np_chunk_alloc(c, idx, owner) : NULL;
@@ -134,7 +134,7 @@ static void *alloc_huge(np_arena *a, size_t size, size_t alignment, np_zero zero
   if (mem == NULL) { /* a new mapping, outside the lock; failing, once more after making room */
     np_lock_release(&a->lock);
     mem = np_os_map_aligned(span, alignment);
-    if (mem == NULL && np_release_retained(a->alloc, a)) mem = np_os_map_aligned(span, alignment);
+    if (mem == NULL && np_release_retained(a->pool, a)) mem = np_os_map_aligned(span, alignment);
     if (mem == NULL) return NULL;
     np_lock_acquire(&a->lock);
   }
@@ -146,10 +146,10 @@ static void *alloc_huge(np_arena *a, size_t size, size_t alignment, np_zero zero
     r->base = mem;
     r->size = mapped;
     for (size_t off = 0; ok && off < span; off += a->sc->chunk_size)
-      ok = np_registry_set(&a->alloc->registry, mem + off, r) == NP_OK;
+      ok = np_registry_set(&a->pool->registry, mem + off, r) == NP_OK;
   }
   if (!ok) {
-    for (size_t off = 0; off < span; off += a->sc->chunk_size) np_registry_clear(&a->alloc->registry, mem + off);
+    for (size_t off = 0; off < span; off += a->sc->chunk_size) np_registry_clear(&a->pool->registry, mem + off);
     np_meta_free(&a->meta, r, sizeof *r);
     np_retained_put(a, mem, span, np_clock_ns());
     np_lock_release(&a->lock);
@@ -214,7 +214,7 @@ unsigned np_arena_alloc_batch(np_arena *a, unsigned idx, void **out, unsigned n,
   if (got < n) got = take_from_chunks(a, idx, out, got, n, owner);
   /* Nothing at all: a chunk (or its metadata) could not be mapped. Once more
    * after the arenas' retained memory went back to the system. */
-  if (got == 0 && np_release_retained(a->alloc, a)) got = take_from_chunks(a, idx, out, 0, n, owner);
+  if (got == 0 && np_release_retained(a->pool, a)) got = take_from_chunks(a, idx, out, 0, n, owner);
   if (got) count_allocs(a, idx, got);
   return got;
 }
@@ -232,12 +232,12 @@ void *np_arena_alloc_huge(np_arena *a, size_t size, size_t alignment, np_zero ze
   return p;
 }
 
-np_arena *np_arena_least_used(np_allocator *alloc) {
-  np_arena *best = &alloc->arenas[0];
-  for (unsigned i = 1; i < alloc->n_arenas; i++)
-    if (atomic_load_explicit(&alloc->arenas[i].bound_threads, memory_order_relaxed) <
+np_arena *np_arena_least_used(np_pool *pool) {
+  np_arena *best = &pool->arenas[0];
+  for (unsigned i = 1; i < pool->n_arenas; i++)
+    if (atomic_load_explicit(&pool->arenas[i].bound_threads, memory_order_relaxed) <
         atomic_load_explicit(&best->bound_threads, memory_order_relaxed))
-      best = &alloc->arenas[i];
+      best = &pool->arenas[i];
   return best;
 }
 
@@ -249,8 +249,8 @@ int np_arena_free_huge(np_arena *a, np_region *r, void *ptr) {
   np_purge_tick(a);
   /* Checked again under the lock: a racing free may have released the region
    * (r may be another region's record by now: only ptr is trusted). */
-  np_region *now = np_registry_get(&a->alloc->registry, ptr);
-  if (now != r) rc = np_free_of_released(a->alloc, now, ptr);
+  np_region *now = np_registry_get(&a->pool->registry, ptr);
+  if (now != r) rc = np_free_of_released(a->pool, now, ptr);
   else if (ptr == r->base) {
     if (r->list_prev) r->list_prev->list_next = r->list_next;
     else a->huge = r->list_next;
@@ -270,7 +270,7 @@ int np_arena_free_huge(np_arena *a, np_region *r, void *ptr) {
  * element, the tag says out. Arena lock (and class lock) held. */
 static int still_out(np_arena *a, const void *ptr, const np_block_ref *ref) {
   const np_chunk *c = ref->chunk;
-  const np_page_entry *e = &c->map[((uintptr_t)ptr & a->alloc->chunk_mask) >> a->sc->page_shift];
+  const np_page_entry *e = &c->map[((uintptr_t)ptr & a->pool->chunk_mask) >> a->sc->page_shift];
   if (!(*ref->tag & NP_TAG_OUT)) return 0;
   if (ref->subpage == NULL) return e->handle == ref->handle;
   return np_handle_is_subpage(e->handle) && np_page_subpage(e) == ref->subpage &&
@@ -316,7 +316,7 @@ static void unlock_for(np_arena *a, unsigned idx) {
 int np_arena_free_block(np_arena *a, void *ptr, const np_block_ref *ref) {
   int rc = NP_ERR_DOUBLE_FREE;
   lock_for(a, ref->size_idx);
-  if (np_registry_get(&a->alloc->registry, ptr) != &ref->chunk->region) rc = NP_ERR_FOREIGN_POINTER;
+  if (np_registry_get(&a->pool->registry, ptr) != &ref->chunk->region) rc = NP_ERR_FOREIGN_POINTER;
   else if (still_out(a, ptr, ref)) {
     free_locked(a, ref);
     rc = NP_OK;
@@ -326,21 +326,21 @@ int np_arena_free_block(np_arena *a, void *ptr, const np_block_ref *ref) {
   return rc;
 }
 
-void np_arena_free_cached(np_allocator *alloc, void *const *blocks, unsigned n) {
+void np_arena_free_cached(np_pool *pool, void *const *blocks, unsigned n) {
   np_arena *held = NULL;
   unsigned held_idx = 0, freed = 0;
   uintptr_t last_base = 0;
   np_chunk *c = NULL;
   for (unsigned i = 0; i < n; i++) {
     void *p = blocks[i];
-    uintptr_t base = (uintptr_t)p & ~alloc->chunk_mask; /* neighbours share their chunk */
+    uintptr_t base = (uintptr_t)p & ~pool->chunk_mask; /* neighbours share their chunk */
     if (base != last_base || c == NULL) {
-      c = (np_chunk *)np_registry_get(&alloc->registry, p);
+      c = (np_chunk *)np_registry_get(&pool->registry, p);
       last_base = base;
     }
     np_block_ref ref;
     /* A cached block keeps its chunk and its run: both are found. */
-    np_chunk_find_block(alloc, c, p, &ref);
+    np_chunk_find_block(pool, c, p, &ref);
     np_arena *a = c->region.arena;
     if (a != held || ref.size_idx != held_idx) {
       if (held) {

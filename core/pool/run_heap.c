@@ -5,7 +5,7 @@
  * pos[offset] remembers where each run sits so that merging can remove a
  * neighbour from the middle of its heap in O(log n).
  */
-#include "internal.h"
+#include "core/pool/pool_internal.h"
 
 static void place(np_run_heap *h, uint32_t *pos, uint32_t i, uint64_t handle) {
   h->items[i] = handle;

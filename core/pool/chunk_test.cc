@@ -1,51 +1,26 @@
-// Chunks (runs), handles, usage and subpages, tested through the internal API
-// on a real arena.
+// Chunks (runs), handles, usage and subpages, tested through the pool
+// layer's own functions on a real arena.
 #include <gtest/gtest.h>
 
 #include <set>
 #include <vector>
 
-#include "core/internal.h"
+#include "core/pool/pool_test_support.h"
 
 namespace {
 
 class ChunkTest : public ::testing::Test {
  protected:
   void SetUp() override { Create(9); }
-  void TearDown() override { np_allocator_destroy(alloc_); }
   void Create(unsigned max_order) {
-    if (alloc_) np_allocator_destroy(alloc_);
     np_config cfg = np_config_default();
-    cfg.small_cache_size = cfg.normal_cache_size = 0;  // the pool itself, no thread cache
     cfg.max_order = max_order;
-    ASSERT_EQ(np_allocator_create(&cfg, &alloc_), NP_OK);
-    arena_ = &alloc_->arenas[0];
+    ASSERT_EQ(pool_.Create(cfg), NP_OK);
+    arena_ = pool_.arena();
   }
-  np_allocator *alloc_ = nullptr;
+  TestPool pool_;
   np_arena *arena_ = nullptr;
 };
-
-// What pooled buffers take as a fresh block's room (np_alloc_usable_size, no
-// lookup) is what np_usable_size finds, for every kind of block, with and
-// without caches and with an alignment.
-TEST(AllocUsableSize, IsWhatTheLookupFinds) {
-  for (size_t alignment : {0, 64, 4096})
-    for (unsigned cache : {0, 256}) {
-      np_config cfg = np_config_default();
-      cfg.alignment = alignment;
-      cfg.small_cache_size = cache;
-      np_allocator *a = nullptr;
-      ASSERT_EQ(np_allocator_create(&cfg, &a), NP_OK);
-      for (size_t size = 0; size <= (9u << 20); size = size < 64 ? size + 1 : size * 9 / 8) {
-        void *p = np_alloc(a, size);
-        ASSERT_NE(p, nullptr);
-        EXPECT_EQ(np_alloc_usable_size(a, p, size), np_usable_size(a, p))
-            << "size " << size << " alignment " << alignment;
-        EXPECT_EQ(np_free(a, p), NP_OK);
-      }
-      np_allocator_destroy(a);
-    }
-}
 
 TEST(Handle, Layout) {
   uint64_t h = np_handle_make(0x7fff, 0x1234, 1) | NP_HANDLE_SUBPAGE_BIT | 0xdeadbeefu;
@@ -188,10 +163,10 @@ TEST_F(ChunkTest, SubpageRunSizes) {
       {16, 1, 512}, {48, 3, 512}, {80, 5, 512}, {96, 3, 256},
       {4096, 1, 2}, {5120, 5, 8},  {28672, 7, 2}};
   for (auto e : expect) {
-    unsigned idx = np_size_to_index(&alloc_->sc, e.size);
-    ASSERT_EQ(np_index_to_size(&alloc_->sc, idx), e.size);
-    EXPECT_EQ(alloc_->small_runs[idx].run_pages, e.pages) << e.size;
-    EXPECT_EQ(alloc_->small_runs[idx].max_elems, e.elems) << e.size;
+    unsigned idx = np_size_to_index(&pool_.p.sc, e.size);
+    ASSERT_EQ(np_index_to_size(&pool_.p.sc, idx), e.size);
+    EXPECT_EQ(pool_.p.small_runs[idx].run_pages, e.pages) << e.size;
+    EXPECT_EQ(pool_.p.small_runs[idx].max_elems, e.elems) << e.size;
   }
 }
 
@@ -199,50 +174,50 @@ TEST_F(ChunkTest, SubpageRunSizes) {
 // next allocation takes.
 TEST_F(ChunkTest, SubpageBitmapAndHint) {
   std::vector<char *> p;
-  for (int i = 0; i < 10; i++) p.push_back((char *)np_alloc(alloc_, 64));
+  for (int i = 0; i < 10; i++) p.push_back((char *)pool_.Alloc(64));
   for (int i = 1; i < 10; i++) EXPECT_EQ(p[i] - p[0], 64 * i);
-  ASSERT_EQ(np_free(alloc_, p[7]), NP_OK);
-  EXPECT_EQ(np_alloc(alloc_, 64), p[7]);  // the hint
-  ASSERT_EQ(np_free(alloc_, p[2]), NP_OK);
-  ASSERT_EQ(np_free(alloc_, p[5]), NP_OK);
-  EXPECT_EQ(np_alloc(alloc_, 64), p[5]);  // hint: the last freed
-  EXPECT_EQ(np_alloc(alloc_, 64), p[2]);  // then the first zero bit
-  EXPECT_EQ(np_alloc(alloc_, 64), p[9] + 64);
+  ASSERT_EQ(pool_.Free(p[7]), NP_OK);
+  EXPECT_EQ(pool_.Alloc(64), p[7]);  // the hint
+  ASSERT_EQ(pool_.Free(p[2]), NP_OK);
+  ASSERT_EQ(pool_.Free(p[5]), NP_OK);
+  EXPECT_EQ(pool_.Alloc(64), p[5]);  // hint: the last freed
+  EXPECT_EQ(pool_.Alloc(64), p[2]);  // then the first zero bit
+  EXPECT_EQ(pool_.Alloc(64), p[9] + 64);
 }
 
 // A full subpage leaves its class list; the most recently freed-into subpage
 // goes first; an empty subpage is kept only while it is the only one.
 TEST_F(ChunkTest, SubpageListRules) {
   const size_t size = 4096;  // 2 elements per 1-page subpage
-  unsigned idx = np_size_to_index(&alloc_->sc, size);
+  unsigned idx = np_size_to_index(&pool_.p.sc, size);
   np_subpage *head = &arena_->small_heads[idx];
-  char *a0 = (char *)np_alloc(alloc_, size), *a1 = (char *)np_alloc(alloc_, size);
+  char *a0 = (char *)pool_.Alloc(size), *a1 = (char *)pool_.Alloc(size);
   EXPECT_EQ(a1 - a0, 4096);
   EXPECT_EQ(head->next, head) << "full subpage A must leave the list";
-  char *b0 = (char *)np_alloc(alloc_, size), *b1 = (char *)np_alloc(alloc_, size);
+  char *b0 = (char *)pool_.Alloc(size), *b1 = (char *)pool_.Alloc(size);
   EXPECT_EQ(head->next, head);
-  char *c0 = (char *)np_alloc(alloc_, size);
+  char *c0 = (char *)pool_.Alloc(size);
   np_subpage *sc_ = head->next;
   ASSERT_NE(sc_, head);  // C, half full
-  ASSERT_EQ(np_free(alloc_, a0), NP_OK);  // A back on the list, first
+  ASSERT_EQ(pool_.Free(a0), NP_OK);  // A back on the list, first
   EXPECT_EQ(np_subpage_block(head->next, 0), a0);
-  ASSERT_EQ(np_free(alloc_, b1), NP_OK);  // B now first
+  ASSERT_EQ(pool_.Free(b1), NP_OK);  // B now first
   EXPECT_EQ(np_subpage_block(head->next, 0), b0);
   EXPECT_EQ(head->next->next->next, sc_);
   // The next allocation comes from B (first on the list), at the freed slot.
-  EXPECT_EQ(np_alloc(alloc_, size), b1);
+  EXPECT_EQ(pool_.Alloc(size), b1);
   // Emptying A while others are on the list releases A's run.
   np_stats st;
-  np_allocator_stats(alloc_, &st);
+  pool_.Stats(&st);
   uint64_t subpages_before = st.small_class[idx].subpages;
-  ASSERT_EQ(np_free(alloc_, a1), NP_OK);
-  np_allocator_stats(alloc_, &st);
+  ASSERT_EQ(pool_.Free(a1), NP_OK);
+  pool_.Stats(&st);
   EXPECT_EQ(st.small_class[idx].subpages, subpages_before - 1);
   // Empty B and C: B goes, C (then the only one) stays.
-  ASSERT_EQ(np_free(alloc_, b0), NP_OK);
-  ASSERT_EQ(np_free(alloc_, b1), NP_OK);
-  ASSERT_EQ(np_free(alloc_, c0), NP_OK);
-  np_allocator_stats(alloc_, &st);
+  ASSERT_EQ(pool_.Free(b0), NP_OK);
+  ASSERT_EQ(pool_.Free(b1), NP_OK);
+  ASSERT_EQ(pool_.Free(c0), NP_OK);
+  pool_.Stats(&st);
   EXPECT_EQ(st.small_class[idx].subpages, 1u);
   EXPECT_EQ(st.small_class[idx].free_elements, 2u);
   EXPECT_EQ(head->next, sc_);

@@ -1,6 +1,6 @@
 // Size classes: every figure of NETTY_FACTS.md, for 4 MiB and 16 MiB chunks,
 // and the invariants of the table for other page sizes and alignments.
-#include "core/size_classes.h"
+#include "core/pool/size_classes.h"
 
 #include <gtest/gtest.h>
 

@@ -17,7 +17,7 @@
  */
 #include <limits.h>
 
-#include "internal.h"
+#include "core/pool/pool_internal.h"
 
 static void list_init(np_chunk_list *l, const char *name, np_chunk_list *next, int min_usage,
                       int max_usage, size_t chunk_size) {
@@ -55,7 +55,7 @@ void np_chunk_lists_init(np_arena *arena) {
   q[NP_Q025].prev_list = &q[NP_Q000];
   q[NP_Q000].prev_list = NULL;
   q[NP_QINIT].prev_list = &q[NP_QINIT];
-  if (arena->alloc->cfg.release_empty_init_chunks) q[NP_QINIT].free_max_threshold = cs - 1;
+  if (arena->pool->release_empty_init_chunks) q[NP_QINIT].free_max_threshold = cs - 1;
 }
 
 static void link_chunk(np_chunk_list *l, np_chunk *c) {

@@ -1,5 +1,5 @@
 /* Size classes: see size_classes.h for the layout of the table. */
-#include "size_classes.h"
+#include "core/pool/size_classes.h"
 
 #include <string.h>
 

@@ -16,7 +16,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "core/pool/pool_internal.h"
 
 /* No elements; a tag (0) for a reader that indexes it anyway (a flexible
  * array member's static initialiser: GNU C). */
@@ -49,7 +49,7 @@ static void remove_from_list(np_subpage *s) {
 np_subpage *np_subpage_new(np_chunk *chunk, unsigned size_idx, uint32_t run_offset,
                            uint32_t run_pages) {
   np_arena *arena = chunk->region.arena;
-  const np_small_run *geo = &arena->alloc->small_runs[size_idx];
+  const np_small_run *geo = &arena->pool->small_runs[size_idx];
   uint32_t words = (geo->max_elems + 63) / 64;
   np_subpage *s = np_meta_alloc(&arena->meta, np_subpage_bytes(words, geo->max_elems));
   if (s == NULL) return NULL;

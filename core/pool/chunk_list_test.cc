@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "core/internal.h"
+#include "core/pool/pool_test_support.h"
 
 namespace {
 
@@ -17,18 +17,17 @@ class ChunkListTest : public ::testing::Test {
     cfg.large_cache_bytes = 0;
     cfg.release_empty_init_chunks = release_init;
     cfg.run_placement = placement;
-    ASSERT_EQ(np_allocator_create(&cfg, &alloc_), NP_OK);
-    arena_ = &alloc_->arenas[0];
+    ASSERT_EQ(pool_.Create(cfg), NP_OK);
+    arena_ = pool_.arena();
   }
   void SetUp() override { Create(0); }
-  void TearDown() override { np_allocator_destroy(alloc_); }
   np_chunk_list *List(int id) { return &arena_->lists[id]; }
   int ListOf(const void *p) {
-    np_chunk *c = (np_chunk *)np_registry_get(&alloc_->registry, p);
+    np_chunk *c = (np_chunk *)np_registry_get(&pool_.p.registry, p);
     return c ? (int)(c->list - arena_->lists) : -1;
   }
-  void *AllocPages(size_t pages) { return np_alloc(alloc_, pages * 8192); }
-  np_allocator *alloc_ = nullptr;
+  void *AllocPages(size_t pages) { return pool_.Alloc(pages * 8192); }
+  TestPool pool_;
   np_arena *arena_ = nullptr;
 };
 
@@ -70,18 +69,18 @@ TEST_F(ChunkListTest, ChunkMovesUpWithUsage) {
   EXPECT_EQ(arena_->chunk_allocations, 1u);
   // Usage falls: any free moves a chunk out of q100 (its upper threshold is 0),
   // to q075 while free bytes stay within 26%.
-  np_free(alloc_, runs.back()), runs.pop_back();
+  pool_.Free(runs.back()), runs.pop_back();
   EXPECT_EQ(ListOf(runs[0]), NP_Q075);
-  while (runs.size() > 96) np_free(alloc_, runs.back()), runs.pop_back();  // 384 used (75%)
+  while (runs.size() > 96) pool_.Free(runs.back()), runs.pop_back();  // 384 used (75%)
   EXPECT_EQ(ListOf(runs[0]), NP_Q075);
-  np_free(alloc_, runs.back()), runs.pop_back();  // 380 used: free 1081344 <= 1090519: q075
+  pool_.Free(runs.back()), runs.pop_back();  // 380 used: free 1081344 <= 1090519: q075
   EXPECT_EQ(ListOf(runs[0]), NP_Q075);
-  np_free(alloc_, runs.back()), runs.pop_back();  // 376 used: free 1114112 > 1090519: q050
+  pool_.Free(runs.back()), runs.pop_back();  // 376 used: free 1114112 > 1090519: q050
   EXPECT_EQ(ListOf(runs[0]), NP_Q050);
-  while (runs.size() > 1) np_free(alloc_, runs.back()), runs.pop_back();
+  while (runs.size() > 1) pool_.Free(runs.back()), runs.pop_back();
   EXPECT_EQ(ListOf(runs[0]), NP_Q000);
   // The last free empties it in q000: it is released.
-  np_free(alloc_, runs.back());
+  pool_.Free(runs.back());
   EXPECT_EQ(arena_->chunk_deallocations, 1u);
   EXPECT_EQ(arena_->mapped_bytes, 0u);
   for (int i = 0; i < NP_CHUNK_LISTS; i++) EXPECT_EQ(List(i)->chunks, 0u);
@@ -91,19 +90,18 @@ TEST_F(ChunkListTest, ChunkMovesUpWithUsage) {
 // is kept when it becomes free. The release policy returns it.
 TEST_F(ChunkListTest, QInitKeepsEmptyChunkByDefault) {
   void *p = AllocPages(4);
-  np_free(alloc_, p);
+  pool_.Free(p);
   EXPECT_EQ(List(NP_QINIT)->chunks, 1u);
   EXPECT_EQ(arena_->chunk_deallocations, 0u);
   EXPECT_EQ(arena_->mapped_bytes, 4u << 20);
 }
 
 TEST_F(ChunkListTest, QInitReleasesEmptyChunkWithPolicy) {
-  np_allocator_destroy(alloc_);
   Create(1);
   void *p = AllocPages(4), *q = AllocPages(4);
-  np_free(alloc_, p);
+  pool_.Free(p);
   EXPECT_EQ(List(NP_QINIT)->chunks, 1u);  // not yet empty
-  np_free(alloc_, q);
+  pool_.Free(q);
   EXPECT_EQ(List(NP_QINIT)->chunks, 0u);
   EXPECT_EQ(arena_->chunk_deallocations, 1u);
   EXPECT_EQ(arena_->mapped_bytes, 0u);
@@ -134,7 +132,7 @@ TEST_F(ChunkListTest, AllocationOrder) {
     np_chunk *c = chunks[i];
     while (c->free_bytes >= 5 * 8192) {
       void *p = AllocPages(5);
-      ASSERT_EQ(np_registry_get(&alloc_->registry, p), &c->region) << "chunk " << i;
+      ASSERT_EQ(np_registry_get(&pool_.p.registry, p), &c->region) << "chunk " << i;
     }
   }
   EXPECT_EQ(arena_->chunk_allocations, 0u);  // no new chunk was needed
@@ -144,7 +142,6 @@ TEST_F(ChunkListTest, AllocationOrder) {
 // best-fitting free run, whatever list it is on; among chunks with runs of the
 // same class, the lowest-addressed; the chunk lists still follow usage.
 TEST_F(ChunkListTest, BestFitTakesTheTightestRunLowestAddressFirst) {
-  np_allocator_destroy(alloc_);
   Create(0, NP_PLACEMENT_BEST_FIT);
   // Three chunks, each filled by runs of page-count classes (blocks are
   // rounded to size classes); then the first run of each is freed: a hole of
@@ -155,16 +152,16 @@ TEST_F(ChunkListTest, BestFitTakesTheTightestRunLowestAddressFirst) {
   std::vector<void *> keep;
   for (int i = 0; i < 3; i++) {
     holes[i] = AllocPages(runs[i][0]);
-    c[i] = (np_chunk *)np_registry_get(&alloc_->registry, holes[i]);
+    c[i] = (np_chunk *)np_registry_get(&pool_.p.registry, holes[i]);
     ASSERT_NE(c[i], nullptr);
     ASSERT_EQ(holes[i], np_chunk_base(c[i])) << "a new chunk's first pages";
     for (size_t r = 1; r < runs[i].size(); r++) {
       keep.push_back(AllocPages(runs[i][r]));
-      ASSERT_EQ(np_registry_get(&alloc_->registry, keep.back()), &c[i]->region);
+      ASSERT_EQ(np_registry_get(&pool_.p.registry, keep.back()), &c[i]->region);
     }
     EXPECT_EQ(c[i]->list, List(NP_Q100));
   }
-  for (void *h : holes) ASSERT_EQ(np_free(alloc_, h), NP_OK);
+  for (void *h : holes) ASSERT_EQ(pool_.Free(h), NP_OK);
   EXPECT_EQ(arena_->chunk_allocations, 3u);
   // 16 pages: the 16-page holes fit best, the lower-addressed chunk's first.
   np_chunk *low = c[1]->region.base < c[2]->region.base ? c[1] : c[2];
@@ -180,8 +177,8 @@ TEST_F(ChunkListTest, BestFitTakesTheTightestRunLowestAddressFirst) {
   void *e = AllocPages(20);
   EXPECT_EQ(arena_->chunk_allocations, 4u);
   EXPECT_EQ(List(NP_QINIT)->chunks, 1u);
-  for (void *p : {a, b, d, e}) EXPECT_EQ(np_free(alloc_, p), NP_OK);
-  for (void *p : keep) EXPECT_EQ(np_free(alloc_, p), NP_OK);
+  for (void *p : {a, b, d, e}) EXPECT_EQ(pool_.Free(p), NP_OK);
+  for (void *p : keep) EXPECT_EQ(pool_.Free(p), NP_OK);
   EXPECT_EQ(arena_->fit.chunks, 1u);  // the three released, the qInit chunk kept (Netty's)
   EXPECT_EQ(arena_->fit.mask, 1ull << (arena_->sc->n_psizes - 1));  // one free chunk-sized run
 }
