@@ -88,9 +88,28 @@ int np_allocator_create(const np_config *cfg, np_allocator **out) {
   return NP_OK;
 }
 
+/* Hooks of the libraries on npool (np_on_allocator_destroy), filled in
+ * order; __atomic. */
+static np_destroy_hook destroy_hooks[NP_MAX_DESTROY_HOOKS];
+
+int np_on_allocator_destroy(np_destroy_hook hook) {
+  if (hook == NULL) return NP_ERR_NULL_ARGUMENT;
+  for (int i = 0; i < NP_MAX_DESTROY_HOOKS; i++) {
+    np_destroy_hook seen = NULL;
+    if (__atomic_compare_exchange_n(&destroy_hooks[i], &seen, hook, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ||
+        seen == hook)
+      return NP_OK;
+  }
+  return NP_ERR_NO_MEMORY;
+}
+
 void np_allocator_destroy(np_allocator *a) {
   if (a == NULL) return;
-  np_leak_allocator_destroy(a); /* reports its buffers never released */
+  for (int i = 0; i < NP_MAX_DESTROY_HOOKS; i++) {
+    np_destroy_hook hook = __atomic_load_n(&destroy_hooks[i], __ATOMIC_ACQUIRE);
+    if (hook == NULL) break;
+    hook(a); /* e.g. pooled buffers' leak detector reports a's open buffers */
+  }
   if (a->cfg.stats_print) np_stats_print(a, stderr, 0);
   np_purger_destroy(a);
   np_tcaches_destroy(a);
@@ -293,6 +312,15 @@ void np_thread_cache_flush(np_allocator *a) {
 }
 
 const char *np_strategy_name(void) { return NP_STRATEGY_NAME; }
+
+const np_config *np_allocator_config(const np_allocator *a) { return a ? &a->cfg : NULL; }
+
+size_t np_good_size(np_allocator *a, size_t size) {
+  if (a == NULL) return 0;
+  if (size <= a->pool.sc.chunk_size) return np_normalize_size(&a->pool.sc, size);
+  size_t page = np_os_page_size(); /* a huge block: its own mapping, page-rounded */
+  return size > SIZE_MAX - page ? 0 : (size + page - 1) & ~(page - 1);
+}
 
 /* The free path's checks, reading only: 0 for anything but a live block. */
 size_t np_usable_size(np_allocator *a, const void *ptr) {

@@ -1270,4 +1270,62 @@ TEST(ThreadExit, BlocksOfAnExitedThreadAreFreedByAnother) {
   EXPECT_EQ(np_free(a.get(), p), NP_OK);
 }
 
+// np_good_size (what pooled buffers take as a fresh block's room, found
+// without a lookup) is what np_usable_size finds, for every kind of block,
+// with and without caches and with an alignment.
+TEST(GoodSize, IsWhatTheLookupFinds) {
+  for (size_t alignment : {0, 64, 4096})
+    for (unsigned cache : {0, 256}) {
+      np_config cfg = np_config_default();
+      cfg.alignment = alignment;
+      cfg.small_cache_size = cache;
+      np_allocator *a = nullptr;
+      ASSERT_EQ(np_allocator_create(&cfg, &a), NP_OK);
+      for (size_t size = 0; size <= (9u << 20); size = size < 64 ? size + 1 : size * 9 / 8) {
+        void *p = np_alloc(a, size);
+        ASSERT_NE(p, nullptr);
+        EXPECT_EQ(np_good_size(a, size), np_usable_size(a, p))
+            << "size " << size << " alignment " << alignment;
+        EXPECT_EQ(np_free(a, p), NP_OK);
+      }
+      np_allocator_destroy(a);
+    }
+  EXPECT_EQ(np_good_size(nullptr, 1), 0u);
+}
+
+// Destroy hooks: each runs once per np_allocator_destroy, first, with the
+// allocator still whole; registering one again changes nothing; NULL and
+// a full table are refused.
+std::vector<std::pair<int, size_t>> destroyed;
+void HookA(np_allocator *a) { destroyed.push_back({1, np_allocator_config(a)->page_size}); }
+void HookB(np_allocator *a) { destroyed.push_back({2, np_allocator_config(a)->page_size}); }
+
+TEST(DestroyHooks, RunFirstInOrderOncePerDestroy) {
+  EXPECT_EQ(np_on_allocator_destroy(nullptr), NP_ERR_NULL_ARGUMENT);
+  ASSERT_EQ(np_on_allocator_destroy(HookA), NP_OK);
+  ASSERT_EQ(np_on_allocator_destroy(HookB), NP_OK);
+  ASSERT_EQ(np_on_allocator_destroy(HookA), NP_OK);  // again: nothing changes
+  np_config cfg = np_config_default();
+  cfg.page_size = 16384;
+  np_allocator *a = nullptr;
+  ASSERT_EQ(np_allocator_create(&cfg, &a), NP_OK);
+  EXPECT_EQ(np_allocator_config(a)->page_size, 16384u);
+  EXPECT_EQ(np_allocator_config(nullptr), nullptr);
+  destroyed.clear();
+  np_allocator_destroy(a);
+  ASSERT_EQ(destroyed.size(), 2u);
+  EXPECT_EQ(destroyed[0], std::make_pair(1, size_t(16384)));
+  EXPECT_EQ(destroyed[1], std::make_pair(2, size_t(16384)));
+  np_allocator_destroy(nullptr);
+  EXPECT_EQ(destroyed.size(), 2u);
+  // The table holds NP_MAX_DESTROY_HOOKS (pooled buffers' leak detector
+  // may hold one already: fill what is left, then one more is refused).
+  static void (*const more[])(np_allocator *) = {
+      [](np_allocator *) { destroyed.push_back({3, 0}); }, [](np_allocator *) { destroyed.push_back({4, 0}); },
+      [](np_allocator *) { destroyed.push_back({5, 0}); }, [](np_allocator *) { destroyed.push_back({6, 0}); }};
+  int refused = 0;
+  for (auto hook : more) refused += np_on_allocator_destroy(hook) == NP_ERR_NO_MEMORY;
+  EXPECT_GE(refused, 2);  // 4 slots: A, B, then at most two of these
+}
+
 }  // namespace

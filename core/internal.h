@@ -14,9 +14,6 @@ extern "C" {
  * the fast paths of the others carry no per-CPU branch). */
 static inline int np_percpu_on(const np_allocator *a) { return NP_PERCPU_COMPILED && a->percpu_active; }
 
-/* leak.c: reports (and forgets) the leak records of a, before it goes away. */
-NP_INTERNAL void np_leak_allocator_destroy(np_allocator *a);
-
 /* ---- Free marks (see "Block state" in core/pool/pool.h) ---------------------------- */
 static inline uint64_t np_free_mark(const np_allocator *a, const void *p) {
   return a->free_key ^ (uintptr_t)p;
@@ -137,13 +134,6 @@ static inline void *np_tcache_pop(np_tcache *tc, np_cache_class *cc) { /* np_tca
   return p;
 }
 NP_INTERNAL uint64_t np_tcache_own_pushes(const np_allocator *a, const np_cache_class *cc);
-/* The usable size of the block np_alloc(a, size) just returned as mem: its
- * class's size, found without a lookup of the block (np_usable_size's, for a
- * huge one). */
-static inline size_t np_alloc_usable_size(np_allocator *a, const void *mem, size_t size) {
-  return size <= a->pool.sc.chunk_size ? np_normalize_size(&a->pool.sc, size) : np_usable_size(a, mem);
-}
-
 /* Empties tc's recent chunks, valid from now on for the allocator's epoch. */
 static inline void np_tcache_forget_chunks(np_tcache *tc, uint64_t epoch) {
   for (int i = 0; i < NP_RECENT_CHUNKS; i++) tc->recent_chunks[i].key = NP_NO_CHUNK_KEY;
@@ -201,13 +191,6 @@ static inline int np_cpu_cache_push(np_allocator *a, np_tcache *tc, unsigned idx
 /* default_allocator.c: 1 while this thread is making the default allocator
  * (np_default_allocator() returns NULL to a call from inside that). */
 NP_INTERNAL int np_default_allocator_creating(void);
-/* default_allocator.c: a private allocator of the library's own (pooled
- * buffers' objects, leak records) in *slot, made on first use: one arena, no
- * thread caches (its blocks are freed on any thread, or never), no leak
- * tracking. A creation that fails (no memory) leaves *slot NULL, so a later
- * call tries again; two threads racing keep one and destroy the other. NULL
- * with errno ENOMEM when it cannot be made now. */
-NP_INTERNAL np_allocator *np_private_allocator(np_allocator **slot);
 /* The default allocator once made (default_allocator.c), for malloc's fast
  * paths: one load instead of a call; NULL: np_default_allocator() makes it. */
 NP_INTERNAL extern np_allocator *np_default_alloc; /* __atomic */

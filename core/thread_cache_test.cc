@@ -608,26 +608,4 @@ TEST(CachePolicy, MissRefillsABatch) {
   EXPECT_EQ(np_free(netty.a, q), NP_OK);
 }
 
-// What pooled buffers take as a fresh block's room (np_alloc_usable_size, no
-// lookup) is what np_usable_size finds, for every kind of block, with and
-// without caches and with an alignment.
-TEST(AllocUsableSize, IsWhatTheLookupFinds) {
-  for (size_t alignment : {0, 64, 4096})
-    for (unsigned cache : {0, 256}) {
-      np_config cfg = np_config_default();
-      cfg.alignment = alignment;
-      cfg.small_cache_size = cache;
-      np_allocator *a = nullptr;
-      ASSERT_EQ(np_allocator_create(&cfg, &a), NP_OK);
-      for (size_t size = 0; size <= (9u << 20); size = size < 64 ? size + 1 : size * 9 / 8) {
-        void *p = np_alloc(a, size);
-        ASSERT_NE(p, nullptr);
-        EXPECT_EQ(np_alloc_usable_size(a, p, size), np_usable_size(a, p))
-            << "size " << size << " alignment " << alignment;
-        EXPECT_EQ(np_free(a, p), NP_OK);
-      }
-      np_allocator_destroy(a);
-    }
-}
-
 }  // namespace

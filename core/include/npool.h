@@ -191,8 +191,23 @@ typedef struct np_allocator np_allocator;
 NP_API int np_allocator_create(const np_config *cfg, np_allocator **out);
 
 /* Returns every mapping (chunks, huge blocks, metadata) to the system. Blocks
- * still allocated become invalid. NULL is ignored. */
+ * still allocated become invalid. NULL is ignored. The destroy hooks run
+ * first (np_on_allocator_destroy). */
 NP_API void np_allocator_destroy(np_allocator *a);
+
+/* The settings a was created with (read-only; valid until a is destroyed),
+ * or NULL for a NULL a. */
+NP_API const np_config *np_allocator_config(const np_allocator *a);
+
+/* Registers hook to run at the start of every np_allocator_destroy, with
+ * the allocator still whole: for libraries on npool that keep records per
+ * allocator (pooled buffers' leak detector reports there). Process-wide, at
+ * most NP_MAX_DESTROY_HOOKS hooks, in the order registered; registering a
+ * hook again changes nothing. NP_OK, NP_ERR_NULL_ARGUMENT, or
+ * NP_ERR_NO_MEMORY when every slot is taken. Thread-safe. */
+#define NP_MAX_DESTROY_HOOKS 4
+typedef void (*np_destroy_hook)(np_allocator *a);
+NP_API int np_on_allocator_destroy(np_destroy_hook hook);
 
 /* The process-wide allocator (Netty's PooledByteBufAllocator.DEFAULT),
  * created on first use from np_config_from_env() (the defaults with the
@@ -247,6 +262,11 @@ NP_API const char *np_strategy_name(void);
 /* The usable size of a live block (its size class for pooled blocks, the
  * page-rounded mapping for huge ones); 0 for a pointer that is not a live block. */
 NP_API size_t np_usable_size(np_allocator *a, const void *ptr);
+
+/* The usable size of the block np_alloc(a, size) returns, without
+ * allocating (jemalloc's nallocx): size's class for pooled sizes, the
+ * page-rounded mapping above the chunk size. 0 for a NULL a. */
+NP_API size_t np_good_size(np_allocator *a, size_t size);
 
 /* ---- Statistics ----------------------------------------------------------- */
 #define NP_MAX_SIZE_CLASSES 128

@@ -22,8 +22,15 @@
 #ifndef NP_BUFFER_INTERNAL_H
 #define NP_BUFFER_INTERNAL_H
 
-#include "internal.h"
+#include <stdatomic.h>
+
+#include "npool.h"
 #include "npool_buf.h"
+
+/* Pooled buffers are a library on npool's public API (npool.h): nothing of
+ * the allocator's internals is visible here. Built with -fvisibility=hidden,
+ * so what is declared below stays inside libnpool. */
+#define NP_BUF_TLS __thread __attribute__((tls_model("initial-exec")))
 
 typedef enum np_buf_kind {
   NP_BUF_ROOT = 1,      /* owns a block of pooled memory and the count */
@@ -34,8 +41,8 @@ typedef enum np_buf_kind {
 struct np_buf {
   /* Read by the liveness check in every state (atomics: a stale pointer may be
    * checked while the object is reused elsewhere). */
-  NP_ATOMIC(uint32_t) gen;    /* odd: handed out; even: in a recycler */
-  NP_ATOMIC(uint32_t) refcnt; /* roots: the reference count; views: unused */
+  _Atomic(uint32_t) gen;    /* odd: handed out; even: in a recycler */
+  _Atomic(uint32_t) refcnt; /* roots: the reference count; views: unused */
   np_buf *root;               /* itself for a root */
   uint32_t root_gen;          /* views: the root's gen when made */
   uint32_t kind;              /* np_buf_kind */
@@ -51,8 +58,8 @@ struct np_buf {
     struct {                  /* roots, while handed out */
       np_allocator *alloc;
       char *mem;
-      size_t block_size;      /* np_usable_size(mem): room for growth in place */
-      NP_ATOMIC(np_buf *) derived; /* views made of it (pushed lock-free), recycled with it */
+      size_t block_size;      /* np_good_size: room for growth in place */
+      _Atomic(np_buf *) derived; /* views made of it (pushed lock-free), recycled with it */
     };
     struct {                  /* the first object of a batch in the recycler's depot */
       np_buf *batch_next;
@@ -106,15 +113,23 @@ static inline int np_buf_live(const np_buf *b, np_buf **root) {
 /* buffer.c: makes at least n bytes writable at b's writer index, growing
  * the root (in place, or by moving its memory) within the max capacity:
  * NP_OK, NP_ERR_MAX_CAPACITY or NP_ERR_NO_MEMORY (nothing changed). */
-NP_INTERNAL int np_buf_ensure(np_buf *b, np_buf *r, size_t n);
+int np_buf_ensure(np_buf *b, np_buf *r, size_t n);
 
 /* recycler.c: buffer objects (type-stable: never freed).
  * np_recycler_get: an object with an even gen (free), the calling thread's
  * most recently recycled first; NULL with errno ENOMEM.
  * np_recycler_put: takes back an object whose gen the caller made even. */
-NP_INTERNAL np_buf *np_recycler_get(void);
-NP_INTERNAL void np_recycler_put(np_buf *b);
+np_buf *np_recycler_get(void);
+void np_recycler_put(np_buf *b);
 /* The private allocator the objects come from (NULL if it could not be made). */
-NP_INTERNAL np_allocator *np_recycler_allocator(void);
+np_allocator *np_recycler_allocator(void);
+
+/* private_allocator.c: an allocator of the library's own (buffer objects,
+ * leak records) in *slot, made on first use: one arena, no thread caches
+ * (its blocks are freed on any thread, or never), no leak tracking. A
+ * creation that fails (no memory) leaves *slot NULL, so a later call tries
+ * again; two threads racing keep one and destroy the other. NULL with errno
+ * ENOMEM when it cannot be made now. */
+np_allocator *np_private_allocator(np_allocator **slot);
 
 #endif

@@ -40,7 +40,7 @@ typedef struct recycler {
   int exit_armed; /* the thread-exit handler will run */
 } recycler;
 
-static NP_TLS recycler tls_recycler;
+static NP_BUF_TLS recycler tls_recycler;
 
 static pthread_mutex_t depot_lock = PTHREAD_MUTEX_INITIALIZER;
 static np_buf *depot; /* batches linked by batch_next */

@@ -83,7 +83,7 @@ np_buf *np_buf_alloc(np_allocator *a, size_t initial_capacity, size_t max_capaci
   b->reader = b->writer = 0;
   b->alloc = a;
   b->mem = mem;
-  b->block_size = np_alloc_usable_size(a, mem, initial_capacity);
+  b->block_size = np_good_size(a, initial_capacity);
   b->next = NULL;
   b->leak = NULL;
   atomic_store_explicit(&b->derived, NULL, memory_order_relaxed);
@@ -112,7 +112,7 @@ int np_buf_ensure(np_buf *b, np_buf *r, size_t n) {
   memcpy(mem, r->mem, r->capacity);
   np_free(r->alloc, r->mem);
   r->mem = mem;
-  r->block_size = np_alloc_usable_size(r->alloc, mem, new_cap);
+  r->block_size = np_good_size(r->alloc, new_cap);
   r->capacity = new_cap;
   return NP_OK;
 }

@@ -13,7 +13,7 @@
  *   count 0      ──> np_leak_on_free: the record is closed (unlinked, freed)
  *
  * A record still open when its allocator is destroyed (np_allocator_destroy
- * calls np_leak_allocator_destroy first) or when the process exits (atexit:
+ * runs the destroy hook the detector registers with its first record) or when the process exits (atexit:
  * allocators never destroyed, np_default_allocator()) is a leak: reported to
  * stderr, or to the callback set with np_leak_set_reporter, one report per
  * leaked buffer, with the creation backtrace symbolised and, at advanced and
@@ -60,7 +60,7 @@ typedef struct np_leak_record {
   void *touch_frames[NP_LEAK_FRAMES];
 } np_leak_record;
 
-NP_TLS unsigned np_leak_countdown;
+NP_BUF_TLS unsigned np_leak_countdown;
 
 static pthread_mutex_t leak_lock = PTHREAD_MUTEX_INITIALIZER;
 static np_leak_record *open_records; /* guarded by leak_lock */
@@ -76,11 +76,16 @@ static void report_at_exit(void);
 static void leak_prefork(void) { pthread_mutex_lock(&leak_lock); }
 static void leak_postfork(void) { pthread_mutex_unlock(&leak_lock); }
 
+static void report_on_destroy(np_allocator *a);
+
 static void leak_start(void) {
   void *warm[2];
   backtrace(warm, 2); /* loads libgcc_s now (it mallocs), not inside a later call */
   atexit(report_at_exit);
   pthread_atfork(leak_prefork, leak_postfork, leak_postfork);
+  /* Before the first record: none can be open when an allocator goes
+   * unreported. (No room for the hook: reports come at exit only.) */
+  np_on_allocator_destroy(report_on_destroy);
 }
 
 void np_leak_set_reporter(void (*report)(void *ctx, const char *report), void *ctx) {
@@ -109,7 +114,7 @@ void np_leak_create_slow(np_buf *root, np_allocator *alloc, const void *caller) 
   if (rec == NULL) return; /* no memory for a record: not tracked */
   rec->alloc = alloc;
   rec->buf = root;
-  rec->level = alloc->cfg.leak_detection;
+  rec->level = np_allocator_config(alloc)->leak_detection;
   rec->capacity = root->capacity;
   rec->caller = caller;
   rec->nframes = backtrace(rec->frames, NP_LEAK_FRAMES);
@@ -251,9 +256,11 @@ static void report_open(np_allocator *alloc, const char *when) {
   }
 }
 
-void np_leak_allocator_destroy(np_allocator *a) {
-  /* No record was ever made: no list to look at (and no lock to take). */
-  if (a->cfg.leak_detection == NP_LEAK_DISABLED) return;
+/* The destroy hook (np_on_allocator_destroy), registered with the first
+ * record. */
+static void report_on_destroy(np_allocator *a) {
+  /* No record of a was ever made: no list to look at (and no lock to take). */
+  if (np_allocator_config(a)->leak_detection == NP_LEAK_DISABLED) return;
   report_open(a, "allocator destroyed");
 }
 

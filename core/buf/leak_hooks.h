@@ -36,18 +36,19 @@
  * (disabled: nothing else), a per-thread countdown for sampling (simple and
  * advanced: the slow path runs for 1 buffer in leak_sampling_interval, every
  * one at paranoid), and root->leak (NULL: touch and free do nothing). */
-NP_INTERNAL void np_leak_create_slow(np_buf *root, np_allocator *alloc, const void *caller);
-NP_INTERNAL void np_leak_touch_slow(const np_buf *root, const char *hint);
-NP_INTERNAL void np_leak_free_slow(np_buf *root);
+void np_leak_create_slow(np_buf *root, np_allocator *alloc, const void *caller);
+void np_leak_touch_slow(const np_buf *root, const char *hint);
+void np_leak_free_slow(np_buf *root);
 /* Buffers of this thread left before the next sampled one (shared by every
  * allocator of the thread: a global counter per thread). */
-extern NP_TLS unsigned np_leak_countdown NP_INTERNAL;
+extern NP_BUF_TLS unsigned np_leak_countdown;
 /* always_inline (at -O0 too): the slow paths' backtraces then start with a
  * fixed number of npool frames (the public function, np_buf_alloc), which the
  * reports skip. */
 
 static inline __attribute__((always_inline)) void np_leak_on_create(np_buf *root, np_allocator *alloc, const void *caller) {
-  np_leak_level level = alloc->cfg.leak_detection;
+  const np_config *cfg = np_allocator_config(alloc);
+  np_leak_level level = cfg->leak_detection;
   if (level == NP_LEAK_DISABLED) return;
   if (level != NP_LEAK_PARANOID) {
     unsigned c = np_leak_countdown;
@@ -55,7 +56,7 @@ static inline __attribute__((always_inline)) void np_leak_on_create(np_buf *root
       np_leak_countdown = c - 1;
       return;
     }
-    np_leak_countdown = alloc->cfg.leak_sampling_interval;
+    np_leak_countdown = cfg->leak_sampling_interval;
   }
   np_leak_create_slow(root, alloc, caller);
 }
