@@ -3,7 +3,7 @@
  * (npool_malloc.h): the contracts of C and POSIX (and glibc's where they leave
  * a choice), on top of np_alloc, np_alloc_aligned, np_calloc, np_realloc and
  * np_free. malloc_override.c gives them the C library's names in
- * libnpool_malloc.so, new_delete.cc the C++ operators.
+ * libnpool_malloc.so, new_delete.cc the C++ operators (both in core/malloc/).
  *
  * Two things a malloc needs that an ordinary allocator does not:
  *
@@ -211,13 +211,8 @@ size_t npool_malloc_usable_size(void *ptr) {
 }
 
 static uint64_t purged_bytes(np_allocator *a) {
-  uint64_t n = 0;
-  for (unsigned i = 0; i < a->pool.n_arenas; i++) {
-    np_lock_acquire(&a->pool.arenas[i].lock);
-    n += a->pool.arenas[i].purged_bytes;
-    np_lock_release(&a->pool.arenas[i].lock);
-  }
-  return n;
+  np_stats s;
+  return np_allocator_stats(a, &s) == NP_OK ? s.purged_bytes : 0;
 }
 
 int npool_malloc_trim(size_t pad) {

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "npool_malloc.h"
-#include "test_support.h"
+#include "core/test_support.h"
 
 namespace {
 
