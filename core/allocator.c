@@ -227,7 +227,7 @@ __attribute__((noinline)) int np_free_refused(np_allocator *a, int rc) {
 }
 
 /* A claimed block of a cached class into a cache; 0: it goes to the arena. */
-static int cache_free(np_allocator *a, void *ptr, unsigned idx, np_block_tag tag) {
+static bool cache_free(np_allocator *a, void *ptr, unsigned idx, np_block_tag tag) {
   if (np_percpu_on(a)) return np_cpu_cache_free(a, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE), ptr, idx);
   /* A thread that only frees gets a cache too: its frees of other threads'
    * blocks are counted there (not on a shared counter) and batched. */

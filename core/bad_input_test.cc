@@ -21,25 +21,15 @@
 
 namespace {
 
+using np_test::AllocPtr;
+using np_test::KiB;
+using np_test::Make;
+using np_test::MiB;
 using np_test::SizeClassTable;
 using np_test::Stats;
 
-constexpr size_t KiB = 1024;
-constexpr size_t MiB = 1024 * KiB;
 constexpr size_t kPage = 8192;
 constexpr size_t kChunk = 4 * MiB;
-
-struct Destroyer {
-  void operator()(np_allocator* a) const { np_allocator_destroy(a); }
-};
-using AllocPtr = std::unique_ptr<np_allocator, Destroyer>;
-
-AllocPtr Make(const np_config& cfg) {
-  np_allocator* a = nullptr;
-  int rc = np_allocator_create(&cfg, &a);
-  EXPECT_EQ(rc, NP_OK) << np_strerror(rc);
-  return AllocPtr(rc == NP_OK ? a : nullptr);
-}
 
 
 uint64_t Word(uint64_t id, size_t off) { return (id * 0x9E3779B97F4A7C15ull) ^ (off >> 3); }

@@ -15,6 +15,11 @@
 
 namespace {
 
+using np_test::AllocPtr;
+using np_test::Make;
+using np_test::MiB;
+using np_test::Stats;
+
 // Netty's defaults, written out independently of the table.
 TEST(ConfigDefaults, EqualNettys) {
   np_config c = np_config_default();
@@ -468,6 +473,138 @@ TEST(ConfigCreate, CombinationsAndStructValuesAreChecked) {
   testing::internal::CaptureStderr();
   np_allocator_destroy(a);
   EXPECT_NE(testing::internal::GetCapturedStderr().find("npool stats"), std::string::npos);
+}
+
+// ---- What np_allocator_create accepts -----------------------------------------
+
+// The defaults (ConfigDefaults above) make Netty's geometry.
+TEST(Config, DefaultAllocatorHasNettysGeometry) {
+  np_config c = np_config_default();
+  AllocPtr a = Make(c);
+  ASSERT_TRUE(a);
+  np_stats s = Stats(a.get());
+  EXPECT_EQ(s.page_size, 8192u);
+  EXPECT_EQ(s.chunk_size, 4 * MiB);
+  EXPECT_GE(s.arenas, 1u);
+}
+
+struct BadConfig {
+  const char* what;
+  size_t page;
+  unsigned max_order;
+  size_t alignment;
+  unsigned arenas;
+  int expect;
+};
+
+TEST(Config, RefusesEachInvalidFieldWithItsOwnCode) {
+  const BadConfig cases[] = {
+      {"page not a power of two", 12288, 9, 0, 0, NP_ERR_PAGE_SIZE},
+      {"page 4095", 4095, 9, 0, 0, NP_ERR_PAGE_SIZE},
+      {"page below 4096", 2048, 9, 0, 0, NP_ERR_PAGE_SIZE},
+      {"page 0", 0, 9, 0, 0, NP_ERR_PAGE_SIZE},
+      {"max_order 15", 8192, 15, 0, 0, NP_ERR_MAX_ORDER},
+      {"max_order 64", 8192, 64, 0, 0, NP_ERR_MAX_ORDER},
+      {"chunk 2 GiB (131072 << 14)", 131072, 14, 0, 0, NP_ERR_CHUNK_SIZE},
+      {"chunk 2 GiB (1 MiB << 11)", 1 << 20, 11, 0, 0, NP_ERR_CHUNK_SIZE},
+      {"page 2 GiB", size_t(1) << 31, 0, 0, 0, NP_ERR_CHUNK_SIZE},
+      {"page 2^62", size_t(1) << 62, 9, 0, 0, NP_ERR_CHUNK_SIZE},
+      {"alignment 3", 8192, 9, 3, 0, NP_ERR_ALIGNMENT},
+      {"alignment 48", 8192, 9, 48, 0, NP_ERR_ALIGNMENT},
+      {"alignment above page", 8192, 9, 16384, 0, NP_ERR_ALIGNMENT},
+      {"alignment above 4 KiB page", 4096, 9, 8192, 0, NP_ERR_ALIGNMENT},
+      {"arenas absurd", 8192, 9, 0, UINT_MAX, NP_ERR_ARENAS},
+      // The first invalid field (in declaration order) is the one named.
+      {"page and max_order bad", 12288, 15, 3, 0, NP_ERR_PAGE_SIZE},
+      {"max_order and alignment bad", 8192, 15, 3, 0, NP_ERR_MAX_ORDER},
+  };
+  for (const BadConfig& bc : cases) {
+    SCOPED_TRACE(bc.what);
+    np_config c = np_config_default();
+    c.page_size = bc.page;
+    c.max_order = bc.max_order;
+    c.alignment = bc.alignment;
+    c.arenas = bc.arenas;
+    np_allocator* sentinel = reinterpret_cast<np_allocator*>(uintptr_t{0x5a5a5a5a0});
+    np_allocator* out = sentinel;
+    int rc = np_allocator_create(&c, &out);
+    EXPECT_EQ(rc, bc.expect) << np_strerror(rc);
+    EXPECT_EQ(out, sentinel) << "*out must be untouched on error";
+    if (rc == NP_OK && out != sentinel) np_allocator_destroy(out);
+  }
+}
+
+TEST(Config, AcceptsTheEdgesOfTheValidRange) {
+  struct Ok {
+    size_t page;
+    unsigned max_order;
+    size_t alignment;
+  } cases[] = {
+      {4096, 9, 0},  {4096, 3, 0},     {8192, 14, 0},    {65536, 14, 0} /* 1 GiB */,
+      {131072, 13, 0} /* 1 GiB */,     {8192, 9, 1},     {8192, 9, 16},
+      {8192, 9, 8192}, {4096, 9, 4096},
+  };
+  for (const Ok& ok : cases) {
+    SCOPED_TRACE(testing::Message() << "page " << ok.page << " order " << ok.max_order
+                                    << " align " << ok.alignment);
+    np_config c = np_config_default();
+    c.page_size = ok.page;
+    c.max_order = ok.max_order;
+    c.alignment = ok.alignment;
+    np_allocator* a = nullptr;
+    int rc = np_allocator_create(&c, &a);
+    ASSERT_EQ(rc, NP_OK) << np_strerror(rc);
+    ASSERT_NE(a, nullptr);
+    np_stats s = Stats(a);
+    EXPECT_EQ(s.chunk_size, ok.page << ok.max_order);
+    // Every class of every shape (and the tiny-chunk shapes) is covered by
+    // ConfigShape below.
+    void* p = np_alloc(a, 100);
+    EXPECT_NE(p, nullptr);
+    EXPECT_EQ(np_free(a, p), NP_OK);
+    np_allocator_destroy(a);
+  }
+}
+
+TEST(Config, NullArguments) {
+  np_config c = np_config_default();
+  np_allocator* out = nullptr;
+  EXPECT_EQ(np_allocator_create(nullptr, &out), NP_ERR_NULL_ARGUMENT);
+  EXPECT_EQ(out, nullptr);
+  EXPECT_EQ(np_allocator_create(&c, nullptr), NP_ERR_NULL_ARGUMENT);
+  np_stats s;
+  EXPECT_EQ(np_allocator_stats(nullptr, &s), NP_ERR_NULL_ARGUMENT);
+  AllocPtr a = Make(c);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(np_allocator_stats(a.get(), nullptr), NP_ERR_NULL_ARGUMENT);
+  void* p = np_alloc(a.get(), 16);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(np_free(nullptr, p), NP_ERR_NULL_ARGUMENT);
+  EXPECT_EQ(np_alloc(nullptr, 16), nullptr);
+  EXPECT_EQ(np_usable_size(nullptr, p), 0u);
+  EXPECT_EQ(np_usable_size(a.get(), nullptr), 0u);
+  EXPECT_EQ(np_free(a.get(), nullptr), NP_OK);
+  np_allocator_destroy(nullptr);  // ignored
+  // The block is still live and freeable after all that.
+  EXPECT_EQ(np_usable_size(a.get(), p), 16u);
+  EXPECT_EQ(np_free(a.get(), p), NP_OK);
+  np_stats st = Stats(a.get());
+  EXPECT_EQ(st.invalid_frees, 0u) << "NULL pointer / NULL allocator frees are not invalid frees";
+}
+
+TEST(Config, StrerrorNamesEveryCodeDifferently) {
+  std::set<std::string> seen;
+  for (int code = 0; code < NP_ERR__COUNT; ++code) {
+    const char* m = np_strerror(code);
+    ASSERT_NE(m, nullptr) << code;
+    EXPECT_GT(strlen(m), 0u) << code;
+    EXPECT_TRUE(seen.insert(m).second) << "duplicate message for code " << code << ": " << m;
+  }
+  for (int code : {-1, static_cast<int>(NP_ERR__COUNT), 1000, INT_MIN, INT_MAX}) {
+    const char* m = np_strerror(code);
+    ASSERT_NE(m, nullptr) << code;
+    EXPECT_GT(strlen(m), 0u) << code;
+  }
 }
 
 }  // namespace

@@ -158,7 +158,7 @@ static int current_cpu(np_allocator *a) {
   return cpu >= 0 && (uint32_t)cpu < a->percpu.n_cpus ? cpu : -1;
 }
 
-int np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, unsigned idx) {
+bool np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, unsigned idx) {
   if (a->cache_cap[idx] == 0 || tc == NULL) return 0;
   for (int attempt = 0; attempt < 2; attempt++) {
     if (np_cpu_cache_push(a, tc, idx, ptr)) return 1;
@@ -222,4 +222,19 @@ static void flush_cpu(np_allocator *a, np_tcache *tc, unsigned cpu) {
 void np_cpu_cache_flush_all(np_allocator *a, np_tcache *tc) {
   for (unsigned cpu = 0; cpu < a->percpu.n_cpus; cpu++) flush_cpu(a, tc, cpu);
   for (unsigned c = 0; c < a->n_cached; c++) count_flushed(tc, c, np_transfer_flush(a, c));
+}
+
+/* ---- fork() (fork.c calls these in its order) ---------------------------------- */
+
+void np_cpu_cache_fork_lock(np_allocator *a) {
+  /* Where the strategy cannot lock a CPU (-1, the same answer for every CPU)
+   * no thread ever holds these locks: nothing to take. */
+  a->fork_percpu_locked = np_percpu_on(a) && a->percpu.n_cpus > 0 && np_percpu_lock_cpu(&a->percpu, 0) == 0;
+  for (unsigned cpu = 1; a->fork_percpu_locked && cpu < a->percpu.n_cpus; cpu++)
+    np_percpu_lock_cpu(&a->percpu, cpu);
+}
+
+void np_cpu_cache_fork_unlock(np_allocator *a) {
+  if (a->fork_percpu_locked)
+    for (unsigned cpu = 0; cpu < a->percpu.n_cpus; cpu++) np_percpu_unlock_cpu(&a->percpu, cpu);
 }

@@ -103,4 +103,4 @@ np_allocator *np_default_allocator(void) {
   return a ? a : default_slow();
 }
 
-int np_default_allocator_creating(void) { return creating; }
+bool np_default_allocator_creating(void) { return creating; }

@@ -8,12 +8,20 @@
  * thread never waits for a lock whose holder waits for one it holds:
  *
  *   live-allocator list lock         (thread exit retires caches under it)
- *   cache_lock                       (taken alone)
- *   per-CPU maintenance locks        (a CPU flush frees to arenas under one)
- *   transfer-cache class locks       (leaves: nothing is taken under one)
- *   each arena: lock, then its small-class locks
+ *   cache_lock                       (taken alone)          np_tcaches_fork_lock
+ *   per-CPU maintenance locks        (a CPU flush frees to  np_cpu_cache_fork_lock
+ *                                     arenas under one)
+ *   transfer-cache class locks       (leaves: nothing is    np_transfer_fork_lock
+ *                                     taken under one)
+ *   each arena: lock, then its small-class locks;           np_pool_fork_lock
  *   registry lock                    (taken under an arena lock)
- *   every thread cache's MPSC queue  (leaves: taken with nothing else held)
+ *   every thread cache's MPSC queue  (leaves: taken with    np_tcache_queues_fork_lock
+ *                                     nothing else held)
+ *
+ * Each module exports the functions that take and release its own locks
+ * (right column); this file calls them, in this order, and nothing else
+ * takes a lock of theirs. Pooled buffers (core/buf) are a library on the
+ * public API: their recycler and leak detector register their own handlers.
  *
  * With all of them held no other thread is inside npool's shared state, so
  * the child's copy is consistent; what other threads held privately (their
@@ -23,44 +31,21 @@
 
 #include "internal.h"
 
-static void for_each_queue(np_allocator *a, void (*op)(np_remote *)) {
-  for (unsigned i = 0; a->tcaches && i < a->tcache_count; i++) {
-    np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);
-    for (unsigned c = 0; c < a->n_cached; c++)
-      if (np_tcache_base_cap(a, c)) op(&tc->classes[c].remote);
-  }
-}
-
+/* Each module takes and releases its own locks; the order is here. */
 static void lock_allocator(np_allocator *a) {
-  np_lock_acquire(&a->cache_lock);
-  /* Where the strategy cannot lock a CPU (-1, the same answer for every CPU)
-   * no thread ever holds these locks: nothing to take. */
-  a->fork_percpu_locked = np_percpu_on(a) && a->percpu.n_cpus > 0 &&
-                          np_percpu_lock_cpu(&a->percpu, 0) == 0;
-  for (unsigned cpu = 1; a->fork_percpu_locked && cpu < a->percpu.n_cpus; cpu++)
-    np_percpu_lock_cpu(&a->percpu, cpu);
+  np_tcaches_fork_lock(a);
+  np_cpu_cache_fork_lock(a);
   np_transfer_fork_lock(a);
-  for (unsigned i = 0; i < a->pool.n_arenas; i++) {
-    np_arena *arena = &a->pool.arenas[i];
-    np_lock_acquire(&arena->lock);
-    for (unsigned c = 0; c < a->pool.sc.n_small; c++) np_lock_acquire(&arena->small_locks[c]);
-  }
-  np_lock_acquire(&a->pool.registry.lock);
-  for_each_queue(a, np_remote_fork_lock);
+  np_pool_fork_lock(&a->pool);
+  np_tcache_queues_fork_lock(a);
 }
 
 static void unlock_allocator(np_allocator *a) {
-  for_each_queue(a, np_remote_fork_unlock);
-  np_lock_release(&a->pool.registry.lock);
-  for (unsigned i = a->pool.n_arenas; i-- > 0;) {
-    np_arena *arena = &a->pool.arenas[i];
-    for (unsigned c = 0; c < a->pool.sc.n_small; c++) np_lock_release(&arena->small_locks[c]);
-    np_lock_release(&arena->lock);
-  }
+  np_tcache_queues_fork_unlock(a);
+  np_pool_fork_unlock(&a->pool);
   np_transfer_fork_unlock(a);
-  if (a->fork_percpu_locked)
-    for (unsigned cpu = 0; cpu < a->percpu.n_cpus; cpu++) np_percpu_unlock_cpu(&a->percpu, cpu);
-  np_lock_release(&a->cache_lock);
+  np_cpu_cache_fork_unlock(a);
+  np_tcaches_fork_unlock(a);
 }
 
 static void prefork(void) {

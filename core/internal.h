@@ -10,9 +10,9 @@
 extern "C" {
 #endif
 
-/* Per-CPU caches serve a (a constant 0 where the strategy has none, so that
+/* Per-CPU caches serve a (a constant false where the strategy has none, so that
  * the fast paths of the others carry no per-CPU branch). */
-static inline int np_percpu_on(const np_allocator *a) { return NP_PERCPU_COMPILED && a->percpu_active; }
+static inline bool np_percpu_on(const np_allocator *a) { return NP_PERCPU_COMPILED && a->percpu_active; }
 
 /* ---- Free marks (see "Block state" in core/pool/pool.h) ---------------------------- */
 static inline uint64_t np_free_mark(const np_allocator *a, const void *p) {
@@ -25,13 +25,13 @@ static inline void np_block_mark(const np_allocator *a, void *p) {
 }
 /* The block goes to a user: unmarked. */
 static inline void np_block_unmark(void *p) { __atomic_store_n(np_mark_word(p), 0, __ATOMIC_RELAXED); }
-/* A free takes the block: 1 if it was unmarked (the caller owns the free), 0
+/* A free takes the block: true if it was unmarked (the caller owns the free), false
  * if it was marked already (a double free; nothing changed). One atomic swap. */
-static inline int np_block_claim(const np_allocator *a, void *p) {
+static inline bool np_block_claim(const np_allocator *a, void *p) {
   uint64_t mark = np_free_mark(a, p);
   return __atomic_exchange_n(np_mark_word(p), mark, __ATOMIC_RELAXED) != mark;
 }
-static inline int np_block_is_marked(const np_allocator *a, void *p) {
+static inline bool np_block_is_marked(const np_allocator *a, void *p) {
   return __atomic_load_n(np_mark_word(p), __ATOMIC_RELAXED) == np_free_mark(a, p);
 }
 
@@ -41,7 +41,7 @@ NP_INTERNAL int np_purger_create(np_allocator *a);
 NP_INTERNAL void np_purger_start_slow(np_allocator *a);
 NP_INTERNAL void np_purger_destroy(np_allocator *a);
 NP_INTERNAL void np_purger_fork_child(np_allocator *a); /* the thread is gone: start it again later */
-NP_INTERNAL int np_purger_wanted(const np_allocator *a); /* made, not started */
+NP_INTERNAL bool np_purger_wanted(const np_allocator *a); /* made, not started */
 static inline void np_purger_start(np_allocator *a) {
   if (__builtin_expect(a->purger != NULL, 0) && np_purger_wanted(a)) np_purger_start_slow(a);
 }
@@ -60,7 +60,7 @@ static inline np_tcache *np_tcache_get(np_allocator *a, np_cache_lookup how) {
   return np_tcache_get_slow(a, how);
 }
 /* fork.c's view of the slot table: whether tc is the calling thread's. */
-NP_INTERNAL int np_thread_slots_hold(const np_allocator *a, const np_tcache *tc);
+NP_INTERNAL bool np_thread_slots_hold(const np_allocator *a, const np_tcache *tc);
 
 /* thread_cache.c: the thread-cache policy. */
 NP_INTERNAL void np_tcaches_init(np_allocator *a);
@@ -73,12 +73,12 @@ NP_INTERNAL void np_tcache_retire(np_tcache *tc, np_retire_how how);
 /* The miss path of np_alloc: the remote queue, else a batch from the arena. */
 NP_INTERNAL void *np_tcache_alloc_miss(np_tcache *tc, unsigned size_idx);
 /* A claimed block onto the caller's own full stack: the class grows
- * (cache_capacity.c), or its older half goes back to the arena first. 0 if
+ * (cache_capacity.c), or its older half goes back to the arena first. false if
  * the class has no cache. */
-NP_INTERNAL int np_tcache_push_full(np_tcache *tc, unsigned size_idx, void *ptr);
+NP_INTERNAL bool np_tcache_push_full(np_tcache *tc, unsigned size_idx, void *ptr);
 /* Takes a claimed block of a cached class into a cache (the caller's own, or
- * its owner's queue); 0 if it must go to the arena. */
-NP_INTERNAL int np_tcache_free_slow(np_allocator *a, np_tcache *mine, void *ptr, unsigned size_idx,
+ * its owner's queue); false if it must go to the arena. */
+NP_INTERNAL bool np_tcache_free_slow(np_allocator *a, np_tcache *mine, void *ptr, unsigned size_idx,
                                     np_block_tag tag);
 /* Hands n claimed blocks of class idx (linked from first by np_remote's link)
  * to their owner tc's remote list, as many as fit: returns the rest (NULL:
@@ -90,13 +90,19 @@ NP_INTERNAL void *np_tcache_hand_over(np_allocator *a, np_tcache *mine, np_tcach
  * as tc's flushes. */
 NP_INTERNAL void np_tcache_give_back_list(np_tcache *tc, unsigned idx, void *list);
 NP_INTERNAL void np_tcache_flush(np_tcache *tc);
+/* fork(): the lock of the cache table, and every thread cache's remote queue
+ * (fork.c takes them in its order). */
+NP_INTERNAL void np_tcaches_fork_lock(np_allocator *a);
+NP_INTERNAL void np_tcaches_fork_unlock(np_allocator *a);
+NP_INTERNAL void np_tcache_queues_fork_lock(np_allocator *a);
+NP_INTERNAL void np_tcache_queues_fork_unlock(np_allocator *a);
 NP_INTERNAL void np_tcache_stats_add(np_allocator *a, np_stats *out);
 
 /* remote_outbox.c: with NP_REMOTE_HANDOVER_BATCH > 1, a thread's frees of
  * other threads' blocks wait in its outbox and go over a batch at a time.
- * np_outbox_add: 1 if ptr waits there (or went with its batch); 0 if its
+ * np_outbox_add: true if ptr waits there (or went with its batch); false if its
  * owner is dead and the block is for the arena. */
-NP_INTERNAL int np_outbox_add(np_allocator *a, np_tcache *mine, np_tcache *owner, unsigned idx, void *ptr);
+NP_INTERNAL bool np_outbox_add(np_allocator *a, np_tcache *mine, np_tcache *owner, unsigned idx, void *ptr);
 NP_INTERNAL void np_outbox_send_all(np_allocator *a, np_tcache *mine);
 NP_INTERNAL void np_outbox_drop(np_tcache *mine); /* fork child, a thread that did not come along */
 
@@ -114,7 +120,7 @@ NP_INTERNAL size_t np_cache_capacity_bytes(const np_allocator *a, unsigned idx, 
 
 /* The thread-cache fast paths, inline in np_alloc and np_free. A pop that
  * would start a trim, or finds nothing, is np_tcache_alloc_miss's. */
-static inline int np_tcache_can_pop(const np_tcache *tc, const np_cache_class *cc) {
+static inline bool np_tcache_can_pop(const np_tcache *tc, const np_cache_class *cc) {
   return cc->count != 0 && tc->until_trim > 1;
 }
 /* A thread cache class's configured capacity (0: not cached, or per-CPU
@@ -139,7 +145,7 @@ static inline void np_tcache_forget_chunks(np_tcache *tc, uint64_t epoch) {
   for (int i = 0; i < NP_RECENT_CHUNKS; i++) tc->recent_chunks[i].key = NP_NO_CHUNK_KEY;
   tc->chunk_epoch = epoch;
 }
-static inline int np_tcache_push(np_tcache *tc, unsigned idx, void *p) {
+static inline bool np_tcache_push(np_tcache *tc, unsigned idx, void *p) {
   np_cache_class *cc = &tc->classes[idx];
   uint32_t n = cc->count;
   if (__builtin_expect(n >= cc->cap, 0)) return 0;
@@ -165,10 +171,13 @@ NP_INTERNAL void np_transfer_fork_unlock(np_allocator *a);
 NP_INTERNAL int np_cpu_cache_init(np_allocator *a);
 NP_INTERNAL void np_cpu_cache_destroy(np_allocator *a);
 NP_INTERNAL void *np_cpu_cache_alloc(np_allocator *a, np_tcache *tc, unsigned size_idx);
-/* Takes a claimed block of a cached class; 0 if it must go to the arena. */
-NP_INTERNAL int np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, unsigned size_idx);
+/* Takes a claimed block of a cached class; false if it must go to the arena. */
+NP_INTERNAL bool np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, unsigned size_idx);
 NP_INTERNAL void np_cpu_cache_flush_all(np_allocator *a, np_tcache *tc);
 NP_INTERNAL np_arena *np_cpu_cache_arena(np_allocator *a); /* this CPU's */
+/* fork(): every CPU's maintenance lock (where the strategy has them). */
+NP_INTERNAL void np_cpu_cache_fork_lock(np_allocator *a);
+NP_INTERNAL void np_cpu_cache_fork_unlock(np_allocator *a);
 
 /* The per-CPU fast paths, inline in np_alloc and np_free: one sequence each.
  * NULL / 0: np_cpu_cache_alloc / np_cpu_cache_free's turn (a miss, a trim
@@ -182,15 +191,15 @@ static inline void *np_cpu_cache_pop(np_allocator *a, np_tcache *tc, unsigned id
   np_block_unmark(p);
   return p;
 }
-static inline int np_cpu_cache_push(np_allocator *a, np_tcache *tc, unsigned idx, void *p) {
+static inline bool np_cpu_cache_push(np_allocator *a, np_tcache *tc, unsigned idx, void *p) {
   if (__builtin_expect(!np_percpu_push(&a->percpu, idx, p), 0)) return 0;
   NP_STORE(&tc->classes[idx].pushes, tc->classes[idx].pushes + 1);
   return 1;
 }
 
-/* default_allocator.c: 1 while this thread is making the default allocator
+/* default_allocator.c: true while this thread is making the default allocator
  * (np_default_allocator() returns NULL to a call from inside that). */
-NP_INTERNAL int np_default_allocator_creating(void);
+NP_INTERNAL bool np_default_allocator_creating(void);
 /* The default allocator once made (default_allocator.c), for malloc's fast
  * paths: one load instead of a call; NULL: np_default_allocator() makes it. */
 NP_INTERNAL extern np_allocator *np_default_alloc; /* __atomic */

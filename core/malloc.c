@@ -40,7 +40,7 @@
 static _Alignas(4096) char reserve[RESERVE_BYTES];
 static NP_ATOMIC(size_t) reserve_used;
 
-static int in_reserve(const void *p) {
+static bool in_reserve(const void *p) {
   return (const char *)p >= reserve && (const char *)p < reserve + RESERVE_BYTES;
 }
 
@@ -104,7 +104,7 @@ static void report_invalid(np_allocator *a, const char *function, const void *pt
 /* ---- The functions ---------------------------------------------------------------- */
 
 /* count x size, or 0 with errno ENOMEM when that overflows. */
-static int total_bytes(size_t count, size_t size, size_t *total) {
+static bool total_bytes(size_t count, size_t size, size_t *total) {
   if (!__builtin_mul_overflow(count, size, total)) return 1;
   errno = ENOMEM;
   return 0;

@@ -75,7 +75,7 @@ static void *purger_main(void *arg) {
   return NULL;
 }
 
-static int purger_sync_init(np_purger *p) {
+static bool purger_sync_init(np_purger *p) {
   pthread_condattr_t attr;
   if (pthread_condattr_init(&attr) != 0) return 0;
   pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -113,7 +113,7 @@ int np_purger_create(np_allocator *a) {
   return NP_OK;
 }
 
-int np_purger_wanted(const np_allocator *a) {
+bool np_purger_wanted(const np_allocator *a) {
   return atomic_load_explicit(&a->purger->state, memory_order_acquire) == PURGER_WANTED;
 }
 

@@ -31,7 +31,7 @@ static void send(np_allocator *a, np_tcache *mine, np_outbox_slot *s) {
   s->first = NULL;
 }
 
-int np_outbox_add(np_allocator *a, np_tcache *mine, np_tcache *owner, unsigned idx, void *ptr) {
+bool np_outbox_add(np_allocator *a, np_tcache *mine, np_tcache *owner, unsigned idx, void *ptr) {
   if (!atomic_load_explicit(&owner->alive, memory_order_relaxed)) return 0;
   np_outbox_slot *s = &mine->outbox[((unsigned)owner->id * 7u + idx) & (NP_OUTBOX_SLOTS - 1)];
   if (s->n && (s->owner != owner || s->idx != idx)) send(a, mine, s);

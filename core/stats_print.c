@@ -20,6 +20,7 @@
  * "arena", one object per arena.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,7 +47,7 @@ static uint64_t list_chunks(const np_stats *s) {
   return n;
 }
 
-static int arena_idle(const np_stats *s) {
+static bool arena_idle(const np_stats *s) {
   return s->thread_caches == 0 && s->mapped_bytes == 0 && s->chunk_allocations == 0 &&
          s->small.allocations == 0 && s->normal.allocations == 0 && s->huge.allocations == 0;
 }

@@ -246,16 +246,8 @@ std::vector<std::string> Row(const std::vector<std::string>& lines, const std::s
   return {};
 }
 
-struct Destroyer {
-  void operator()(np_allocator* a) const { np_allocator_destroy(a); }
-};
-using AllocPtr = std::unique_ptr<np_allocator, Destroyer>;
-
-AllocPtr Make(np_config c) {
-  np_allocator* a = nullptr;
-  EXPECT_EQ(np_allocator_create(&c, &a), NP_OK);
-  return AllocPtr(a);
-}
+using np_test::AllocPtr;
+using np_test::Make;
 
 // Something in every kind, list and a few small classes: blocks of 16, 100
 // and 3000 bytes, normal ones, enough 1 MiB blocks to fill a few chunks, a

@@ -5,11 +5,37 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "npool.h"
 
 namespace np_test {
+
+constexpr size_t KiB = 1024;
+constexpr size_t MiB = 1024 * KiB;
+
+// An allocator destroyed with its owner.
+struct Destroyer {
+  void operator()(np_allocator* a) const { np_allocator_destroy(a); }
+};
+using AllocPtr = std::unique_ptr<np_allocator, Destroyer>;
+
+// An allocator of cfg (a failure to make it fails the test, and gives null).
+inline AllocPtr Make(const np_config& cfg) {
+  np_allocator* a = nullptr;
+  int rc = np_allocator_create(&cfg, &a);
+  EXPECT_EQ(rc, NP_OK) << np_strerror(rc);
+  return AllocPtr(rc == NP_OK ? a : nullptr);
+}
+
+// The default settings with another page size and max order.
+inline np_config Cfg(size_t page = 8192, unsigned max_order = 9) {
+  np_config c = np_config_default();
+  c.page_size = page;
+  c.max_order = max_order;
+  return c;
+}
 
 // A stats snapshot (zeroed first, so a failed call shows as zeros).
 inline np_stats Stats(np_allocator* a) {

@@ -376,7 +376,7 @@ void *np_tcache_alloc_miss(np_tcache *tc, unsigned idx) {
   return batch[0];
 }
 
-int np_tcache_push_full(np_tcache *tc, unsigned idx, void *ptr) {
+bool np_tcache_push_full(np_tcache *tc, unsigned idx, void *ptr) {
   np_cache_class *cc = &tc->classes[idx];
   if (cc->cap == 0) return 0;
   uint32_t grown = np_cache_capacity_grown(tc->alloc, idx, cc->cap, tc->grown);
@@ -409,7 +409,7 @@ void *np_tcache_hand_over(np_allocator *a, np_tcache *mine, np_tcache *tc, unsig
   return rest;
 }
 
-int np_tcache_free_slow(np_allocator *a, np_tcache *mine, void *ptr, unsigned idx, np_block_tag tag) {
+bool np_tcache_free_slow(np_allocator *a, np_tcache *mine, void *ptr, unsigned idx, np_block_tag tag) {
   unsigned owner = tag & NP_TAG_OWNER_MASK;
   if (owner == 0) return 0;
   if (mine && owner == mine->id) return np_tcache_push_full(mine, idx, ptr);
@@ -461,3 +461,19 @@ void np_tcache_stats_add(np_allocator *a, np_stats *out) {
   }
   np_lock_release(&a->cache_lock);
 }
+
+/* ---- fork() (fork.c calls these in its order) ---------------------------------- */
+
+void np_tcaches_fork_lock(np_allocator *a) { np_lock_acquire(&a->cache_lock); }
+void np_tcaches_fork_unlock(np_allocator *a) { np_lock_release(&a->cache_lock); }
+
+static void for_each_queue(np_allocator *a, void (*op)(np_remote *)) {
+  for (unsigned i = 0; a->tcaches && i < a->tcache_count; i++) {
+    np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);
+    for (unsigned c = 0; c < a->n_cached; c++)
+      if (np_tcache_base_cap(a, c)) op(&tc->classes[c].remote);
+  }
+}
+
+void np_tcache_queues_fork_lock(np_allocator *a) { for_each_queue(a, np_remote_fork_lock); }
+void np_tcache_queues_fork_unlock(np_allocator *a) { for_each_queue(a, np_remote_fork_unlock); }

@@ -56,7 +56,7 @@ void np_live_allocators_remove(np_allocator *a) {
   pthread_mutex_unlock(&live_lock);
 }
 
-static int is_live(const np_allocator *a, uint64_t uid) { /* live_lock held */
+static bool is_live(const np_allocator *a, uint64_t uid) { /* live_lock held */
   for (np_allocator *live = live_allocators; live; live = live->next_live)
     if (live == a && live->uid == uid) return 1;
   return 0;
@@ -105,7 +105,7 @@ np_tcache *np_tcache_get_slow(np_allocator *a, np_cache_lookup how) {
   return tc;
 }
 
-int np_thread_slots_hold(const np_allocator *a, const np_tcache *tc) {
+bool np_thread_slots_hold(const np_allocator *a, const np_tcache *tc) {
   for (int i = 0; i < NP_TLS_SLOTS; i++)
     if (np_tls_caches[i].alloc == a && np_tls_caches[i].uid == a->uid && np_tls_caches[i].tc == tc) return 1;
   return 0;

@@ -16,6 +16,7 @@
 #define NP_BASE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -63,7 +64,7 @@ NP_INTERNAL void *np_os_map_aligned(size_t size, size_t alignment);
 NP_INTERNAL void np_os_unmap(void *p, size_t size);
 NP_INTERNAL size_t np_os_page_size(void); /* the system's page (sysconf, asked once) */
 
-static inline int np_is_pow2(size_t v) { return v != 0 && (v & (v - 1)) == 0; }
+static inline bool np_is_pow2(size_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 /* ---- Settings (config.c) ------------------------------------------------------
  * One row per np_config field, mimalloc's options table: the name NPOOL_CONF

@@ -84,3 +84,6 @@ np_region np_registry_released_huge = {.kind = NP_REGION_RELEASED_HUGE};
 void np_registry_mark_released_huge(np_registry *r, const void *addr) {
   store_if_leaf(r, addr, &np_registry_released_huge);
 }
+
+void np_registry_fork_lock(np_registry *r) { np_lock_acquire(&r->lock); }
+void np_registry_fork_unlock(np_registry *r) { np_lock_release(&r->lock); }

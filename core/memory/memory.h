@@ -86,6 +86,9 @@ NP_INTERNAL void np_meta_release_kept(np_meta *m); /* unmaps the freed mappings 
 
 /* chunk_registry.c */
 NP_INTERNAL int np_registry_init(np_registry *r, unsigned chunk_shift);
+/* fork(): the registry's lock, held across the fork by the forking thread. */
+NP_INTERNAL void np_registry_fork_lock(np_registry *r);
+NP_INTERNAL void np_registry_fork_unlock(np_registry *r);
 NP_INTERNAL void np_registry_destroy(np_registry *r);
 NP_INTERNAL int np_registry_set(np_registry *r, const void *addr, np_region *region);
 NP_INTERNAL void np_registry_clear(np_registry *r, const void *addr);

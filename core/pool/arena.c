@@ -268,7 +268,7 @@ int np_arena_free_huge(np_arena *a, np_region *r, void *ptr) {
 /* Whether ref, found without a lock, still names a block out of the arena:
  * its page still maps to the same run and subpage, the bitmap has the
  * element, the tag says out. Arena lock (and class lock) held. */
-static int still_out(np_arena *a, const void *ptr, const np_block_ref *ref) {
+static bool still_out(np_arena *a, const void *ptr, const np_block_ref *ref) {
   const np_chunk *c = ref->chunk;
   const np_page_entry *e = &c->map[((uintptr_t)ptr & a->pool->chunk_mask) >> a->sc->page_shift];
   if (!(*ref->tag & NP_TAG_OUT)) return 0;
@@ -280,7 +280,7 @@ static int still_out(np_arena *a, const void *ptr, const np_block_ref *ref) {
 /* Frees one checked block; the arena lock (and for a small block its class
  * lock) held. Gives back the run of a subpage that emptied and a chunk that
  * became free; returns 0 when it did the latter. */
-static int free_locked(np_arena *a, const np_block_ref *ref) {
+static bool free_locked(np_arena *a, const np_block_ref *ref) {
   np_chunk *c = ref->chunk;
   np_subpage *s = ref->subpage;
   NP_STORE(ref->tag, 0);

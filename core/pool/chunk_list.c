@@ -103,7 +103,7 @@ void *np_chunk_list_alloc(np_chunk_list *l, unsigned size_idx, size_t norm_size,
 /* Moves c down from l (it just left l) to the first list whose upper
  * threshold it is within; returns 0 if it falls out of q000 (or out of qInit
  * under the release policy). */
-static int move_down(np_chunk_list *l, np_chunk *c) {
+static bool move_down(np_chunk_list *l, np_chunk *c) {
   for (;;) {
     np_chunk_list *prev = l->prev_list;
     if (prev == NULL || prev == l) return 0;
@@ -115,7 +115,7 @@ static int move_down(np_chunk_list *l, np_chunk *c) {
   }
 }
 
-int np_chunk_list_free_run(np_chunk_list *l, np_chunk *c, uint64_t run) {
+bool np_chunk_list_free_run(np_chunk_list *l, np_chunk *c, uint64_t run) {
   np_chunk_free_run(c, run);
   if (c->free_bytes <= l->free_max_threshold) return 1;
   unlink_chunk(l, c);

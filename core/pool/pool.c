@@ -49,3 +49,21 @@ void np_pool_destroy(np_pool *p) {
   p->n_arenas = 0;
   np_registry_destroy(&p->registry);
 }
+
+void np_pool_fork_lock(np_pool *p) {
+  for (unsigned i = 0; i < p->n_arenas; i++) {
+    np_arena *arena = &p->arenas[i];
+    np_lock_acquire(&arena->lock);
+    for (unsigned c = 0; c < p->sc.n_small; c++) np_lock_acquire(&arena->small_locks[c]);
+  }
+  np_registry_fork_lock(&p->registry);
+}
+
+void np_pool_fork_unlock(np_pool *p) {
+  np_registry_fork_unlock(&p->registry);
+  for (unsigned i = p->n_arenas; i-- > 0;) {
+    np_arena *arena = &p->arenas[i];
+    for (unsigned c = 0; c < p->sc.n_small; c++) np_lock_release(&arena->small_locks[c]);
+    np_lock_release(&arena->lock);
+  }
+}

@@ -61,8 +61,8 @@ static inline uint32_t np_handle_offset(uint64_t h) { return (uint32_t)(h >> NP_
 static inline uint32_t np_handle_pages(uint64_t h) {
   return (uint32_t)((h >> NP_HANDLE_PAGES_SHIFT) & NP_HANDLE_FIELD_MASK);
 }
-static inline int np_handle_is_used(uint64_t h) { return (h & NP_HANDLE_USED_BIT) != 0; }
-static inline int np_handle_is_subpage(uint64_t h) { return (h & NP_HANDLE_SUBPAGE_BIT) != 0; }
+static inline bool np_handle_is_used(uint64_t h) { return (h & NP_HANDLE_USED_BIT) != 0; }
+static inline bool np_handle_is_subpage(uint64_t h) { return (h & NP_HANDLE_SUBPAGE_BIT) != 0; }
 static inline uint32_t np_handle_bitmap_idx(uint64_t h) { return (uint32_t)h; }
 
 /* ---- Block state -------------------------------------------------------------
@@ -270,6 +270,12 @@ typedef struct np_pool {
 NP_INTERNAL int np_pool_init(np_pool *p, const np_config *cfg, np_arena *arenas, unsigned n);
 /* Unmaps every arena's chunks, huge blocks and retained ranges. */
 NP_INTERNAL void np_pool_destroy(np_pool *p);
+/* fork(): every lock of the pool, in the order the code nests them (each
+ * arena's lock, then its small-class locks; the registry's last: it is taken
+ * under an arena lock), held by the forking thread across the fork; unlock:
+ * the reverse, in the parent and the child. */
+NP_INTERNAL void np_pool_fork_lock(np_pool *p);
+NP_INTERNAL void np_pool_fork_unlock(np_pool *p);
 /* fn(arg) is called when an arena starts to hold dirty memory (NULL: none). */
 NP_INTERNAL void np_pool_on_dirty(np_pool *p, void (*fn)(void *), void *arg);
 

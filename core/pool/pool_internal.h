@@ -46,10 +46,10 @@ NP_INTERNAL np_subpage *np_subpage_new(np_chunk *chunk, unsigned size_idx, uint3
 NP_INTERNAL void np_subpage_delete(np_arena *arena, np_subpage *s);
 /* An element of s, tagged NP_TAG_OUT | owner: its address (NULL if s is full). */
 NP_INTERNAL void *np_subpage_alloc_block(np_subpage *s, np_block_tag owner);
-NP_INTERNAL int np_subpage_is_allocated(const np_subpage *s, uint32_t idx);
-/* Returns 1 while the subpage stays in use, 0 when its run must go back to
+NP_INTERNAL bool np_subpage_is_allocated(const np_subpage *s, uint32_t idx);
+/* True while the subpage stays in use, false when its run must go back to
  * the chunk (the subpage is off its list then). */
-NP_INTERNAL int np_subpage_free(np_subpage *s, np_subpage *head, uint32_t bitmap_idx);
+NP_INTERNAL bool np_subpage_free(np_subpage *s, np_subpage *head, uint32_t bitmap_idx);
 NP_INTERNAL void np_subpage_head_init(np_subpage *head);
 
 /* chunk_list.c: chunks grouped by usage. */
@@ -60,9 +60,9 @@ NP_INTERNAL void np_chunk_list_add(np_chunk_list *list, np_chunk *chunk);
 /* After a block came from `chunk`: up to the next list if its usage passed the
  * upper threshold of its own. */
 NP_INTERNAL void np_chunk_list_note_alloc(np_chunk *chunk);
-/* Frees a run of chunk (on list); returns 0 when the chunk became free and
+/* Frees a run of chunk (on list); false when the chunk became free and
  * left the lists: the caller destroys it. */
-NP_INTERNAL int np_chunk_list_free_run(np_chunk_list *list, np_chunk *chunk, uint64_t run);
+NP_INTERNAL bool np_chunk_list_free_run(np_chunk_list *list, np_chunk *chunk, uint64_t run);
 
 /* arena.c */
 NP_INTERNAL int np_arena_init(np_arena *arena, np_pool *pool);

@@ -49,6 +49,16 @@ class TestPool {
     if (!(NP_LOAD(ref.tag) & NP_TAG_OUT)) return NP_ERR_DOUBLE_FREE;
     return np_arena_free_block(r->arena, ptr, &ref);
   }
+  // The usable size of a live pooled block (its class's size); 0 for
+  // anything else.
+  size_t UsableSize(const void *ptr) {
+    np_region *r = np_registry_get(&p.registry, ptr);
+    np_block_ref ref;
+    if (r == NULL || r->kind != NP_REGION_CHUNK || np_chunk_find_block(&p, (np_chunk *)r, ptr, &ref) != NP_OK ||
+        !(NP_LOAD(ref.tag) & NP_TAG_OUT))
+      return 0;
+    return np_index_to_size(&p.sc, ref.size_idx);
+  }
   // Every arena's counters (np_allocator_stats without the caches).
   void Stats(np_stats *out) {
     std::memset(out, 0, sizeof *out);

@@ -59,7 +59,7 @@ void np_chunk_note_dirty(np_chunk *c, size_t bytes) {
 
 /* MADV_DONTNEED on every free run of c. A failed madvise (only a test's
  * injected fault) leaves the chunk dirty: the next purge tries again. */
-static int purge_chunk(np_arena *a, np_chunk *c) {
+static bool purge_chunk(np_arena *a, np_chunk *c) {
   const unsigned shift = a->sc->page_shift;
   for (unsigned i = 0; i < a->sc->n_psizes; i++) {
     const np_run_heap *h = &c->run_heaps[i];

@@ -22,6 +22,7 @@
 #define NP_SIZE_CLASSES_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "npool.h"
@@ -95,7 +96,7 @@ static inline size_t np_pindex_to_pages(const np_size_classes *sc, unsigned pidx
   return sc->pidx2size[pidx] >> sc->page_shift;
 }
 
-static inline int np_is_small_index(const np_size_classes *sc, unsigned idx) {
+static inline bool np_is_small_index(const np_size_classes *sc, unsigned idx) {
   return idx < sc->n_small;
 }
 

@@ -114,11 +114,11 @@ void *np_subpage_alloc_block(np_subpage *s, np_block_tag owner) {
   return np_subpage_block(s, h);
 }
 
-int np_subpage_is_allocated(const np_subpage *s, uint32_t idx) {
+bool np_subpage_is_allocated(const np_subpage *s, uint32_t idx) {
   return (s->bitmap[idx >> 6] >> (idx & 63)) & 1;
 }
 
-int np_subpage_free(np_subpage *s, np_subpage *head, uint32_t idx) {
+bool np_subpage_free(np_subpage *s, np_subpage *head, uint32_t idx) {
   s->bitmap[idx >> 6] &= ~(1ull << (idx & 63));
   s->next_avail = idx;
   if (s->num_avail++ == 0) {
