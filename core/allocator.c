@@ -68,6 +68,8 @@ int np_allocator_create(const np_config *cfg, np_allocator **out) {
   rc = np_pool_init(&a->pool, cfg, (np_arena *)(a + 1), n_arenas);
   if (rc == NP_OK) {
     np_tcaches_init(a);
+    np_fork_handlers_register();
+    np_thread_slots_register(a); /* a's uid: its threads' way to their caches */
     rc = np_cpu_cache_init(a);
   }
   if (rc != NP_OK) {
@@ -112,6 +114,7 @@ void np_allocator_destroy(np_allocator *a) {
   }
   if (a->cfg.stats_print) np_stats_print(a, stderr, 0);
   np_purger_destroy(a);
+  np_live_allocators_remove(a); /* after this no exiting thread touches a */
   np_tcaches_destroy(a);
   np_cpu_cache_destroy(a);
   np_pool_destroy(&a->pool);

@@ -104,12 +104,9 @@ void np_tcaches_init(np_allocator *a) {
   a->n_tc_classes = n > a->pool.sc.n_small ? n : a->pool.sc.n_small;
   a->inline_max_size = a->pool.sc.alignment <= 1024 ? np_index_to_size(&a->pool.sc, a->n_tc_classes - 1) : 0;
   np_lock_init(&a->cache_lock);
-  np_fork_handlers_register();
-  np_thread_slots_register(a);
 }
 
 void np_tcaches_destroy(np_allocator *a) {
-  np_live_allocators_remove(a); /* after this no exiting thread touches a */
   if (a->tcaches) {
     for (unsigned i = 0; i < a->tcache_count; i++) {
       np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);

@@ -1,0 +1,118 @@
+// The remote outbox (remote_outbox.c): a thread's frees of blocks other
+// threads' caches own wait in its outbox, one batch per (owner, class) slot,
+// and go over NP_REMOTE_HANDOVER_BATCH at a time; a block there is claimed
+// (a second free is refused); a block whose owner is gone goes to the arena.
+// Strategies whose remote lists take no lock per push (ck) have no outbox.
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "core/internal.h"
+#include "core/test_support.h"
+
+namespace {
+
+using np_test::AllocPtr;
+using np_test::Make;
+
+// The strategy's batch (ck's header is C only: ck hands blocks over one at
+// a time, 1).
+#ifdef NP_REMOTE_HANDOVER_BATCH
+constexpr unsigned kBatch = NP_REMOTE_HANDOVER_BATCH;
+#else
+constexpr unsigned kBatch = 1;
+#endif
+
+unsigned Waiting(const np_tcache *tc) {
+  unsigned n = 0;
+  for (const np_outbox_slot &s : tc->outbox) n += s.n;
+  return n;
+}
+
+class RemoteOutboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    a_ = Make(np_config_default());
+    ASSERT_TRUE(a_);
+    if (kBatch == 1 || a_->percpu_active)
+      GTEST_SKIP() << "no outbox: remote frees go over one at a time (or to per-CPU caches)";
+  }
+  // Blocks of the sizes given, allocated by another thread, whose cache owns
+  // them; the thread stays alive until the test ends (or exits at once with
+  // exit_now).
+  std::vector<void *> FromOwner(const std::vector<size_t> &sizes, bool exit_now) {
+    std::vector<void *> blocks;
+    std::atomic<int> ready{0};
+    owner_ = std::thread([&, exit_now] {
+      for (size_t size : sizes) blocks.push_back(np_alloc(a_.get(), size));
+      ready = 1;
+      if (!exit_now)
+        while (!release_.load()) std::this_thread::yield();
+    });
+    while (!ready.load()) std::this_thread::yield();
+    if (exit_now) owner_.join();
+    return blocks;
+  }
+  void TearDown() override {
+    release_ = true;
+    if (owner_.joinable()) owner_.join();
+  }
+  AllocPtr a_;
+  std::thread owner_;
+  std::atomic<bool> release_{false};
+};
+
+// Frees of another live thread's blocks wait in batches: what is left after
+// the last full batch is still in the outbox, counted as this thread's
+// remote_out; a second free of a waiting block is refused; a flush sends
+// them all.
+TEST_F(RemoteOutboxTest, BatchesWaitClaimedUntilSent) {
+  const unsigned n = 3 * kBatch + 5;
+  std::vector<void *> blocks = FromOwner(std::vector<size_t>(n, 64), false);
+  ASSERT_TRUE(np_alloc(a_.get(), 64) != nullptr);  // this thread's own cache
+  np_tcache *mine = np_tcache_get(a_.get(), NP_CACHE_FIND);
+  ASSERT_NE(mine, nullptr);
+  const unsigned idx = np_size_to_index(&a_->pool.sc, 64);
+  const uint64_t out_before = mine->classes[idx].remote_out;
+  for (void *p : blocks) ASSERT_EQ(np_free(a_.get(), p), NP_OK);
+  EXPECT_EQ(Waiting(mine), 5u);
+  EXPECT_EQ(mine->classes[idx].remote_out - out_before, n);
+  EXPECT_EQ(np_free(a_.get(), blocks.back()), NP_ERR_DOUBLE_FREE) << "waiting in the outbox";
+  np_outbox_send_all(a_.get(), mine);
+  EXPECT_EQ(Waiting(mine), 0u);
+  EXPECT_EQ(np_free(a_.get(), blocks.back()), NP_ERR_DOUBLE_FREE) << "on its owner's remote list";
+}
+
+// Blocks of two classes that share a slot: a block for the other class sends
+// the waiting batch first.
+TEST_F(RemoteOutboxTest, AnotherClassInTheSlotSendsTheBatch) {
+  // The slot of (owner, idx) is (owner * 7 + idx) mod NP_OUTBOX_SLOTS: the
+  // class NP_OUTBOX_SLOTS above shares it.
+  const unsigned idx = np_size_to_index(&a_->pool.sc, 64), other = idx + NP_OUTBOX_SLOTS;
+  ASSERT_LT(other, a_->n_cached);
+  std::vector<void *> blocks = FromOwner({64, 64, 64, np_index_to_size(&a_->pool.sc, other)}, false);
+  ASSERT_TRUE(np_alloc(a_.get(), 64) != nullptr);
+  np_tcache *mine = np_tcache_get(a_.get(), NP_CACHE_FIND);
+  ASSERT_NE(mine, nullptr);
+  for (int i = 0; i < 3; i++) ASSERT_EQ(np_free(a_.get(), blocks[i]), NP_OK);
+  EXPECT_EQ(Waiting(mine), 3u);
+  ASSERT_EQ(np_free(a_.get(), blocks[3]), NP_OK);
+  EXPECT_EQ(Waiting(mine), 1u) << "the three went over; the new one waits";
+  np_outbox_send_all(a_.get(), mine);
+  EXPECT_EQ(Waiting(mine), 0u);
+}
+
+// A block whose owner has exited goes to the arena at once.
+TEST_F(RemoteOutboxTest, OwnerGoneMeansTheArena) {
+  std::vector<void *> blocks = FromOwner({64, 64, 64, 64}, true);
+  ASSERT_TRUE(np_alloc(a_.get(), 64) != nullptr);
+  np_tcache *mine = np_tcache_get(a_.get(), NP_CACHE_FIND);
+  ASSERT_NE(mine, nullptr);
+  const uint64_t active = np_test::Stats(a_.get()).small.active;
+  for (void *p : blocks) ASSERT_EQ(np_free(a_.get(), p), NP_OK);
+  EXPECT_EQ(Waiting(mine), 0u);
+  EXPECT_EQ(np_test::Stats(a_.get()).small.active, active - 4);
+  for (void *p : blocks) EXPECT_EQ(np_usable_size(a_.get(), p), 0u);
+}
+
+}  // namespace
