@@ -23,23 +23,6 @@ static int validate(const np_config *c) {
   return NP_OK;
 }
 
-/* The secret of the free marks: bit 63 set, so that no mark is 0 or a small
- * number, and different per allocator and process (sys/random would do, but
- * it may block early at boot; a mix of clock, address and stack is enough:
- * the mark guards against accidents, not adversaries). */
-static uint64_t free_key_new(const np_allocator *a) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uintptr_t)a ^
-               ((uintptr_t)&ts << 16) ^ (uint64_t)getpid() << 48;
-  x ^= x >> 33; /* splitmix64's finaliser */
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ull;
-  x ^= x >> 33;
-  return x | (1ull << 63);
-}
-
 /* Netty's default: 2 x cores, but no more than fit 3 chunks each in half the
  * physical memory. */
 static unsigned default_arenas(const np_config *cfg) {
@@ -64,20 +47,16 @@ int np_allocator_create(const np_config *cfg, np_allocator **out) {
   if (a == NULL) return NP_ERR_NO_MEMORY;
   a->self_size = self;
   a->cfg = *cfg;
-  a->free_key = free_key_new(a);
-  rc = np_pool_init(&a->pool, cfg, (np_arena *)(a + 1), n_arenas);
-  if (rc == NP_OK) {
-    np_tcaches_init(a);
-    np_fork_handlers_register();
-    np_thread_slots_register(a); /* a's uid: its threads' way to their caches */
-    rc = np_cpu_cache_init(a);
-  }
+  rc = np_pool_init(&a->pool, &a->cfg, (np_arena *)(a + 1), n_arenas);
+  if (rc == NP_OK) rc = np_caches_init(&a->caches, &a->pool, &a->cfg);
   if (rc != NP_OK) {
-    np_pool_destroy(&a->pool);
+    np_pool_destroy(&a->pool); /* (what np_pool_init made of it, too) */
     np_os_unmap(a, self);
     return rc;
   }
-  if (rc == NP_OK) rc = np_purger_create(a);
+  np_fork_handlers_register();
+  np_thread_slots_register(a); /* a's uid: its threads' way to their caches */
+  rc = np_purger_create(a);
   if (rc != NP_OK) {
     np_allocator_destroy(a);
     return rc;
@@ -115,8 +94,7 @@ void np_allocator_destroy(np_allocator *a) {
   if (a->cfg.stats_print) np_stats_print(a, stderr, 0);
   np_purger_destroy(a);
   np_live_allocators_remove(a); /* after this no exiting thread touches a */
-  np_tcaches_destroy(a);
-  np_cpu_cache_destroy(a);
+  np_caches_destroy(&a->caches);
   np_pool_destroy(&a->pool);
   np_os_unmap(a, a->self_size);
 }
@@ -137,7 +115,7 @@ static np_arena *arena_without_cache(np_allocator *a) {
  * per-CPU arenas, thread caches with the thread's. */
 static np_arena *thread_arena(np_allocator *a, np_tcache *tc) {
   if (tc == NULL) return arena_without_cache(a);
-  return np_percpu_on(a) ? np_cpu_cache_arena(a) : tc->arena;
+  return np_percpu_on(&a->caches) ? np_cpu_cache_arena(&a->caches) : tc->arena;
 }
 
 /* Everything np_alloc does not do inline: a cache miss, no cache, per-CPU
@@ -152,11 +130,11 @@ __attribute__((noinline)) void *np_alloc_slow(np_allocator *a, size_t size) {
   unsigned idx = np_size_class(&a->pool.sc, size);
   if (idx >= a->pool.sc.n_sizes) return np_arena_alloc_huge(thread_arena(a, tc), size, 0, NP_ZERO_NOT_NEEDED);
   void *p = NULL;
-  if (tc && idx < a->n_cached)
-    p = np_percpu_on(a) ? np_cpu_cache_alloc(a, tc, idx) : np_tcache_alloc_miss(tc, idx);
+  if (tc && idx < a->caches.n_cached)
+    p = np_percpu_on(&a->caches) ? np_cpu_cache_alloc(&a->caches, tc, idx) : np_tcache_alloc_miss(tc, idx);
   if (p) return p;
-  p = np_arena_alloc(thread_arena(a, tc), idx, tc && !np_percpu_on(a) ? tc->id : 0);
-  if (p && idx < a->n_cached) np_block_unmark(p); /* a mark from the block's last life */
+  p = np_arena_alloc(thread_arena(a, tc), idx, tc && !np_percpu_on(&a->caches) ? tc->id : 0);
+  if (p && idx < a->caches.n_cached) np_block_unmark(p); /* a mark from the block's last life */
   return p;
 }
 
@@ -231,12 +209,12 @@ __attribute__((noinline)) int np_free_refused(np_allocator *a, int rc) {
 
 /* A claimed block of a cached class into a cache; 0: it goes to the arena. */
 static bool cache_free(np_allocator *a, void *ptr, unsigned idx, np_block_tag tag) {
-  if (np_percpu_on(a)) return np_cpu_cache_free(a, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE), ptr, idx);
+  if (np_percpu_on(&a->caches)) return np_cpu_cache_free(&a->caches, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE), ptr, idx);
   /* A thread that only frees gets a cache too: its frees of other threads'
    * blocks are counted there (not on a shared counter) and batched. */
   np_tcache *tc = np_tcache_get(a, NP_CACHE_FIND_OR_CREATE);
   if (tc && (tag & NP_TAG_OWNER_MASK) == tc->id && np_tcache_push(tc, idx, ptr)) return 1;
-  return np_tcache_free_slow(a, tc, ptr, idx, tag);
+  return np_tcache_free_slow(&a->caches, tc, ptr, idx, tag);
 }
 
 /* Every free that is not a push on the caller's own cache: a huge block, a
@@ -256,8 +234,8 @@ __attribute__((noinline)) int np_free_slow(np_allocator *a, void *ptr) {
   if (rc != NP_OK) return np_free_refused(a, rc);
   np_block_tag tag = NP_LOAD(ref.tag);
   if (!(tag & NP_TAG_OUT)) return np_free_refused(a, NP_ERR_DOUBLE_FREE); /* the arena's */
-  if (ref.size_idx < a->n_cached) {
-    if (!np_block_claim(a, ptr)) return np_free_refused(a, NP_ERR_DOUBLE_FREE); /* cached */
+  if (ref.size_idx < a->caches.n_cached) {
+    if (!np_block_claim(&a->caches, ptr)) return np_free_refused(a, NP_ERR_DOUBLE_FREE); /* cached */
     if (cache_free(a, ptr, ref.size_idx, tag)) return NP_OK;
   }
   rc = np_arena_free_block(r->arena, ptr, &ref);
@@ -285,7 +263,7 @@ __attribute__((noinline)) int np_free_push_on_full(np_allocator *a, np_tcache *t
  * finds the CPU under maintenance: the arena). */
 __attribute__((noinline)) int np_free_to_cpu_cache_slow(np_allocator *a, np_tcache *tc, void *ptr,
                                                        unsigned idx) {
-  if (np_cpu_cache_free(a, tc, ptr, idx)) return NP_OK;
+  if (np_cpu_cache_free(&a->caches, tc, ptr, idx)) return NP_OK;
   return claimed_to_arena(a, ptr); /* the CPU is under maintenance */
 }
 
@@ -296,8 +274,8 @@ __attribute__((noinline)) int np_free_to_cpu_cache_slow(np_allocator *a, np_tcac
  * cache (only for the arena, if its owner is gone or its queue full). */
 __attribute__((noinline)) int np_free_not_own(np_allocator *a, np_tcache *tc, void *ptr, unsigned cls,
                                              np_block_tag tag) {
-  if (!np_block_claim(a, ptr)) return np_free_refused(a, NP_ERR_DOUBLE_FREE);
-  if (np_tcache_free_slow(a, tc, ptr, cls, tag)) return NP_OK;
+  if (!np_block_claim(&a->caches, ptr)) return np_free_refused(a, NP_ERR_DOUBLE_FREE);
+  if (np_tcache_free_slow(&a->caches, tc, ptr, cls, tag)) return NP_OK;
   return claimed_to_arena(a, ptr);
 }
 
@@ -306,12 +284,24 @@ int np_free(np_allocator *a, void *ptr) { return np_free_inline(a, ptr); }
 
 void np_thread_cache_flush(np_allocator *a) {
   if (a == NULL) return;
-  if (np_percpu_on(a)) {
-    np_cpu_cache_flush_all(a, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE));
+  if (np_percpu_on(&a->caches)) {
+    np_cpu_cache_flush_all(&a->caches, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE));
     return;
   }
   np_tcache *tc = np_tcache_get(a, NP_CACHE_FIND);
   if (tc) np_tcache_flush(tc);
+}
+
+int np_allocator_purge(np_allocator *a) {
+  if (a == NULL) return NP_ERR_NULL_ARGUMENT;
+  np_thread_cache_flush(a);
+  uint64_t now = np_clock_ns();
+  for (unsigned i = 0; i < a->pool.n_arenas; i++) {
+    np_lock_acquire(&a->pool.arenas[i].lock);
+    np_arena_purge(&a->pool.arenas[i], now, 1);
+    np_lock_release(&a->pool.arenas[i].lock);
+  }
+  return NP_OK;
 }
 
 const char *np_strategy_name(void) { return NP_STRATEGY_NAME; }
@@ -321,8 +311,7 @@ const np_config *np_allocator_config(const np_allocator *a) { return a ? &a->cfg
 size_t np_good_size(np_allocator *a, size_t size) {
   if (a == NULL) return 0;
   if (size <= a->pool.sc.chunk_size) return np_normalize_size(&a->pool.sc, size);
-  size_t page = np_os_page_size(); /* a huge block: its own mapping, page-rounded */
-  return size > SIZE_MAX - page ? 0 : (size + page - 1) & ~(page - 1);
+  return np_huge_block_size(size); /* a huge block: its own mapping */
 }
 
 /* The free path's checks, reading only: 0 for anything but a live block. */
@@ -334,7 +323,7 @@ size_t np_usable_size(np_allocator *a, const void *ptr) {
   np_block_ref ref;
   if (np_chunk_find_block(&a->pool, (np_chunk *)r, ptr, &ref) != NP_OK || !(NP_LOAD(ref.tag) & NP_TAG_OUT))
     return 0;
-  if (ref.size_idx < a->n_cached && np_block_is_marked(a, (void *)ptr)) return 0; /* cached */
+  if (ref.size_idx < a->caches.n_cached && np_block_is_marked(&a->caches, (void *)ptr)) return 0; /* cached */
   return np_index_to_size(&a->pool.sc, ref.size_idx);
 }
 
@@ -364,11 +353,11 @@ static void stats_common(np_allocator *a, np_stats *out) {
   }
   out->strategy = NP_STRATEGY_NAME;
   const char *why_not = np_percpu_unavailable_reason(); /* NULL: the strategy has none */
-  out->cache_mode = a->n_cached == 0   ? "off"
-                    : np_percpu_on(a) ? "per-CPU"
+  out->cache_mode = a->caches.n_cached == 0   ? "off"
+                    : np_percpu_on(&a->caches) ? "per-CPU"
                     : why_not          ? "per-thread (per-CPU fallback)"
                                        : "per-thread";
-  out->per_cpu_unavailable = why_not && !np_percpu_on(a) ? why_not : "";
+  out->per_cpu_unavailable = why_not && !np_percpu_on(&a->caches) ? why_not : "";
 }
 
 int np_allocator_stats(np_allocator *a, np_stats *out) {
@@ -376,7 +365,7 @@ int np_allocator_stats(np_allocator *a, np_stats *out) {
   stats_common(a, out);
   out->invalid_frees = atomic_load_explicit(&a->invalid_frees, memory_order_relaxed);
   for (unsigned i = 0; i < a->pool.n_arenas; i++) np_arena_stats_add(&a->pool.arenas[i], out);
-  np_tcache_stats_add(a, out);
+  np_caches_stats_add(&a->caches, out);
   return NP_OK;
 }
 

@@ -29,13 +29,13 @@ static inline __attribute__((always_inline)) void *np_alloc_inline(np_allocator 
   unsigned idx;
   if (__builtin_expect(size - 1 < (size_t)NP_LOOKUP_ENTRIES << NP_LOG2_QUANTUM, 1))
     idx = a->pool.sc.size2idx_tab[(size - 1) >> NP_LOG2_QUANTUM];
-  else if (size - 1 < a->inline_max_size) /* (size 0 wraps: the slow path's) */
+  else if (size - 1 < a->caches.inline_max_size) /* (size 0 wraps: the slow path's) */
     idx = np_size_class_past_table(size);
   else
     return np_alloc_slow(a, size);
   np_tcache *tc = slot->tc;
-  if (__builtin_expect(np_percpu_on(a), NP_PERCPU_COMPILED)) { /* the thread's stacks stay empty */
-    void *p = idx < a->n_cached ? np_cpu_cache_pop(a, tc, idx) : NULL;
+  if (__builtin_expect(np_percpu_on(&a->caches), NP_PERCPU_COMPILED)) { /* the thread's stacks stay empty */
+    void *p = idx < a->caches.n_cached ? np_cpu_cache_pop(&a->caches, tc, idx) : NULL;
     return __builtin_expect(p != NULL, 1) ? p : np_alloc_slow(a, size);
   }
   np_cache_class *cc = &tc->classes[idx];
@@ -45,8 +45,8 @@ static inline __attribute__((always_inline)) void *np_alloc_inline(np_allocator 
 
 /* The fast path's end with per-CPU caches: a validated small block. */
 static inline int np_free_to_cpu_cache(np_allocator *a, np_tcache *tc, void *ptr, unsigned idx) {
-  if (__builtin_expect(!np_block_claim(a, ptr), 0)) return np_free_refused(a, NP_ERR_DOUBLE_FREE);
-  if (__builtin_expect(np_cpu_cache_push(a, tc, idx, ptr), 1)) return NP_OK;
+  if (__builtin_expect(!np_block_claim(&a->caches, ptr), 0)) return np_free_refused(a, NP_ERR_DOUBLE_FREE);
+  if (__builtin_expect(np_cpu_cache_push(&a->caches, tc, idx, ptr), 1)) return NP_OK;
   return np_free_to_cpu_cache_slow(a, tc, ptr, idx);
 }
 
@@ -110,15 +110,15 @@ static inline __attribute__((always_inline)) int np_free_inline(np_allocator *a,
   }
   /* A class without a cache (no mark either) is the arena's; one whose
    * capacity is 0 gets its claim, then np_free_push_on_full's way there. */
-  if (__builtin_expect(!(tag & NP_TAG_OUT) || cls >= a->n_cached, 0)) return np_free_slow(a, ptr);
-  if (__builtin_expect(np_percpu_on(a), NP_PERCPU_COMPILED)) return np_free_to_cpu_cache(a, tc, ptr, cls);
+  if (__builtin_expect(!(tag & NP_TAG_OUT) || cls >= a->caches.n_cached, 0)) return np_free_slow(a, ptr);
+  if (__builtin_expect(np_percpu_on(&a->caches), NP_PERCPU_COMPILED)) return np_free_to_cpu_cache(a, tc, ptr, cls);
   if (__builtin_expect((tag & NP_TAG_OWNER_MASK) != tc->id, 0)) return np_free_not_own(a, tc, ptr, cls, tag);
-  if (__builtin_expect(!np_block_claim(a, ptr), 0)) return np_free_refused(a, NP_ERR_DOUBLE_FREE);
+  if (__builtin_expect(!np_block_claim(&a->caches, ptr), 0)) return np_free_refused(a, NP_ERR_DOUBLE_FREE);
   np_cache_class *cc = &tc->classes[cls];
   uint32_t n = cc->count;
   if (__builtin_expect(n >= cc->cap, 0)) return np_free_push_on_full(a, tc, ptr, cls);
   cc->stack[n] = ptr;
-  NP_STORE(&cc->count, n + 1); /* (not counted: np_tcache_own_pushes derives it) */
+  NP_STORE(&cc->count, n + 1); /* (not counted: own_pushes in thread_cache.c derives it) */
   return NP_OK;
 }
 

@@ -120,12 +120,17 @@ static void *alloc_from_chunks(np_arena *a, unsigned idx, np_block_tag owner) {
   return p;
 }
 
+size_t np_huge_block_size(size_t size) {
+  size_t page = np_os_page_size();
+  if (size == 0) return page;
+  return size > SIZE_MAX - page ? 0 : (size + page - 1) & ~(page - 1);
+}
+
 static void *alloc_huge(np_arena *a, size_t size, size_t alignment, np_zero zero) {
-  size_t os_page = np_os_page_size();
   /* At least chunk-size alignment: it lets the registry find the block from any address. */
   if (alignment < a->sc->chunk_size) alignment = a->sc->chunk_size;
   if (size > SIZE_MAX - alignment - 2 * a->sc->chunk_size) return NULL;
-  size_t mapped = size ? (size + os_page - 1) & ~(os_page - 1) : os_page;
+  size_t mapped = np_huge_block_size(size);
   size_t span = huge_span(a, mapped);
   uint64_t dirty_since = 0;
   np_lock_acquire(&a->lock);

@@ -344,6 +344,9 @@ NP_INTERNAL void *np_arena_alloc(np_arena *arena, unsigned idx, np_block_tag own
  * is already). */
 typedef enum np_zero { NP_ZERO_NOT_NEEDED, NP_ZERO_NEEDED } np_zero;
 NP_INTERNAL void *np_arena_alloc_huge(np_arena *arena, size_t size, size_t alignment, np_zero zero);
+/* The bytes a huge block of size holds (its mapping: whole OS pages, at
+ * least one); 0 if that overflows. */
+NP_INTERNAL size_t np_huge_block_size(size_t size);
 /* Frees a huge block (region r), or refuses a pointer that is none. */
 NP_INTERNAL int np_arena_free_huge(np_arena *arena, np_region *r, void *ptr);
 /* Frees the pooled block ref names (found by np_chunk_find_block; the caller

@@ -16,7 +16,8 @@
  * When: on arena activity (np_purge_tick, where the arena lock is taken for
  * chunks, runs and huge blocks), by the layers above (a background thread
  * with background_purge, woken by the pool's dirty hook when an arena gets
- * something dirty; np_allocator_purge: everything at once: core/purger.c), and when mapping a chunk
+ * something dirty: core/runtime/purger.c; np_allocator_purge: everything at
+ * once: core/allocator.c), and when mapping a chunk
  * or a huge block fails (np_release_retained: every arena's retained ranges,
  * the failing one's first, then the allocation tries once more; ENOMEM only
  * when nothing could be given back or the retry fails too). dirty_decay_ms 0 is

@@ -2,7 +2,7 @@
  * Retained memory: what an arena released (an emptied chunk, a freed huge
  * block) stays mapped, so that its next chunk or huge block costs no system
  * call and no page faults (jemalloc's retained extents, mimalloc's segment
- * cache). np_retained in np_types.h says what is kept; purge.c says when it
+ * cache). np_retained in pool.h says what is kept; purge.c says when it
  * goes back to the system.
  *
  *   released:  [chunk A][ huge block B (3 chunks) ]      [chunk C]

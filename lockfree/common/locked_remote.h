@@ -8,7 +8,7 @@
  *
  * A lock acquisition per freed block is what Netty's design costs, so the
  * freeing side batches: it collects up to NP_REMOTE_HANDOVER_BATCH blocks for
- * one owner class (core/remote_outbox.c) and hands them over with one
+ * one owner class (core/cache/remote_outbox.c) and hands them over with one
  * np_remote_push_chain, one critical section per batch.
  */
 #ifndef NP_LOCKED_REMOTE_H

@@ -1,6 +1,6 @@
 /*
  * For strategies without per-CPU caches: the per-CPU primitives of
- * strategy.h report "not available", so core/cpu_cache.c is never entered
+ * strategy.h report "not available", so core/cache/cpu_cache.c is never entered
  * (and the compiler drops it from the fast paths).
  */
 #ifndef NP_NO_PERCPU_H

@@ -1,6 +1,6 @@
 /*
  * The per-CPU stack layout that a strategy with per-CPU caches changes in
- * restartable sequences, and that core/cpu_cache.c sets up and maintains.
+ * restartable sequences, and that core/cache/cpu_cache.c sets up and maintains.
  * One stack per (CPU, cached class), in one array:
  *
  *   stacks[cpu * n_classes + class] = { count, slots, cap, low_water }

@@ -1,7 +1,7 @@
 /*
  * rseq strategy: per-CPU caches changed only inside restartable sequences
  * (Linux rseq), refilled from and drained to per-CPU arenas in batches by
- * core/cpu_cache.c. Locks are pthread mutexes; if rseq cannot be used, the
+ * core/cache/cpu_cache.c. Locks are pthread mutexes; if rseq cannot be used, the
  * core falls back to its per-thread caches, with the mutex-guarded remote lists.
  *
  * rseq facts this relies on:

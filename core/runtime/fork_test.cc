@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/internal.h"
+#include "core/runtime/runtime_internal.h"
 #include "core/test_support.h"
 
 namespace {
@@ -39,8 +39,8 @@ int Child(np_allocator *a, const std::vector<void *> &others_blocks, int depth) 
   np_tcache *mine = np_tcache_get(a, NP_CACHE_FIND);
   if (mine == nullptr) return 10;
   if (!np_thread_slots_hold(a, mine)) return 11;
-  for (unsigned i = 0; i < a->tcache_count; i++) {
-    np_tcache *tc = a->tcaches[i].load();
+  for (unsigned i = 0; i < a->caches.tcache_count; i++) {
+    np_tcache *tc = a->caches.tcaches[i].load();
     bool alive = tc->alive.load() != 0;
     if (tc == mine && !alive) return 12;
     if (tc != mine && alive) return 13;  // the other thread did not come along

@@ -13,7 +13,7 @@
  */
 #include <pthread.h>
 
-#include "internal.h"
+#include "core/runtime/runtime_internal.h"
 
 NP_TLS np_tls_slot np_tls_caches[NP_TLS_SLOTS];
 
@@ -84,7 +84,7 @@ np_tcache *np_tcache_get_slow(np_allocator *a, np_cache_lookup how) {
    * caches no class (the library's private ones, or caching off: its cache
    * only binds the thread to an arena) takes it only when no other is free,
    * so that it stays for one that uses it. */
-  int slot = -1, first = a->n_cached == 0 ? 1 : 0;
+  int slot = -1, first = a->caches.n_cached == 0 ? 1 : 0;
   for (int i = first; i < NP_TLS_SLOTS && slot < 0; i++)
     if (np_tls_caches[i].alloc == NULL) slot = i;
   if (slot < 0 && first && np_tls_caches[0].alloc == NULL) slot = 0;
@@ -95,7 +95,7 @@ np_tcache *np_tcache_get_slow(np_allocator *a, np_cache_lookup how) {
     pthread_mutex_unlock(&live_lock);
     if (slot < 0) return NULL; /* more live allocators in this thread than slots */
   }
-  np_tcache *tc = np_tcache_acquire(a);
+  np_tcache *tc = np_tcache_acquire(&a->caches);
   if (tc == NULL) return NULL;
   /* The slot first: pthread_setspecific may calloc (keys past the first 32),
    * and when npool is malloc that call must find this cache, not make another. */

@@ -7,7 +7,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/internal.h"
+#include "core/cache/cache_internal.h"
+#include "core/runtime/runtime.h"
 #include "core/test_support.h"
 
 namespace {
@@ -34,7 +35,7 @@ class RemoteOutboxTest : public ::testing::Test {
   void SetUp() override {
     a_ = Make(np_config_default());
     ASSERT_TRUE(a_);
-    if (kBatch == 1 || a_->percpu_active)
+    if (kBatch == 1 || a_->caches.percpu_active)
       GTEST_SKIP() << "no outbox: remote frees go over one at a time (or to per-CPU caches)";
   }
   // Blocks of the sizes given, allocated by another thread, whose cache owns
@@ -78,7 +79,7 @@ TEST_F(RemoteOutboxTest, BatchesWaitClaimedUntilSent) {
   EXPECT_EQ(Waiting(mine), 5u);
   EXPECT_EQ(mine->classes[idx].remote_out - out_before, n);
   EXPECT_EQ(np_free(a_.get(), blocks.back()), NP_ERR_DOUBLE_FREE) << "waiting in the outbox";
-  np_outbox_send_all(a_.get(), mine);
+  np_outbox_send_all(&a_->caches, mine);
   EXPECT_EQ(Waiting(mine), 0u);
   EXPECT_EQ(np_free(a_.get(), blocks.back()), NP_ERR_DOUBLE_FREE) << "on its owner's remote list";
 }
@@ -89,7 +90,7 @@ TEST_F(RemoteOutboxTest, AnotherClassInTheSlotSendsTheBatch) {
   // The slot of (owner, idx) is (owner * 7 + idx) mod NP_OUTBOX_SLOTS: the
   // class NP_OUTBOX_SLOTS above shares it.
   const unsigned idx = np_size_to_index(&a_->pool.sc, 64), other = idx + NP_OUTBOX_SLOTS;
-  ASSERT_LT(other, a_->n_cached);
+  ASSERT_LT(other, a_->caches.n_cached);
   std::vector<void *> blocks = FromOwner({64, 64, 64, np_index_to_size(&a_->pool.sc, other)}, false);
   ASSERT_TRUE(np_alloc(a_.get(), 64) != nullptr);
   np_tcache *mine = np_tcache_get(a_.get(), NP_CACHE_FIND);
@@ -98,7 +99,7 @@ TEST_F(RemoteOutboxTest, AnotherClassInTheSlotSendsTheBatch) {
   EXPECT_EQ(Waiting(mine), 3u);
   ASSERT_EQ(np_free(a_.get(), blocks[3]), NP_OK);
   EXPECT_EQ(Waiting(mine), 1u) << "the three went over; the new one waits";
-  np_outbox_send_all(a_.get(), mine);
+  np_outbox_send_all(&a_->caches, mine);
   EXPECT_EQ(Waiting(mine), 0u);
 }
 

@@ -40,7 +40,7 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "core/cache/cache_internal.h"
 
 #define FLUSH_BATCH 64       /* blocks per np_arena_free_cached from a remote list */
 #define REFILL_SMALL_MAX 64  /* blocks per miss, small classes ... */
@@ -82,41 +82,48 @@ static unsigned large_cap(const np_config *cfg, size_t size) {
   return p;
 }
 
-void np_tcaches_init(np_allocator *a) {
-  const np_config *cfg = &a->cfg;
-  a->n_cached = 0;
-  for (unsigned i = 0; i < a->pool.sc.n_sizes; i++) {
-    size_t size = np_index_to_size(&a->pool.sc, i);
+/* A thread cache class's configured capacity (0: not cached, or per-CPU
+ * caches serve the allocator); its current one (cc->cap, grown past this by
+ * cache_capacity.c) is the owner's to read and change. */
+static uint32_t base_cap(const np_caches *caches, unsigned c) {
+  return np_percpu_on(caches) ? 0 : caches->cache_cap[c];
+}
+
+void np_tcaches_init(np_caches *caches) {
+  const np_config *cfg = caches->cfg;
+  caches->n_cached = 0;
+  for (unsigned i = 0; i < caches->pool->sc.n_sizes; i++) {
+    size_t size = np_index_to_size(&caches->pool->sc, i);
     unsigned cap;
-    int small = np_is_small_index(&a->pool.sc, i);
+    int small = np_is_small_index(&caches->pool->sc, i);
     if (small) cap = cfg->small_cache_size;
     else if (size <= cfg->max_cached_buffer_capacity) cap = cfg->normal_cache_size;
     else if (size <= cfg->large_cache_bytes && cfg->normal_cache_size) cap = large_cap(cfg, size);
     else break;
-    a->cache_cap[i] = cap ? next_pow2(cap) : 0;
-    a->refill_count[i] = refill_of(cfg, a->cache_cap[i], small, size);
-    if (cap) a->n_cached = i + 1;
+    caches->cache_cap[i] = cap ? next_pow2(cap) : 0;
+    caches->refill_count[i] = refill_of(cfg, caches->cache_cap[i], small, size);
+    if (cap) caches->n_cached = i + 1;
   }
-  unsigned table_classes = (unsigned)a->pool.sc.size2idx_tab[NP_LOOKUP_ENTRIES - 1] + 1;
+  unsigned table_classes = (unsigned)caches->pool->sc.size2idx_tab[NP_LOOKUP_ENTRIES - 1] + 1;
   /* Every class np_alloc's table gives and np_free's fast path meets (the small ones). */
-  np_cache_capacity_init(a);
-  unsigned n = a->n_cached > table_classes ? a->n_cached : table_classes;
-  a->n_tc_classes = n > a->pool.sc.n_small ? n : a->pool.sc.n_small;
-  a->inline_max_size = a->pool.sc.alignment <= 1024 ? np_index_to_size(&a->pool.sc, a->n_tc_classes - 1) : 0;
-  np_lock_init(&a->cache_lock);
+  np_cache_capacity_init(caches);
+  unsigned n = caches->n_cached > table_classes ? caches->n_cached : table_classes;
+  caches->n_tc_classes = n > caches->pool->sc.n_small ? n : caches->pool->sc.n_small;
+  caches->inline_max_size = caches->pool->sc.alignment <= 1024 ? np_index_to_size(&caches->pool->sc, caches->n_tc_classes - 1) : 0;
+  np_lock_init(&caches->cache_lock);
 }
 
-void np_tcaches_destroy(np_allocator *a) {
-  if (a->tcaches) {
-    for (unsigned i = 0; i < a->tcache_count; i++) {
-      np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);
-      for (unsigned c = 0; c < a->n_cached; c++)
-        if (np_tcache_base_cap(a, c)) np_remote_destroy(&tc->classes[c].remote);
+void np_tcaches_destroy(np_caches *caches) {
+  if (caches->tcaches) {
+    for (unsigned i = 0; i < caches->tcache_count; i++) {
+      np_tcache *tc = atomic_load_explicit(&caches->tcaches[i], memory_order_relaxed);
+      for (unsigned c = 0; c < caches->n_cached; c++)
+        if (base_cap(caches, c)) np_remote_destroy(&tc->classes[c].remote);
       np_os_unmap(tc, tc->mapped);
     }
-    np_os_unmap(a->tcaches, NP_MAX_THREAD_CACHES * sizeof(*a->tcaches));
+    np_os_unmap(caches->tcaches, NP_MAX_THREAD_CACHES * sizeof(*caches->tcaches));
   }
-  np_lock_destroy(&a->cache_lock);
+  np_lock_destroy(&caches->cache_lock);
 }
 
 /* ---- Creating and retiring caches ------------------------------------------- */
@@ -124,54 +131,54 @@ void np_tcaches_destroy(np_allocator *a) {
 /* The most entries a class of a thread cache may grow to (its stack's
  * storage): none when per-CPU caches serve the allocator (a thread's cache
  * then only binds its arena and keeps counts). */
-static uint32_t thread_max_cap(np_allocator *a, unsigned c) {
-  return np_percpu_on(a) ? 0 : a->cache_max_cap[c];
+static uint32_t thread_max_cap(np_caches *caches, unsigned c) {
+  return np_percpu_on(caches) ? 0 : caches->cache_max_cap[c];
 }
 
-static size_t tcache_layout(np_allocator *a) {
-  size_t bytes = sizeof(np_tcache) + a->n_tc_classes * sizeof(np_cache_class);
-  for (unsigned c = 0; c < a->n_cached; c++)
-    bytes += thread_max_cap(a, c) * sizeof(void *);
+static size_t tcache_layout(np_caches *caches) {
+  size_t bytes = sizeof(np_tcache) + caches->n_tc_classes * sizeof(np_cache_class);
+  for (unsigned c = 0; c < caches->n_cached; c++)
+    bytes += thread_max_cap(caches, c) * sizeof(void *);
   return bytes;
 }
 
-static np_tcache *tcache_new(np_allocator *a) {
-  size_t bytes = tcache_layout(a);
+static np_tcache *tcache_new(np_caches *caches) {
+  size_t bytes = tcache_layout(caches);
   np_tcache *tc = np_os_map(bytes);
   if (tc == NULL) return NULL;
-  tc->alloc = a;
+  tc->caches = caches;
   tc->mapped = bytes;
-  char *mem = (char *)&tc->classes[a->n_tc_classes];
-  for (unsigned c = 0; c < a->n_cached; c++) {
+  char *mem = (char *)&tc->classes[caches->n_tc_classes];
+  for (unsigned c = 0; c < caches->n_cached; c++) {
     np_cache_class *cc = &tc->classes[c];
-    cc->cap = np_tcache_base_cap(a, c);
-    cc->refill = a->refill_count[c];
+    cc->cap = base_cap(caches, c);
+    cc->refill = caches->refill_count[c];
     if (cc->cap == 0) continue;
     cc->stack = (void **)mem;
-    mem += thread_max_cap(a, c) * sizeof(void *);
+    mem += thread_max_cap(caches, c) * sizeof(void *);
     np_remote_init(&cc->remote, cc->cap);
   }
   return tc;
 }
 
-np_tcache *np_tcache_acquire(np_allocator *a) {
+np_tcache *np_tcache_acquire(np_caches *caches) {
   np_tcache *tc = NULL;
-  np_lock_acquire(&a->cache_lock);
-  if (a->tcaches == NULL) a->tcaches = np_os_map(NP_MAX_THREAD_CACHES * sizeof(*a->tcaches));
-  if (a->tcaches && a->free_tcaches) {
-    tc = a->free_tcaches;
-    a->free_tcaches = tc->next_free;
-  } else if (a->tcaches && a->tcache_count < NP_MAX_THREAD_CACHES && (tc = tcache_new(a))) {
-    tc->id = (uint16_t)(a->tcache_count + 1);
-    atomic_store_explicit(&a->tcaches[a->tcache_count], tc, memory_order_release);
-    a->tcache_count++;
+  np_lock_acquire(&caches->cache_lock);
+  if (caches->tcaches == NULL) caches->tcaches = np_os_map(NP_MAX_THREAD_CACHES * sizeof(*caches->tcaches));
+  if (caches->tcaches && caches->free_tcaches) {
+    tc = caches->free_tcaches;
+    caches->free_tcaches = tc->next_free;
+  } else if (caches->tcaches && caches->tcache_count < NP_MAX_THREAD_CACHES && (tc = tcache_new(caches))) {
+    tc->id = (uint16_t)(caches->tcache_count + 1);
+    atomic_store_explicit(&caches->tcaches[caches->tcache_count], tc, memory_order_release);
+    caches->tcache_count++;
   }
-  np_lock_release(&a->cache_lock);
+  np_lock_release(&caches->cache_lock);
   if (tc == NULL) return NULL;
-  tc->until_trim = a->cfg.cache_trim_interval;
+  tc->until_trim = caches->cfg->cache_trim_interval;
   /* (a zeroed entry would be a hit for the addresses of key 0, below the first chunk) */
-  np_tcache_forget_chunks(tc, atomic_load_explicit(&a->pool.chunk_epoch, memory_order_acquire));
-  tc->arena = np_arena_least_used(&a->pool);
+  np_tcache_forget_chunks(tc, atomic_load_explicit(&caches->pool->chunk_epoch, memory_order_acquire));
+  tc->arena = np_arena_least_used(caches->pool);
   atomic_fetch_add_explicit(&tc->arena->bound_threads, 1, memory_order_relaxed);
   atomic_store_explicit(&tc->alive, 1, memory_order_seq_cst);
   return tc;
@@ -185,9 +192,9 @@ np_tcache *np_tcache_acquire(np_allocator *a) {
  * and remote blocks in, flushes out). Per-CPU caches leave the thread's
  * stacks empty and count their pushes. Read by stats on any thread: a
  * snapshot of three counters, as exact as the other counts there. */
-uint64_t np_tcache_own_pushes(const np_allocator *a, const np_cache_class *cc) {
+static uint64_t own_pushes(const np_caches *caches, const np_cache_class *cc) {
   uint64_t n = NP_LOAD(&cc->pushes);
-  if (!np_percpu_on(a)) n += NP_LOAD(&cc->count) + NP_LOAD(&cc->hits) - NP_LOAD(&cc->count_offset);
+  if (!np_percpu_on(caches)) n += NP_LOAD(&cc->count) + NP_LOAD(&cc->hits) - NP_LOAD(&cc->count_offset);
   return n;
 }
 
@@ -199,7 +206,7 @@ static void count_moved(np_cache_class *cc, int64_t delta) {
 /* ---- Giving blocks back to the arena ------------------------------------------ */
 
 static void give_back(np_tcache *tc, np_cache_class *cc, void *const *blocks, unsigned n) {
-  np_arena_free_cached(&tc->alloc->pool, blocks, n);
+  np_arena_free_cached(tc->caches->pool, blocks, n);
   NP_STORE(&cc->flushed, cc->flushed + n);
 }
 
@@ -207,7 +214,7 @@ static void give_back(np_tcache *tc, np_cache_class *cc, void *const *blocks, un
  * returns how many blocks it held. The caller counts them as flushed. Each
  * block's link is read before its batch goes: a batch that empties a chunk
  * may unmap it, and a block given back may be another thread's at once. */
-static uint32_t free_list_to_arena(np_allocator *a, void *p) {
+static uint32_t free_list_to_arena(np_caches *caches, void *p) {
   void *batch[FLUSH_BATCH];
   unsigned k = 0;
   uint32_t n = 0;
@@ -216,16 +223,16 @@ static uint32_t free_list_to_arena(np_allocator *a, void *p) {
     n++;
     p = np_remote_next(p);
     if (k == FLUSH_BATCH) {
-      np_arena_free_cached(&a->pool, batch, k);
+      np_arena_free_cached(caches->pool, batch, k);
       k = 0;
     }
   }
-  np_arena_free_cached(&a->pool, batch, k);
+  np_arena_free_cached(caches->pool, batch, k);
   return n;
 }
 
 static uint32_t give_back_list(np_tcache *tc, np_cache_class *cc, void *p) {
-  uint32_t n = free_list_to_arena(tc->alloc, p);
+  uint32_t n = free_list_to_arena(tc->caches, p);
   NP_STORE(&cc->flushed, cc->flushed + n);
   return n;
 }
@@ -258,8 +265,8 @@ static void flush_class(np_tcache *tc, np_cache_class *cc, uint32_t n) {
 }
 
 void np_tcache_flush(np_tcache *tc) {
-  np_outbox_send_all(tc->alloc, tc);
-  for (unsigned c = 0; c < tc->alloc->n_cached; c++) flush_class(tc, &tc->classes[c], UINT32_MAX);
+  np_outbox_send_all(tc->caches, tc);
+  for (unsigned c = 0; c < tc->caches->n_cached; c++) flush_class(tc, &tc->classes[c], UINT32_MAX);
 }
 
 /* A grown class that left entries unused through the interval, or was not
@@ -267,17 +274,17 @@ void np_tcache_flush(np_tcache *tc) {
  * goes to the arena. */
 static void shrink_class(np_tcache *tc, unsigned c, uint32_t low_water, uint64_t used) {
   np_cache_class *cc = &tc->classes[c];
-  uint32_t cap = np_cache_capacity_shrunk(tc->alloc, c, cc->cap, low_water, used);
+  uint32_t cap = np_cache_capacity_shrunk(tc->caches, c, cc->cap, low_water, used);
   if (cap == cc->cap) return;
   if (cc->count > cap) flush_stack(tc, cc, cc->count - cap);
-  tc->grown -= np_cache_capacity_bytes(tc->alloc, c, cc->cap - cap);
+  tc->grown -= np_cache_capacity_bytes(tc->caches, c, cc->cap - cap);
   cc->cap = cap;
 }
 
 static void trim(np_tcache *tc) {
-  int low_water = tc->alloc->cfg.trim_low_water;
-  np_outbox_send_all(tc->alloc, tc); /* nothing waits there longer than an interval */
-  for (unsigned c = 0; c < tc->alloc->n_cached; c++) {
+  int low_water = tc->caches->cfg->trim_low_water;
+  np_outbox_send_all(tc->caches, tc); /* nothing waits there longer than an interval */
+  for (unsigned c = 0; c < tc->caches->n_cached; c++) {
     np_cache_class *cc = &tc->classes[c];
     uint64_t used = cc->hits - cc->hits_at_trim;
     uint32_t n = used < cc->cap ? cc->cap - (uint32_t)used : 0; /* Netty's unused room */
@@ -288,7 +295,7 @@ static void trim(np_tcache *tc) {
     cc->hits_at_trim = cc->hits;
     cc->low_water = cc->count;
   }
-  tc->until_trim = tc->alloc->cfg.cache_trim_interval;
+  tc->until_trim = tc->caches->cfg->cache_trim_interval;
 }
 
 /* In a fork child, for a thread that did not come along: its stacks are in
@@ -301,7 +308,7 @@ static void trim(np_tcache *tc) {
  * np_tcache_retire's last flush gives their blocks back. */
 static void drop_stacks(np_tcache *tc) {
   np_outbox_drop(tc);
-  for (unsigned c = 0; c < tc->alloc->n_cached; c++) {
+  for (unsigned c = 0; c < tc->caches->n_cached; c++) {
     np_cache_class *cc = &tc->classes[c];
     NP_STORE(&cc->flushed, cc->flushed + cc->count);
     count_moved(cc, -(int64_t)cc->count);
@@ -310,20 +317,20 @@ static void drop_stacks(np_tcache *tc) {
 }
 
 void np_tcache_retire(np_tcache *tc, np_retire_how how) {
-  np_allocator *a = tc->alloc;
+  np_caches *caches = tc->caches;
   int in_fork_child = how == NP_RETIRE_FORK_CHILD;
   if (in_fork_child) drop_stacks(tc);
   else np_tcache_flush(tc);
   atomic_store_explicit(&tc->alive, 0, memory_order_seq_cst);
   np_tcache_flush(tc); /* what producers that saw it alive put in */
   atomic_fetch_sub_explicit(&tc->arena->bound_threads, 1, memory_order_relaxed);
-  np_lock_acquire(&a->cache_lock);
-  for (unsigned c = 0; c < a->n_cached; c++) { /* keep the counts for stats */
+  np_lock_acquire(&caches->cache_lock);
+  for (unsigned c = 0; c < caches->n_cached; c++) { /* keep the counts for stats */
     np_cache_class *cc = &tc->classes[c];
-    a->retired_pushes[c] += np_tcache_own_pushes(a, cc) + cc->remote_out;
-    a->retired_hits[c] += cc->hits;
-    a->retired_flushed[c] += cc->flushed;
-    a->retired_refilled[c] += cc->refilled;
+    caches->retired_pushes[c] += own_pushes(caches, cc) + cc->remote_out;
+    caches->retired_hits[c] += cc->hits;
+    caches->retired_flushed[c] += cc->flushed;
+    caches->retired_refilled[c] += cc->refilled;
     NP_STORE(&cc->refilled, 0);
     NP_STORE(&cc->hits, 0);
     NP_STORE(&cc->pushes, 0);
@@ -332,12 +339,20 @@ void np_tcache_retire(np_tcache *tc, np_retire_how how) {
     NP_STORE(&cc->count_offset, 0);
     cc->hits_at_trim = 0;
     cc->low_water = 0;
-    cc->cap = np_tcache_base_cap(a, c); /* empty: back to the configured capacity */
+    cc->cap = base_cap(caches, c); /* empty: back to the configured capacity */
   }
   tc->grown = 0;
-  tc->next_free = a->free_tcaches;
-  a->free_tcaches = tc;
-  np_lock_release(&a->cache_lock);
+  tc->next_free = caches->free_tcaches;
+  caches->free_tcaches = tc;
+  np_lock_release(&caches->cache_lock);
+}
+
+void np_tcaches_retire_left_behind(np_caches *caches, bool (*came_along)(const np_tcache *, void *), void *arg) {
+  for (unsigned i = 0; caches->tcaches && i < caches->tcache_count; i++) {
+    np_tcache *tc = atomic_load_explicit(&caches->tcaches[i], memory_order_relaxed);
+    if (atomic_load_explicit(&tc->alive, memory_order_relaxed) && !came_along(tc, arg))
+      np_tcache_retire(tc, NP_RETIRE_FORK_CHILD);
+  }
 }
 
 /* ---- Slow paths of allocation and free ------------------------------------------ */
@@ -362,7 +377,7 @@ void *np_tcache_alloc_miss(np_tcache *tc, unsigned idx) {
   unsigned got = np_arena_alloc_batch(tc->arena, idx, batch, cc->refill, tc->id);
   if (got == 0) return NULL;
   for (unsigned i = got; i-- > 1;) { /* (n is the count: 0 here) */
-    np_block_mark(tc->alloc, batch[i]);
+    np_block_mark(tc->caches, batch[i]);
     cc->stack[n++] = batch[i];
   }
   NP_STORE(&cc->count, n);
@@ -376,9 +391,9 @@ void *np_tcache_alloc_miss(np_tcache *tc, unsigned idx) {
 bool np_tcache_push_full(np_tcache *tc, unsigned idx, void *ptr) {
   np_cache_class *cc = &tc->classes[idx];
   if (cc->cap == 0) return 0;
-  uint32_t grown = np_cache_capacity_grown(tc->alloc, idx, cc->cap, tc->grown);
+  uint32_t grown = np_cache_capacity_grown(tc->caches, idx, cc->cap, tc->grown);
   if (grown > cc->cap) { /* room for the burst instead of a round trip to the arena */
-    tc->grown += np_cache_capacity_bytes(tc->alloc, idx, grown - cc->cap);
+    tc->grown += np_cache_capacity_bytes(tc->caches, idx, grown - cc->cap);
     cc->cap = grown;
   } else {
     flush_stack(tc, cc, cc->cap > 1 ? cc->cap / 2 : 1); /* the older half goes back */
@@ -390,34 +405,34 @@ bool np_tcache_push_full(np_tcache *tc, unsigned idx, void *ptr) {
  * have missed it, so the producer empties the list to the arena itself. The
  * flushes are counted in the producer's own cache (the stats add every
  * cache's counts), or the allocator's when it has none. */
-static void drain_dead_list(np_allocator *a, np_tcache *mine, np_cache_class *cc, unsigned idx) {
-  uint32_t n = free_list_to_arena(a, np_remote_take_all(&cc->remote));
+static void drain_dead_list(np_caches *caches, np_tcache *mine, np_cache_class *cc, unsigned idx) {
+  uint32_t n = free_list_to_arena(caches, np_remote_take_all(&cc->remote));
   if (mine) NP_STORE(&mine->classes[idx].flushed, mine->classes[idx].flushed + n);
-  else NP_ADD(&a->uncached_remote_flushed[idx], n);
+  else NP_ADD(&caches->uncached_remote_flushed[idx], n);
 }
 
-void *np_tcache_hand_over(np_allocator *a, np_tcache *mine, np_tcache *tc, unsigned idx, void *first,
+void *np_tcache_hand_over(np_caches *caches, np_tcache *mine, np_tcache *tc, unsigned idx, void *first,
                           unsigned n) {
   np_cache_class *cc = &tc->classes[idx];
   if (!atomic_load_explicit(&tc->alive, memory_order_relaxed)) return first;
   void *rest;
   if (np_remote_push_chain(&cc->remote, first, n, &rest) == 0) return first;
-  if (!atomic_load_explicit(&tc->alive, memory_order_seq_cst)) drain_dead_list(a, mine, cc, idx);
+  if (!atomic_load_explicit(&tc->alive, memory_order_seq_cst)) drain_dead_list(caches, mine, cc, idx);
   return rest;
 }
 
-bool np_tcache_free_slow(np_allocator *a, np_tcache *mine, void *ptr, unsigned idx, np_block_tag tag) {
+bool np_tcache_free_slow(np_caches *caches, np_tcache *mine, void *ptr, unsigned idx, np_block_tag tag) {
   unsigned owner = tag & NP_TAG_OWNER_MASK;
   if (owner == 0) return 0;
   if (mine && owner == mine->id) return np_tcache_push_full(mine, idx, ptr);
   /* (the base capacity, not cc->cap: the owner changes that one) */
-  if (np_tcache_base_cap(a, idx) == 0) return 0;
-  np_tcache *tc = atomic_load_explicit(&a->tcaches[owner - 1], memory_order_acquire);
-  if (mine && NP_REMOTE_HANDOVER_BATCH > 1) return np_outbox_add(a, mine, tc, idx, ptr);
-  if (np_tcache_hand_over(a, mine, tc, idx, ptr, 1) != NULL) return 0;
+  if (base_cap(caches, idx) == 0) return 0;
+  np_tcache *tc = atomic_load_explicit(&caches->tcaches[owner - 1], memory_order_acquire);
+  if (mine && NP_REMOTE_HANDOVER_BATCH > 1) return np_outbox_add(caches, mine, tc, idx, ptr);
+  if (np_tcache_hand_over(caches, mine, tc, idx, ptr, 1) != NULL) return 0;
   /* Counted by the pushing thread, in its own cache when it has one. */
   if (mine) NP_STORE(&mine->classes[idx].remote_out, mine->classes[idx].remote_out + 1);
-  else NP_ADD(&a->uncached_remote_pushes[idx], 1);
+  else NP_ADD(&caches->uncached_remote_pushes[idx], 1);
   return 1;
 }
 
@@ -425,29 +440,29 @@ bool np_tcache_free_slow(np_allocator *a, np_tcache *mine, void *ptr, unsigned i
 
 /* Stats count blocks from the user's side: a block in a cache is neither
  * allocated nor active. */
-void np_tcache_stats_add(np_allocator *a, np_stats *out) {
-  np_lock_acquire(&a->cache_lock);
+void np_caches_stats_add(np_caches *caches, np_stats *out) {
+  np_lock_acquire(&caches->cache_lock);
   unsigned live = 0;
-  for (unsigned i = 0; i < a->tcache_count; i++)
-    if (atomic_load_explicit(&atomic_load_explicit(&a->tcaches[i], memory_order_acquire)->alive,
+  for (unsigned i = 0; i < caches->tcache_count; i++)
+    if (atomic_load_explicit(&atomic_load_explicit(&caches->tcaches[i], memory_order_acquire)->alive,
                              memory_order_relaxed))
       live++;
   out->thread_caches = live;
-  for (unsigned c = 0; c < a->n_cached; c++) {
-    uint64_t hits = a->retired_hits[c];
-    uint64_t pushes = a->retired_pushes[c] + NP_LOAD(&a->uncached_remote_pushes[c]);
-    uint64_t flushed = a->retired_flushed[c] + NP_LOAD(&a->uncached_remote_flushed[c]);
-    uint64_t refilled = a->retired_refilled[c];
-    for (unsigned i = 0; i < a->tcache_count; i++) {
-      np_cache_class *cc = &atomic_load_explicit(&a->tcaches[i], memory_order_acquire)->classes[c];
+  for (unsigned c = 0; c < caches->n_cached; c++) {
+    uint64_t hits = caches->retired_hits[c];
+    uint64_t pushes = caches->retired_pushes[c] + NP_LOAD(&caches->uncached_remote_pushes[c]);
+    uint64_t flushed = caches->retired_flushed[c] + NP_LOAD(&caches->uncached_remote_flushed[c]);
+    uint64_t refilled = caches->retired_refilled[c];
+    for (unsigned i = 0; i < caches->tcache_count; i++) {
+      np_cache_class *cc = &atomic_load_explicit(&caches->tcaches[i], memory_order_acquire)->classes[c];
       hits += NP_LOAD(&cc->hits);
-      pushes += np_tcache_own_pushes(a, cc) + NP_LOAD(&cc->remote_out);
+      pushes += own_pushes(caches, cc) + NP_LOAD(&cc->remote_out);
       flushed += NP_LOAD(&cc->flushed);
       refilled += NP_LOAD(&cc->refilled);
     }
-    uint64_t size = np_index_to_size(&a->pool.sc, c);
+    uint64_t size = np_index_to_size(&caches->pool->sc, c);
     uint64_t cached = pushes + refilled - hits - flushed;
-    np_size_kind_stats *k = np_is_small_index(&a->pool.sc, c) ? &out->small : &out->normal;
+    np_size_kind_stats *k = np_is_small_index(&caches->pool->sc, c) ? &out->small : &out->normal;
     /* Refills are the caches' allocations, flushes their frees; hits and
      * pushes are the users'. */
     k->allocations += hits - refilled;
@@ -456,21 +471,21 @@ void np_tcache_stats_add(np_allocator *a, np_stats *out) {
     k->active_bytes -= cached * size;
     out->cached_bytes += cached * size;
   }
-  np_lock_release(&a->cache_lock);
+  np_lock_release(&caches->cache_lock);
 }
 
 /* ---- fork() (fork.c calls these in its order) ---------------------------------- */
 
-void np_tcaches_fork_lock(np_allocator *a) { np_lock_acquire(&a->cache_lock); }
-void np_tcaches_fork_unlock(np_allocator *a) { np_lock_release(&a->cache_lock); }
+void np_tcaches_fork_lock(np_caches *caches) { np_lock_acquire(&caches->cache_lock); }
+void np_tcaches_fork_unlock(np_caches *caches) { np_lock_release(&caches->cache_lock); }
 
-static void for_each_queue(np_allocator *a, void (*op)(np_remote *)) {
-  for (unsigned i = 0; a->tcaches && i < a->tcache_count; i++) {
-    np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);
-    for (unsigned c = 0; c < a->n_cached; c++)
-      if (np_tcache_base_cap(a, c)) op(&tc->classes[c].remote);
+static void for_each_queue(np_caches *caches, void (*op)(np_remote *)) {
+  for (unsigned i = 0; caches->tcaches && i < caches->tcache_count; i++) {
+    np_tcache *tc = atomic_load_explicit(&caches->tcaches[i], memory_order_relaxed);
+    for (unsigned c = 0; c < caches->n_cached; c++)
+      if (base_cap(caches, c)) op(&tc->classes[c].remote);
   }
 }
 
-void np_tcache_queues_fork_lock(np_allocator *a) { for_each_queue(a, np_remote_fork_lock); }
-void np_tcache_queues_fork_unlock(np_allocator *a) { for_each_queue(a, np_remote_fork_unlock); }
+void np_tcache_queues_fork_lock(np_caches *caches) { for_each_queue(caches, np_remote_fork_lock); }
+void np_tcache_queues_fork_unlock(np_caches *caches) { for_each_queue(caches, np_remote_fork_unlock); }

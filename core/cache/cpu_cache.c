@@ -31,45 +31,45 @@
 #include <string.h>
 #include <sys/sysinfo.h>
 
-#include "internal.h"
+#include "core/cache/cache_internal.h"
 
 #define BATCH_MAX 64
 
-int np_cpu_cache_init(np_allocator *a) {
-  np_percpu *pc = &a->percpu;
-  if (!np_percpu_available() || a->n_cached == 0) return NP_OK;
+int np_cpu_cache_init(np_caches *caches) {
+  np_percpu *pc = &caches->percpu;
+  if (!np_percpu_available() || caches->n_cached == 0) return NP_OK;
   pc->n_cpus = (uint32_t)get_nprocs_conf();
-  pc->n_classes = a->n_cached;
+  pc->n_classes = caches->n_cached;
   size_t n = (size_t)pc->n_cpus * pc->n_classes;
   size_t slots = 0; /* every class's storage is for what it may grow to */
-  for (unsigned c = 0; c < a->n_cached; c++) slots += a->cache_max_cap[c];
+  for (unsigned c = 0; c < caches->n_cached; c++) slots += caches->cache_max_cap[c];
   size_t stacks_bytes = n * sizeof(np_percpu_stack), locks_bytes = (size_t)pc->n_cpus * 64;
   size_t grown_bytes = (size_t)pc->n_cpus * sizeof(size_t);
-  a->percpu_bytes = stacks_bytes + locks_bytes + grown_bytes + (size_t)pc->n_cpus * slots * sizeof(void *);
-  char *mem = np_os_map(a->percpu_bytes);
+  caches->percpu_bytes = stacks_bytes + locks_bytes + grown_bytes + (size_t)pc->n_cpus * slots * sizeof(void *);
+  char *mem = np_os_map(caches->percpu_bytes);
   if (mem == NULL) return NP_ERR_NO_MEMORY;
   pc->stacks = (np_percpu_stack *)mem;
   pc->locks = (uint32_t *)(mem + stacks_bytes);
-  a->percpu_grown = (size_t *)(mem + stacks_bytes + locks_bytes);
+  caches->percpu_grown = (size_t *)(mem + stacks_bytes + locks_bytes);
   void **slot = (void **)(mem + stacks_bytes + locks_bytes + grown_bytes);
   for (uint32_t cpu = 0; cpu < pc->n_cpus; cpu++)
-    for (unsigned c = 0; c < a->n_cached; c++) {
+    for (unsigned c = 0; c < caches->n_cached; c++) {
       np_percpu_stack *s = &pc->stacks[cpu * pc->n_classes + c];
       s->slots = slot;
-      s->cap = a->cache_cap[c];
-      slot += a->cache_max_cap[c];
+      s->cap = caches->cache_cap[c];
+      slot += caches->cache_max_cap[c];
     }
-  if (np_transfer_init(a) != NP_OK) {
-    np_os_unmap(mem, a->percpu_bytes);
+  if (np_transfer_init(caches) != NP_OK) {
+    np_os_unmap(mem, caches->percpu_bytes);
     return NP_ERR_NO_MEMORY;
   }
-  a->percpu_active = 1;
+  caches->percpu_active = 1;
   return NP_OK;
 }
 
-void np_cpu_cache_destroy(np_allocator *a) {
-  if (a->percpu_active) np_os_unmap(a->percpu.stacks, a->percpu_bytes);
-  np_transfer_destroy(a);
+void np_cpu_cache_destroy(np_caches *caches) {
+  if (caches->percpu_active) np_os_unmap(caches->percpu.stacks, caches->percpu_bytes);
+  np_transfer_destroy(caches);
 }
 
 /* ---- Moving blocks between the caches and the arenas ----------------------------- */
@@ -81,126 +81,126 @@ static void count_flushed(np_tcache *tc, unsigned idx, unsigned n) {
 /* Pops up to n blocks of class idx from the current CPU, a batch per
  * sequence, and gives them back: to the transfer cache first when another CPU
  * may want them soon (an overflow), to the arenas (a trim: unused memory). */
-static void drain_current(np_allocator *a, np_tcache *tc, unsigned idx, intptr_t n, int to_transfer) {
+static void drain_current(np_caches *caches, np_tcache *tc, unsigned idx, intptr_t n, int to_transfer) {
   void *batch[BATCH_MAX];
   while (n > 0) {
-    unsigned got = np_percpu_pop_batch(&a->percpu, idx, batch, n < BATCH_MAX ? (unsigned)n : BATCH_MAX);
+    unsigned got = np_percpu_pop_batch(&caches->percpu, idx, batch, n < BATCH_MAX ? (unsigned)n : BATCH_MAX);
     if (got == 0) return;
-    unsigned kept = to_transfer ? np_transfer_insert(a, idx, batch, got) : 0;
+    unsigned kept = to_transfer ? np_transfer_insert(caches, idx, batch, got) : 0;
     if (kept < got) {
-      np_arena_free_cached(&a->pool, batch + kept, got - kept);
+      np_arena_free_cached(caches->pool, batch + kept, got - kept);
       count_flushed(tc, idx, got - kept);
     }
     n -= got;
   }
 }
 
-np_arena *np_cpu_cache_arena(np_allocator *a) {
-  return &a->pool.arenas[(unsigned)np_percpu_current_cpu() % a->pool.n_arenas];
+np_arena *np_cpu_cache_arena(np_caches *caches) {
+  return &caches->pool->arenas[(unsigned)np_percpu_current_cpu() % caches->pool->n_arenas];
 }
 
 /* A miss: a batch from the transfer cache (blocks still cached, marked free)
  * or else from this CPU's arena; one for the caller, the rest cached. */
-__attribute__((noinline)) static void *refill(np_allocator *a, np_tcache *tc, unsigned idx) {
+__attribute__((noinline)) static void *refill(np_caches *caches, np_tcache *tc, unsigned idx) {
   np_cache_class *cc = &tc->classes[idx];
   void *batch[BATCH_MAX];
-  unsigned got = np_transfer_remove(a, idx, batch, a->refill_count[idx]);
+  unsigned got = np_transfer_remove(caches, idx, batch, caches->refill_count[idx]);
   if (got == 0) {
-    got = np_arena_alloc_batch(np_cpu_cache_arena(a), idx, batch, a->refill_count[idx], 0);
+    got = np_arena_alloc_batch(np_cpu_cache_arena(caches), idx, batch, caches->refill_count[idx], 0);
     if (got == 0) return NULL;
-    for (unsigned i = 1; i < got; i++) np_block_mark(a, batch[i]);
+    for (unsigned i = 1; i < got; i++) np_block_mark(caches, batch[i]);
     NP_STORE(&cc->refilled, cc->refilled + got);
   }
-  unsigned pushed = got > 1 ? np_percpu_push_batch(&a->percpu, idx, batch + 1, got - 1) : 0;
+  unsigned pushed = got > 1 ? np_percpu_push_batch(&caches->percpu, idx, batch + 1, got - 1) : 0;
   NP_STORE(&cc->hits, cc->hits + 1);
   if (pushed < got - 1) { /* full meanwhile (another thread on this CPU refilled too) */
-    np_arena_free_cached(&a->pool, batch + 1 + pushed, got - 1 - pushed);
+    np_arena_free_cached(caches->pool, batch + 1 + pushed, got - 1 - pushed);
     count_flushed(tc, idx, got - 1 - pushed);
   }
   np_block_unmark(batch[0]);
   return batch[0];
 }
 
-static void trim_current_cpu(np_allocator *a, np_tcache *tc);
+static void trim_current_cpu(np_caches *caches, np_tcache *tc);
 
-__attribute__((noinline)) static void trim_now(np_allocator *a, np_tcache *tc) {
-  tc->until_trim = a->cfg.cache_trim_interval;
-  trim_current_cpu(a, tc);
+__attribute__((noinline)) static void trim_now(np_caches *caches, np_tcache *tc) {
+  tc->until_trim = caches->cfg->cache_trim_interval;
+  trim_current_cpu(caches, tc);
 }
 
-void *np_cpu_cache_alloc(np_allocator *a, np_tcache *tc, unsigned idx) {
-  if (tc->until_trim <= 1) trim_now(a, tc);
-  void *p = np_cpu_cache_pop(a, tc, idx);
+void *np_cpu_cache_alloc(np_caches *caches, np_tcache *tc, unsigned idx) {
+  if (tc->until_trim <= 1) trim_now(caches, tc);
+  void *p = np_cpu_cache_pop(caches, tc, idx);
   if (p) return p;
   tc->until_trim--; /* a lookup that found nothing */
-  return refill(a, tc, idx);
+  return refill(caches, tc, idx);
 }
 
-static np_percpu_stack *stack_of(np_allocator *a, unsigned cpu, unsigned idx) {
-  return &a->percpu.stacks[cpu * a->percpu.n_classes + idx];
+static np_percpu_stack *stack_of(np_caches *caches, unsigned cpu, unsigned idx) {
+  return &caches->percpu.stacks[cpu * caches->percpu.n_classes + idx];
 }
 
 /* Sets a CPU's class capacity from `from` to `to` (cache_capacity.c decides
  * them), from whichever thread runs there (or ran there a moment ago: a CAS,
  * so that a change is counted in the CPU's growth once); the sequences read
  * the capacity afresh, and the storage is for the largest one. 1 if it changed. */
-static int set_cap(np_allocator *a, unsigned cpu, unsigned idx, uint32_t from, uint32_t to) {
-  uint32_t *cap = &stack_of(a, cpu, idx)->cap;
+static int set_cap(np_caches *caches, unsigned cpu, unsigned idx, uint32_t from, uint32_t to) {
+  uint32_t *cap = &stack_of(caches, cpu, idx)->cap;
   if (to == from || !__atomic_compare_exchange_n(cap, &from, to, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) return 0;
-  size_t *grown = &a->percpu_grown[cpu];
-  if (to > from) __atomic_fetch_add(grown, np_cache_capacity_bytes(a, idx, to - from), __ATOMIC_RELAXED);
-  else __atomic_fetch_sub(grown, np_cache_capacity_bytes(a, idx, from - to), __ATOMIC_RELAXED);
+  size_t *grown = &caches->percpu_grown[cpu];
+  if (to > from) __atomic_fetch_add(grown, np_cache_capacity_bytes(caches, idx, to - from), __ATOMIC_RELAXED);
+  else __atomic_fetch_sub(grown, np_cache_capacity_bytes(caches, idx, from - to), __ATOMIC_RELAXED);
   return 1;
 }
 
-static int current_cpu(np_allocator *a) {
+static int current_cpu(np_caches *caches) {
   int cpu = np_percpu_current_cpu();
-  return cpu >= 0 && (uint32_t)cpu < a->percpu.n_cpus ? cpu : -1;
+  return cpu >= 0 && (uint32_t)cpu < caches->percpu.n_cpus ? cpu : -1;
 }
 
-bool np_cpu_cache_free(np_allocator *a, np_tcache *tc, void *ptr, unsigned idx) {
-  if (a->cache_cap[idx] == 0 || tc == NULL) return 0;
+bool np_cpu_cache_free(np_caches *caches, np_tcache *tc, void *ptr, unsigned idx) {
+  if (caches->cache_cap[idx] == 0 || tc == NULL) return 0;
   for (int attempt = 0; attempt < 2; attempt++) {
-    if (np_cpu_cache_push(a, tc, idx, ptr)) return 1;
-    int cpu = current_cpu(a);
+    if (np_cpu_cache_push(caches, tc, idx, ptr)) return 1;
+    int cpu = current_cpu(caches);
     if (cpu >= 0) { /* room for the burst, if the CPU's growth allows */
-      uint32_t cap = __atomic_load_n(&stack_of(a, (unsigned)cpu, idx)->cap, __ATOMIC_RELAXED);
-      size_t grown = __atomic_load_n(&a->percpu_grown[cpu], __ATOMIC_RELAXED);
-      if (set_cap(a, (unsigned)cpu, idx, cap, np_cache_capacity_grown(a, idx, cap, grown))) continue;
+      uint32_t cap = __atomic_load_n(&stack_of(caches, (unsigned)cpu, idx)->cap, __ATOMIC_RELAXED);
+      size_t grown = __atomic_load_n(&caches->percpu_grown[cpu], __ATOMIC_RELAXED);
+      if (set_cap(caches, (unsigned)cpu, idx, cap, np_cache_capacity_grown(caches, idx, cap, grown))) continue;
     }
-    drain_current(a, tc, idx, a->cache_cap[idx] / 2 ? a->cache_cap[idx] / 2 : 1, 1);
+    drain_current(caches, tc, idx, caches->cache_cap[idx] / 2 ? caches->cache_cap[idx] / 2 : 1, 1);
   }
   return 0; /* the CPU is under maintenance: the arena */
 }
 
-static void trim_current_cpu(np_allocator *a, np_tcache *tc) {
-  int cpu = current_cpu(a);
+static void trim_current_cpu(np_caches *caches, np_tcache *tc) {
+  int cpu = current_cpu(caches);
   if (cpu < 0) return;
-  for (unsigned c = 0; c < a->n_cached; c++) {
-    np_percpu_stack *s = stack_of(a, (unsigned)cpu, c);
+  for (unsigned c = 0; c < caches->n_cached; c++) {
+    np_percpu_stack *s = stack_of(caches, (unsigned)cpu, c);
     uint32_t unused = NP_LOAD(&s->low_water);
-    intptr_t n = a->cfg.trim_low_water ? (intptr_t)unused : (NP_LOAD(&s->count) + 1) / 2;
-    if (n > 0) drain_current(a, tc, c, n, 0);
+    intptr_t n = caches->cfg->trim_low_water ? (intptr_t)unused : (NP_LOAD(&s->count) + 1) / 2;
+    if (n > 0) drain_current(caches, tc, c, n, 0);
     /* The thread's hits stand for the CPU's: per-CPU stacks count none. */
     np_cache_class *cc = &tc->classes[c];
     uint64_t used = cc->hits - cc->hits_at_trim;
     cc->hits_at_trim = cc->hits;
     uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
-    if (set_cap(a, (unsigned)cpu, c, cap, np_cache_capacity_shrunk(a, c, cap, unused, used))) {
+    if (set_cap(caches, (unsigned)cpu, c, cap, np_cache_capacity_shrunk(caches, c, cap, unused, used))) {
       intptr_t over = NP_LOAD(&s->count) - (intptr_t)NP_LOAD(&s->cap);
-      if (over > 0) drain_current(a, tc, c, over, 0);
+      if (over > 0) drain_current(caches, tc, c, over, 0);
     }
     NP_STORE(&s->low_water, (uint32_t)NP_LOAD(&s->count));
   }
 }
 
 /* Empties one CPU's stacks from another thread. */
-static void flush_cpu(np_allocator *a, np_tcache *tc, unsigned cpu) {
-  np_percpu *pc = &a->percpu;
+static void flush_cpu(np_caches *caches, np_tcache *tc, unsigned cpu) {
+  np_percpu *pc = &caches->percpu;
   if (np_percpu_lock_cpu(pc, cpu) == 0) {
     for (unsigned c = 0; c < pc->n_classes; c++) {
       np_percpu_stack *s = &pc->stacks[cpu * pc->n_classes + c];
-      np_arena_free_cached(&a->pool, s->slots, (unsigned)s->count);
+      np_arena_free_cached(caches->pool, s->slots, (unsigned)s->count);
       count_flushed(tc, c, (unsigned)s->count);
       s->count = 0;
       s->low_water = 0;
@@ -214,27 +214,27 @@ static void flush_cpu(np_allocator *a, np_tcache *tc, unsigned cpu) {
   CPU_ZERO(&one);
   CPU_SET(cpu, &one);
   if (sched_setaffinity(0, sizeof one, &one) == 0) {
-    for (unsigned c = 0; c < pc->n_classes; c++) drain_current(a, tc, c, INTPTR_MAX, 0);
+    for (unsigned c = 0; c < pc->n_classes; c++) drain_current(caches, tc, c, INTPTR_MAX, 0);
     sched_setaffinity(0, sizeof old, &old);
   }
 }
 
-void np_cpu_cache_flush_all(np_allocator *a, np_tcache *tc) {
-  for (unsigned cpu = 0; cpu < a->percpu.n_cpus; cpu++) flush_cpu(a, tc, cpu);
-  for (unsigned c = 0; c < a->n_cached; c++) count_flushed(tc, c, np_transfer_flush(a, c));
+void np_cpu_cache_flush_all(np_caches *caches, np_tcache *tc) {
+  for (unsigned cpu = 0; cpu < caches->percpu.n_cpus; cpu++) flush_cpu(caches, tc, cpu);
+  for (unsigned c = 0; c < caches->n_cached; c++) count_flushed(tc, c, np_transfer_flush(caches, c));
 }
 
 /* ---- fork() (fork.c calls these in its order) ---------------------------------- */
 
-void np_cpu_cache_fork_lock(np_allocator *a) {
+void np_cpu_cache_fork_lock(np_caches *caches) {
   /* Where the strategy cannot lock a CPU (-1, the same answer for every CPU)
    * no thread ever holds these locks: nothing to take. */
-  a->fork_percpu_locked = np_percpu_on(a) && a->percpu.n_cpus > 0 && np_percpu_lock_cpu(&a->percpu, 0) == 0;
-  for (unsigned cpu = 1; a->fork_percpu_locked && cpu < a->percpu.n_cpus; cpu++)
-    np_percpu_lock_cpu(&a->percpu, cpu);
+  caches->fork_percpu_locked = np_percpu_on(caches) && caches->percpu.n_cpus > 0 && np_percpu_lock_cpu(&caches->percpu, 0) == 0;
+  for (unsigned cpu = 1; caches->fork_percpu_locked && cpu < caches->percpu.n_cpus; cpu++)
+    np_percpu_lock_cpu(&caches->percpu, cpu);
 }
 
-void np_cpu_cache_fork_unlock(np_allocator *a) {
-  if (a->fork_percpu_locked)
-    for (unsigned cpu = 0; cpu < a->percpu.n_cpus; cpu++) np_percpu_unlock_cpu(&a->percpu, cpu);
+void np_cpu_cache_fork_unlock(np_caches *caches) {
+  if (caches->fork_percpu_locked)
+    for (unsigned cpu = 0; cpu < caches->percpu.n_cpus; cpu++) np_percpu_unlock_cpu(&caches->percpu, cpu);
 }

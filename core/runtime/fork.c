@@ -29,24 +29,27 @@
  */
 #include <pthread.h>
 
-#include "internal.h"
+#include "core/runtime/runtime_internal.h"
 
 /* Each module takes and releases its own locks; the order is here. */
 static void lock_allocator(np_allocator *a) {
-  np_tcaches_fork_lock(a);
-  np_cpu_cache_fork_lock(a);
-  np_transfer_fork_lock(a);
+  np_tcaches_fork_lock(&a->caches);
+  np_cpu_cache_fork_lock(&a->caches);
+  np_transfer_fork_lock(&a->caches);
   np_pool_fork_lock(&a->pool);
-  np_tcache_queues_fork_lock(a);
+  np_tcache_queues_fork_lock(&a->caches);
 }
 
 static void unlock_allocator(np_allocator *a) {
-  np_tcache_queues_fork_unlock(a);
+  np_tcache_queues_fork_unlock(&a->caches);
   np_pool_fork_unlock(&a->pool);
-  np_transfer_fork_unlock(a);
-  np_cpu_cache_fork_unlock(a);
-  np_tcaches_fork_unlock(a);
+  np_transfer_fork_unlock(&a->caches);
+  np_cpu_cache_fork_unlock(&a->caches);
+  np_tcaches_fork_unlock(&a->caches);
 }
+
+/* The forking thread is the one the child has: its caches stay. */
+static bool forking_thread_holds(const np_tcache *tc, void *a) { return np_thread_slots_hold(a, tc); }
 
 static void prefork(void) {
   np_live_allocators_lock();
@@ -62,11 +65,7 @@ static void postfork_child(void) {
   for (np_allocator *a = np_live_allocators_first(); a; a = a->next_live) {
     unlock_allocator(a);
     np_purger_fork_child(a);
-    for (unsigned i = 0; a->tcaches && i < a->tcache_count; i++) {
-      np_tcache *tc = atomic_load_explicit(&a->tcaches[i], memory_order_relaxed);
-      if (atomic_load_explicit(&tc->alive, memory_order_relaxed) && !np_thread_slots_hold(a, tc))
-        np_tcache_retire(tc, NP_RETIRE_FORK_CHILD);
-    }
+    np_tcaches_retire_left_behind(&a->caches, forking_thread_holds, a);
   }
   np_live_allocators_unlock();
 }

@@ -4,7 +4,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "core/internal.h"
+#include "core/cache/cache_internal.h"
+#include "core/runtime/runtime.h"
 #include "core/test_support.h"
 
 namespace {
@@ -22,15 +23,15 @@ class TransferCacheTest : public ::testing::Test {
     ASSERT_TRUE(a_);
     // The strategies without per-CPU caches make none: one of the test's own
     // (np_allocator_destroy unmaps it as it does a per-CPU one's).
-    if (a()->transfer == nullptr) ASSERT_EQ(np_transfer_init(a()), NP_OK);
-    ASSERT_NE(a()->transfer, nullptr);
+    if (a()->caches.transfer == nullptr) ASSERT_EQ(np_transfer_init(&a()->caches), NP_OK);
+    ASSERT_NE(a()->caches.transfer, nullptr);
   }
   np_allocator *a() { return a_.get(); }
   // n blocks of class idx out of the arena, marked as a cache's are.
   std::vector<void *> Blocks(unsigned idx, unsigned n) {
     std::vector<void *> b(n);
     EXPECT_EQ(np_arena_alloc_batch(&a()->pool.arenas[0], idx, b.data(), n, 0), n);
-    for (void *p : b) np_block_mark(a(), p);
+    for (void *p : b) np_block_mark(&a()->caches, p);
     return b;
   }
   AllocPtr a_;
@@ -42,16 +43,16 @@ class TransferCacheTest : public ::testing::Test {
 TEST_F(TransferCacheTest, BoundedAndLatestFirst) {
   const unsigned idx = np_size_to_index(&a()->pool.sc, 1024);
   // 64 KiB of 1 KiB blocks, or one refill batch if that is more.
-  const unsigned cap = std::max(64u, a()->refill_count[idx]);
+  const unsigned cap = std::max(64u, a()->caches.refill_count[idx]);
   std::vector<void *> b = Blocks(idx, cap + 16);
-  EXPECT_EQ(np_transfer_insert(a(), idx, b.data(), cap - 14), cap - 14);
-  EXPECT_EQ(np_transfer_insert(a(), idx, b.data() + cap - 14, 30), 14u);  // full
-  EXPECT_EQ(np_transfer_insert(a(), idx, b.data() + cap, 16), 0u);
+  EXPECT_EQ(np_transfer_insert(&a()->caches, idx, b.data(), cap - 14), cap - 14);
+  EXPECT_EQ(np_transfer_insert(&a()->caches, idx, b.data() + cap - 14, 30), 14u);  // full
+  EXPECT_EQ(np_transfer_insert(&a()->caches, idx, b.data() + cap, 16), 0u);
   std::vector<void *> out(cap + 16);
-  EXPECT_EQ(np_transfer_remove(a(), idx, out.data(), 10), 10u);
+  EXPECT_EQ(np_transfer_remove(&a()->caches, idx, out.data(), 10), 10u);
   for (unsigned i = 0; i < 10; i++) EXPECT_EQ(out[i], b[cap - 10 + i]);  // the last 10 inserted
-  EXPECT_EQ(np_transfer_remove(a(), idx, out.data(), cap + 16), cap - 10);
-  EXPECT_EQ(np_transfer_remove(a(), idx, out.data(), cap + 16), 0u);
+  EXPECT_EQ(np_transfer_remove(&a()->caches, idx, out.data(), cap + 16), cap - 10);
+  EXPECT_EQ(np_transfer_remove(&a()->caches, idx, out.data(), cap + 16), 0u);
   np_arena_free_cached(&a()->pool, b.data(), cap + 16);
 }
 
@@ -60,14 +61,14 @@ TEST_F(TransferCacheTest, FlushReturnsTheClassToTheArena) {
   const unsigned small = np_size_to_index(&a()->pool.sc, 64), other = np_size_to_index(&a()->pool.sc, 256);
   const uint64_t before = Stats(a()).small.active;
   std::vector<void *> b = Blocks(small, 40), c = Blocks(other, 10);
-  ASSERT_EQ(np_transfer_insert(a(), small, b.data(), 40), 40u);
-  ASSERT_EQ(np_transfer_insert(a(), other, c.data(), 10), 10u);
+  ASSERT_EQ(np_transfer_insert(&a()->caches, small, b.data(), 40), 40u);
+  ASSERT_EQ(np_transfer_insert(&a()->caches, other, c.data(), 10), 10u);
   EXPECT_EQ(Stats(a()).small.active, before + 50);
-  EXPECT_EQ(np_transfer_flush(a(), small), 40u);
+  EXPECT_EQ(np_transfer_flush(&a()->caches, small), 40u);
   EXPECT_EQ(Stats(a()).small.active, before + 10);
   for (void *p : b) EXPECT_EQ(np_usable_size(a(), p), 0u) << "back in the arena";
-  EXPECT_EQ(np_transfer_flush(a(), small), 0u);
-  EXPECT_EQ(np_transfer_flush(a(), other), 10u);
+  EXPECT_EQ(np_transfer_flush(&a()->caches, small), 0u);
+  EXPECT_EQ(np_transfer_flush(&a()->caches, other), 10u);
   EXPECT_EQ(Stats(a()).small.active, before);
 }
 
@@ -77,11 +78,11 @@ TEST(TransferCacheOff, TakesNothing) {
   c.transfer_cache_bytes = 0;
   AllocPtr a = Make(c);
   ASSERT_TRUE(a);
-  EXPECT_EQ(np_transfer_init(a.get()), NP_OK);
-  EXPECT_EQ(a->transfer, nullptr);
+  EXPECT_EQ(np_transfer_init(&a->caches), NP_OK);
+  EXPECT_EQ(a->caches.transfer, nullptr);
   void *p = &c;
-  EXPECT_EQ(np_transfer_insert(a.get(), 0, &p, 1), 0u);
-  EXPECT_EQ(np_transfer_remove(a.get(), 0, &p, 1), 0u);
+  EXPECT_EQ(np_transfer_insert(&a->caches, 0, &p, 1), 0u);
+  EXPECT_EQ(np_transfer_remove(&a->caches, 0, &p, 1), 0u);
 }
 
 }  // namespace

@@ -21,31 +21,31 @@
  * child drops the outboxes of threads that did not come along (their blocks
  * are lost to it, as those threads' stacks are).
  */
-#include "internal.h"
+#include "core/cache/cache_internal.h"
 
-static void send(np_allocator *a, np_tcache *mine, np_outbox_slot *s) {
+static void send(np_caches *caches, np_tcache *mine, np_outbox_slot *s) {
   if (s->n == 0) return;
-  void *rest = np_tcache_hand_over(a, mine, s->owner, s->idx, s->first, s->n);
+  void *rest = np_tcache_hand_over(caches, mine, s->owner, s->idx, s->first, s->n);
   if (rest) np_tcache_give_back_list(mine, s->idx, rest); /* (the chain ends in NULL) */
   s->n = 0;
   s->first = NULL;
 }
 
-bool np_outbox_add(np_allocator *a, np_tcache *mine, np_tcache *owner, unsigned idx, void *ptr) {
+bool np_outbox_add(np_caches *caches, np_tcache *mine, np_tcache *owner, unsigned idx, void *ptr) {
   if (!atomic_load_explicit(&owner->alive, memory_order_relaxed)) return 0;
   np_outbox_slot *s = &mine->outbox[((unsigned)owner->id * 7u + idx) & (NP_OUTBOX_SLOTS - 1)];
-  if (s->n && (s->owner != owner || s->idx != idx)) send(a, mine, s);
+  if (s->n && (s->owner != owner || s->idx != idx)) send(caches, mine, s);
   *(void **)ptr = s->first; /* np_remote's link: the first word */
   s->first = ptr;
   s->owner = owner;
   s->idx = idx;
   NP_STORE(&mine->classes[idx].remote_out, mine->classes[idx].remote_out + 1);
-  if (++s->n >= NP_REMOTE_HANDOVER_BATCH) send(a, mine, s);
+  if (++s->n >= NP_REMOTE_HANDOVER_BATCH) send(caches, mine, s);
   return 1;
 }
 
-void np_outbox_send_all(np_allocator *a, np_tcache *mine) {
-  for (unsigned i = 0; i < NP_OUTBOX_SLOTS; i++) send(a, mine, &mine->outbox[i]);
+void np_outbox_send_all(np_caches *caches, np_tcache *mine) {
+  for (unsigned i = 0; i < NP_OUTBOX_SLOTS; i++) send(caches, mine, &mine->outbox[i]);
 }
 
 void np_outbox_drop(np_tcache *mine) {

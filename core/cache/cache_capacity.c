@@ -3,14 +3,14 @@
  * or a CPU's, cpu_cache.c) may hold, for both kinds of cache.
  *
  * A class starts at its configured capacity (small_cache_size, normal_cache_size
- * or large_cache_bytes' room, a power of two: a->cache_cap); the large classes
+ * or large_cache_bytes' room, a power of two: caches->cache_cap); the large classes
  * (above max_cached_buffer_capacity) keep theirs, a byte bound already. Netty keeps it
  * there, so a burst of frees larger than it goes to the arena and comes back
  * from it on the next burst (1000 64-byte blocks against 256 entries: three
  * quarters of them take the arena's locks twice per round). Here, as in
  * tcmalloc's thread caches (max_length grows on overflow, shrinks when the
  * scavenger finds a low-water mark), a class whose stack overflows doubles
- * its capacity instead of flushing, up to a->cache_max_cap (8x, and only as
+ * its capacity instead of flushing, up to caches->cache_max_cap (8x, and only as
  * far as cache_grow_bytes allows one class), while the whole cache's growth
  * (the `grown` counter of the thread or CPU, in bytes of blocks) stays within
  * cache_grow_bytes; and a trim that finds entries unused through its interval
@@ -23,35 +23,35 @@
  * the caches store the capacity (a CPU's by CAS, so that two threads that grow
  * the same CPU's class count the growth once).
  */
-#include "internal.h"
+#include "core/cache/cache_internal.h"
 
 #define GROWTH_FACTOR_MAX 8
 
-void np_cache_capacity_init(np_allocator *a) {
-  size_t budget = a->cfg.cache_grow_bytes;
-  for (unsigned c = 0; c < a->n_cached; c++) {
-    uint32_t cap = a->cache_cap[c], max = cap;
-    size_t size = np_index_to_size(&a->pool.sc, c);
+void np_cache_capacity_init(np_caches *caches) {
+  size_t budget = caches->cfg->cache_grow_bytes;
+  for (unsigned c = 0; c < caches->n_cached; c++) {
+    uint32_t cap = caches->cache_cap[c], max = cap;
+    size_t size = np_index_to_size(&caches->pool->sc, c);
     /* (the large classes' room is a byte bound of its own: they stay) */
-    if (cap && size <= a->cfg.max_cached_buffer_capacity)
+    if (cap && size <= caches->cfg->max_cached_buffer_capacity)
       while (max < NP_MAX_CACHE_ENTRIES && max < cap * GROWTH_FACTOR_MAX && (size_t)(max * 2 - cap) * size <= budget)
         max *= 2;
-    a->cache_max_cap[c] = max;
+    caches->cache_max_cap[c] = max;
   }
 }
 
-uint32_t np_cache_capacity_grown(const np_allocator *a, unsigned idx, uint32_t cap, size_t grown) {
-  if (cap == 0 || cap >= a->cache_max_cap[idx]) return cap;
-  if (grown + np_cache_capacity_bytes(a, idx, cap) > a->cfg.cache_grow_bytes) return cap;
+uint32_t np_cache_capacity_grown(const np_caches *caches, unsigned idx, uint32_t cap, size_t grown) {
+  if (cap == 0 || cap >= caches->cache_max_cap[idx]) return cap;
+  if (grown + np_cache_capacity_bytes(caches, idx, cap) > caches->cfg->cache_grow_bytes) return cap;
   return cap * 2;
 }
 
-uint32_t np_cache_capacity_shrunk(const np_allocator *a, unsigned idx, uint32_t cap, uint32_t low_water,
+uint32_t np_cache_capacity_shrunk(const np_caches *caches, unsigned idx, uint32_t cap, uint32_t low_water,
                                   uint64_t hits) {
   if (low_water == 0 && hits) return cap; /* in use, and every entry was */
-  return cap > a->cache_cap[idx] ? cap / 2 : cap;
+  return cap > caches->cache_cap[idx] ? cap / 2 : cap;
 }
 
-size_t np_cache_capacity_bytes(const np_allocator *a, unsigned idx, uint32_t entries) {
-  return (size_t)entries * np_index_to_size(&a->pool.sc, idx);
+size_t np_cache_capacity_bytes(const np_caches *caches, unsigned idx, uint32_t entries) {
+  return (size_t)entries * np_index_to_size(&caches->pool->sc, idx);
 }

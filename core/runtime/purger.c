@@ -1,6 +1,5 @@
 /*
- * Purging for a whole allocator: np_allocator_purge (everything, now) and the
- * background purge thread (background_purge), which sleeps until the earliest
+ * The background purge thread (background_purge), which sleeps until the earliest
  * due time of any arena, or until an arena gets something dirty (the pool's
  * dirty hook wakes it). What is purged and when it is due: core/pool/purge.c.
  *
@@ -13,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "core/runtime/runtime_internal.h"
 
 typedef enum purger_state { PURGER_WANTED, PURGER_STARTING, PURGER_RUNNING } purger_state;
 
@@ -26,18 +25,6 @@ struct np_purger {
   int stop;
   NP_ATOMIC(int) state;     /* purger_state */
 };
-
-int np_allocator_purge(np_allocator *a) {
-  if (a == NULL) return NP_ERR_NULL_ARGUMENT;
-  np_thread_cache_flush(a);
-  uint64_t now = np_clock_ns();
-  for (unsigned i = 0; i < a->pool.n_arenas; i++) {
-    np_lock_acquire(&a->pool.arenas[i].lock);
-    np_arena_purge(&a->pool.arenas[i], now, 1);
-    np_lock_release(&a->pool.arenas[i].lock);
-  }
-  return NP_OK;
-}
 
 /* ---- The background purge thread ------------------------------------------------ */
 

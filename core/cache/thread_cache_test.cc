@@ -13,7 +13,7 @@
 
 #include "npool.h"
 #include "npool_buf.h"
-#include "core/internal.h"
+#include "core/runtime/runtime.h"
 
 namespace {
 
