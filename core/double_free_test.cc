@@ -44,11 +44,15 @@ void FreeAll(np_allocator *a, std::vector<void *> *v) {
   v->clear();
 }
 
-// Freed twice while it sits in the cache (the thread's, or this CPU's).
+// Freed twice while it sits in the cache (the thread's, or this CPU's), with
+// the default claim (a load and a store) and with exact_double_free's swap.
 TEST(DoubleFree, WhileCached) {
-  Alloc al;
+  for (int exact : {0, 1})
   for (size_t size : {16, 64, 1000, 8192, 32768}) {
-    SCOPED_TRACE(size);
+    SCOPED_TRACE(testing::Message() << "exact " << exact << ", size " << size);
+    np_config c = np_config_default();
+    c.exact_double_free = exact;
+    Alloc al(c);
     void *p = np_alloc(al.a, size);
     ASSERT_EQ(np_free(al.a, p), NP_OK);
     uint64_t invalid = Stats(al.a).invalid_frees;
@@ -158,15 +162,17 @@ TEST(DoubleFree, InteriorPointerOfACachedClass) {
 
 // Regression (1 in about 20,000 both succeeded): two threads free the same
 // live block at the same instant (this thread and another, released together
-// by a spin barrier). Exactly one free succeeds, every time, and the block is
-// handed out once afterwards.
+// by a spin barrier), with exact_double_free. Exactly one free succeeds, every
+// time, and the block is handed out once afterwards.
 TEST(DoubleFree, TwoThreadsAtOnce) {
 #ifdef NP_SANITIZER
   const int rounds = 2000;
 #else
   const int rounds = 10000;
 #endif
-  Alloc al;
+  np_config c = np_config_default();
+  c.exact_double_free = 1;  // (the default claim lets a racing pair both win)
+  Alloc al(c);
   uint64_t expected_invalid = 0;
   for (size_t size : {64, 4096, 65536}) {
     SCOPED_TRACE(size);
@@ -228,6 +234,7 @@ TEST(DoubleFree, StaleFreesRacingTheirRunsRelease) {
     SCOPED_TRACE(caches);
     np_config c = np_config_default();
     c.arenas = 1;
+    c.exact_double_free = 1;  // a stale free may race the owner's free of a block
     if (!caches) c.small_cache_size = c.normal_cache_size = 0;
     Alloc al(c);
     constexpr int kBlocks = 16;

@@ -70,6 +70,7 @@ dist_title() {
     net)     echo "network mix 256 B-16 KiB + tail > 64 KiB" ;;
     mixed)   echo "mixed incl. normal and huge" ;;
     large)   echo "large 1-32 MiB, 4 live per thread" ;;
+    invsq)   echo "inverse-square 4 B-32 KiB" ;;
     *)       echo "$1" ;;
   esac
 }

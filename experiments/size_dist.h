@@ -13,6 +13,9 @@
  *   large    log-uniform over [1 MiB, 32 MiB]: normal runs and huge blocks,
  *            a few live per thread (churn only: --large-slots, default 4),
  *            the shape of a program that handles big buffers
+ *   invsq    [4 B, 32 KiB] with density proportional to 1/size^2, the shape
+ *            of a typical program's requests: half are under 8 bytes, 9 in
+ *            10 under 40, and a long tail up to 32 KiB
  */
 #ifndef NP_SIZE_DIST_H
 #define NP_SIZE_DIST_H
@@ -24,12 +27,12 @@
 extern "C" {
 #endif
 
-typedef enum { DIST_FIXED64, DIST_SMALL, DIST_NET, DIST_MIXED, DIST_LARGE, DIST_COUNT } size_dist;
+typedef enum { DIST_FIXED64, DIST_SMALL, DIST_NET, DIST_MIXED, DIST_LARGE, DIST_INVSQ, DIST_COUNT } size_dist;
 
 /* The distribution called name, or -1. */
 int size_dist_parse(const char *name);
 const char *size_dist_name(size_dist d);
-/* "fixed64,small,net,mixed,large" */
+/* "fixed64,small,net,mixed,large,invsq" */
 const char *size_dist_all(void);
 
 /* Fills sizes[0..n) with draws of d from seed (the same seed, the same table). */

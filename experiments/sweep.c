@@ -7,9 +7,10 @@
  *   bazel run -c opt //experiments:sweep [-- options]     (-- --help)
  *
  * Default run: workloads churn, prodcons, larson, pipeline, xmalloc (fixed64
- * only: producers' 64 B blocks freed by every consumer); distributions
+ * only: producers' 64 B blocks freed by every consumer), burst (fixed64,
+ * small and invsq: bursts of 25-1600 blocks of one size); distributions
  * fixed64, small, net, mixed, large (churn only: blocks of 1-32 MiB, 4 live
- * per thread); the three npool strategies, glibc, jemalloc,
+ * per thread), invsq (4 B-32 KiB, inverse-square); the three npool strategies, glibc, jemalloc,
  * mimalloc, tcmalloc; threads 1, 2, 4, ... up to 2 x the usable CPUs (the
  * paired workloads, prodcons, pipeline and xmalloc, only even counts); 3 repeats of
  * 200 ms after 50 ms warm-up: about 5 minutes on 2 CPUs (the paper's
@@ -68,7 +69,7 @@
 #define SANITIZER_NOTE \
   (strcmp(SANITIZER, "none") ? ", SANITIZER BUILD (" SANITIZER "): numbers not meaningful" : "")
 
-static const char *const WORKLOADS = "churn,prodcons,larson,pipeline,xmalloc";
+static const char *const WORKLOADS = "churn,prodcons,larson,pipeline,xmalloc,burst";
 
 typedef struct list {
   int n;
@@ -84,7 +85,8 @@ static void usage(FILE *f) {
           "  --allocators LIST    default: %s\n"
           "  --threads LIST       default: 1, 2, 4, ... up to 2 x usable CPUs; prodcons,\n"
           "                       pipeline and xmalloc run only the even counts (half of\n"
-          "                       each side); xmalloc runs with fixed64 only\n"
+          "                       each side); xmalloc runs with fixed64 only; burst with\n"
+          "                       fixed64, small and invsq\n"
           "  --repeats N          runs per allocator and cell (default 3, --full 5)\n"
           "  --duration-ms N      timed window per run (default 200, --full 1000)\n"
           "  --warmup-ms N        untimed warm-up before it (default 50, --full 200)\n"
@@ -328,10 +330,12 @@ static int paired(const char *workload) {
 
 /* Whether a cell is measured: the paired workloads need an even thread count
  * of at least 2; the large distribution (a few live blocks per thread) is
- * churn's only; xmalloc is a 64-byte benchmark (fixed64 only). */
+ * churn's only; xmalloc is a 64-byte benchmark (fixed64 only); burst is one
+ * of small blocks (fixed64, small, invsq). */
 static int cell_runs(const char *workload, const char *dist, int nt) {
   if (paired(workload) && (nt < 2 || nt % 2)) return 0;
   if (!strcmp(workload, "xmalloc")) return !strcmp(dist, "fixed64");
+  if (!strcmp(workload, "burst")) return !strcmp(dist, "fixed64") || !strcmp(dist, "small") || !strcmp(dist, "invsq");
   return strcmp(dist, "large") || !strcmp(workload, "churn");
 }
 

@@ -32,7 +32,7 @@ TEST(SizeDist, NamesRoundTrip) {
     EXPECT_EQ(size_dist_parse(size_dist_name(static_cast<size_dist>(d))), d);
   EXPECT_EQ(size_dist_parse("nosuch"), -1);
   EXPECT_EQ(size_dist_parse(nullptr), -1);
-  EXPECT_STREQ(size_dist_all(), "fixed64,small,net,mixed,large");
+  EXPECT_STREQ(size_dist_all(), "fixed64,small,net,mixed,large,invsq");
 }
 
 TEST(SizeDist, SameSeedSameSizes) {
@@ -104,6 +104,26 @@ TEST(SizeDist, LargeIsLogUniform1To32MiB) {
   }
   EXPECT_NEAR(static_cast<double>(above_mid) / v.size(), 0.5, 0.03);
   EXPECT_NEAR(static_cast<double>(huge) / v.size(), 0.6, 0.03);
+}
+
+// Inverse-square over [4 B, 32 KiB]: P(size < x) = (1/4 - 1/x) / (1/4 -
+// 1/32768), so about half under 8 B, 90% under 40 B, 1% at 400 B and up,
+// and some in the 16-32 KiB tail.
+TEST(SizeDist, InvsqIsInverseSquare4BTo32KiB) {
+  auto v = Draw(DIST_INVSQ, 7);
+  size_t under8 = 0, under40 = 0, from400 = 0, tail = 0;
+  for (uint32_t s : v) {
+    ASSERT_GE(s, 4u);
+    ASSERT_LE(s, 32768u);
+    under8 += s < 8;
+    under40 += s < 40;
+    from400 += s >= 400;
+    tail += s >= 16384;
+  }
+  EXPECT_NEAR(static_cast<double>(under8) / v.size(), 0.5, 0.01);
+  EXPECT_NEAR(static_cast<double>(under40) / v.size(), 0.9, 0.01);
+  EXPECT_NEAR(static_cast<double>(from400) / v.size(), 0.01, 0.002);
+  EXPECT_GT(tail, 0u);
 }
 
 TEST(LatencyHistogram, BucketsAreContiguousAndOrdered) {

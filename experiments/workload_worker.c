@@ -5,8 +5,8 @@
  * tcmalloc). The sweep runs one process per measurement, so every allocator
  * starts from a fresh heap and allocators never share a process.
  *
- *   workload_<alloc> --workload churn|prodcons|larson|pipeline|xmalloc
- *                    --dist fixed64|small|net|mixed|large --threads N
+ *   workload_<alloc> --workload churn|prodcons|larson|pipeline|xmalloc|burst
+ *                    --dist fixed64|small|net|mixed|large|invsq --threads N
  *                    [--duration-ms N] [--warmup-ms N] [--slots N] [--ring N]
  *                    [--batch N] [--handoff N] [--seed N] [--pin] [--leak-one]
  *   workload_<alloc> --info        one line naming what is measured
@@ -44,6 +44,11 @@
  *             consumer frees blocks of every producer and a producer's blocks
  *             come back from every consumer. ops = blocks freed (frees per
  *             second). The sweep runs it with fixed64 (64 B blocks).
+ *   burst     thread-local bursts: every thread allocates n blocks of one
+ *             size (the next of the distribution) and writes each whole,
+ *             then frees the first half oldest first and the rest newest
+ *             first; n is --burst, or 25, 100, 400 and 1600 in turn. ops =
+ *             blocks allocated and freed.
  * Sizes: experiments/size_dist.h, a table of pre-drawn sizes per thread from
  * a fixed seed (the same sequence for every allocator). Every new block of
  * churn, prodcons and larson gets one byte written per 4 KiB page (a program
@@ -210,9 +215,9 @@ static inline void *ring_pop(spsc_ring *r) {
 }
 
 /* ---- Workloads --------------------------------------------------------------- */
-enum { WL_CHURN, WL_PRODCONS, WL_LARSON, WL_PIPELINE, WL_XMALLOC, WL_COUNT };
-static const char *const wl_names[] = {"churn", "prodcons", "larson", "pipeline", "xmalloc"};
-enum { ROLE_CHURN, ROLE_PRODUCER, ROLE_CONSUMER, ROLE_LARSON };
+enum { WL_CHURN, WL_PRODCONS, WL_LARSON, WL_PIPELINE, WL_XMALLOC, WL_BURST, WL_COUNT };
+static const char *const wl_names[] = {"churn", "prodcons", "larson", "pipeline", "xmalloc", "burst"};
+enum { ROLE_CHURN, ROLE_PRODUCER, ROLE_CONSUMER, ROLE_LARSON, ROLE_BURST };
 
 /* A live block and the size asked for it. */
 typedef struct slot {
@@ -247,7 +252,8 @@ static struct {
   int leak_one; /* test hook: thread 0 leaves one block allocated */
   int pin;      /* pin threads to CPUs (see pin_cpu) */
   size_t large_slots; /* churn's live blocks per thread with --dist large */
-} g_opt = {WL_CHURN, DIST_FIXED64, 1, 400, 100, 1000, 1024, 32, 1024, 1, 0, 0, 4};
+  size_t burst;       /* burst: blocks per burst (0: 25, 100, 400, 1600 in turn) */
+} g_opt = {WL_CHURN, DIST_FIXED64, 1, 400, 100, 1000, 1024, 32, 1024, 1, 0, 0, 4, 0};
 
 static _Alignas(CACHELINE) atomic_int g_phase; /* 0 warm-up, 1 timed, 2 stop */
 /* Counting threads that have done an op inside the window: the window is not
@@ -358,6 +364,32 @@ static void run_churn(worker *w) {
   } while (!check_phase(w, ops, &seen_start));
   free_slots(w, slots, g_opt.leak_one && w->id == 0, n);
   munmap(slots, n * sizeof(slot));
+}
+
+/* burst: n blocks of one size (the next of the distribution) allocated and
+ * written, then freed: the first half in allocation order (FIFO), the rest
+ * newest first (LIFO). n is --burst, or 25, 100, 400 and 1600 in turn. */
+static void run_burst(worker *w) {
+  static const size_t turns[] = {25, 100, 400, 1600};
+  const size_t max_n = g_opt.burst ? g_opt.burst : 1600;
+  slot *blocks = xmap(max_n * sizeof(slot));
+  pthread_barrier_wait(&g_start);
+  uint64_t ops = 0, bursts = 0;
+  int seen_start = 0;
+  do {
+    size_t n = g_opt.burst ? g_opt.burst : turns[bursts++ & 3];
+    size_t sz = next_size(w, bench_splitmix64(&w->rng));
+    for (size_t i = 0; i < n; i++) {
+      blocks[i].p = w_alloc(w, sz, (unsigned char)i);
+      memset(blocks[i].p, (int)i, sz);
+      blocks[i].size = sz;
+    }
+    size_t half = n / 2;
+    for (size_t i = 0; i < half; i++) w_free(w, blocks[i].p, sz);
+    for (size_t i = n; i-- > half;) w_free(w, blocks[i].p, sz);
+    ops += n;
+  } while (!check_phase(w, ops, &seen_start));
+  munmap(blocks, max_n * sizeof(slot));
 }
 
 static void run_larson(worker *w) {
@@ -509,7 +541,7 @@ static void connect_rings(worker *ws, int nt) {
  * round robin. prodcons: producer i on the (2i)th, consumer i on the
  * (2i+1)th (mod n), so every pair's handoff crosses CPUs when n >= 2. */
 static int pin_cpu(const worker *w, int nt, const int *cpus, int n) {
-  if (w->role == ROLE_CHURN || w->role == ROLE_LARSON) return cpus[w->id % n];
+  if (w->role == ROLE_CHURN || w->role == ROLE_LARSON || w->role == ROLE_BURST) return cpus[w->id % n];
   int pairs = nt / 2;
   int pair = w->role == ROLE_PRODUCER ? w->id : w->id - pairs;
   return cpus[(2 * pair + (w->role == ROLE_CONSUMER)) % n];
@@ -520,6 +552,7 @@ static void *thread_main(void *arg) {
   switch (w->role) {
     case ROLE_CHURN: run_churn(w); break;
     case ROLE_LARSON: run_larson(w); break;
+    case ROLE_BURST: run_burst(w); break;
     case ROLE_PRODUCER: run_producer(w); break;
     default: run_consumer(w); break;
   }
@@ -529,10 +562,11 @@ static void *thread_main(void *arg) {
 /* ---- Options ----------------------------------------------------------------- */
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: workload_<allocator> --workload churn|prodcons|larson|pipeline|xmalloc\n"
+          "usage: workload_<allocator> --workload churn|prodcons|larson|pipeline|xmalloc|burst\n"
           "         --dist %s --threads N\n"
           "         [--duration-ms N] [--warmup-ms N] [--slots N] [--ring N] [--batch N]\n"
-          "         [--handoff N] [--seed N] [--pin] [--large-slots N]\n"
+          "         [--handoff N] [--seed N] [--pin] [--large-slots N] [--burst N]\n"
+          "         (--burst: blocks per burst, default 25, 100, 400, 1600 in turn)\n"
           "         (--large-slots: churn's live blocks per thread with --dist large, default 4)\n"
           "         [--leak-one]   (churn: thread 0 leaves one block allocated, to test\n"
           "                        npool's end-of-run check, which must then exit 3)\n"
@@ -570,11 +604,11 @@ int main(int argc, char **argv) {
       info_only = 1;
     } else if (!strcmp(a, "--workload") && v) {
       if ((g_opt.workload = parse_workload(v)) < 0)
-        die("unknown workload '%s' (churn, prodcons, larson, pipeline, xmalloc)", v);
+        die("unknown workload '%s' (churn, prodcons, larson, pipeline, xmalloc, burst)", v);
       i++;
     } else if (!strcmp(a, "--dist") && v) {
       if ((g_opt.dist = size_dist_parse(v)) < 0)
-        die("unknown size distribution '%s' (fixed64, small, net, mixed, large)", v);
+        die("unknown size distribution '%s' (fixed64, small, net, mixed, large, invsq)", v);
       i++;
     } else if (!strcmp(a, "--threads") && v) {
       g_opt.threads = (int)parse_long(a, v, 1);
@@ -602,6 +636,9 @@ int main(int argc, char **argv) {
       i++;
     } else if (!strcmp(a, "--large-slots") && v) {
       g_opt.large_slots = (size_t)parse_long(a, v, 1);
+      i++;
+    } else if (!strcmp(a, "--burst") && v) {
+      g_opt.burst = (size_t)parse_long(a, v, 1);
       i++;
     } else if (!strcmp(a, "--pin")) {
       g_opt.pin = 1;
@@ -665,6 +702,8 @@ int main(int argc, char **argv) {
       w->role = ROLE_CHURN;
     } else if (g_opt.workload == WL_LARSON) {
       w->role = ROLE_LARSON;
+    } else if (g_opt.workload == WL_BURST) {
+      w->role = ROLE_BURST;
     } else {
       w->role = t < nt / 2 ? ROLE_PRODUCER : ROLE_CONSUMER;
     }

@@ -94,6 +94,9 @@ const np_option np_options[] = {
     OPT(transfer_cache_bytes, NP_OPT_SIZE, 64 * 1024, 0, SIZE_MAX, 0, NP_ERR_CACHE,
         "bytes of free blocks per size class kept between the per-CPU caches and the arenas "
         "(rseq: what one CPU's cache overflows with, another CPU's miss takes); 0: none"),
+    OPT(exact_double_free, NP_OPT_BOOL, 0, 0, 1, 0, NP_ERR_CONFIG_VALUE,
+        "two threads freeing one block at the same instant: exactly one succeeds (an atomic "
+        "exchange per free; false: a plain load and store, which refuses every other double free)"),
 };
 const unsigned np_option_count = sizeof np_options / sizeof np_options[0];
 

@@ -85,6 +85,7 @@ typedef struct np_caches {
   np_pool *pool;
   const np_config *cfg;      /* the allocator's settings */
   uint64_t free_key;         /* secret of the free marks (np_free_mark) */
+  int exact_claims;          /* exact_double_free: np_block_claim swaps atomically */
   unsigned n_cached;         /* classes 0..n_cached-1 are cached */
   unsigned n_tc_classes;     /* classes a thread cache has: n_cached, or every
                                 class of the size table, so that np_alloc
@@ -140,10 +141,17 @@ static inline void np_block_mark(const np_caches *caches, void *p) {
 /* The block goes to a user: unmarked. */
 static inline void np_block_unmark(void *p) { __atomic_store_n(np_mark_word(p), 0, __ATOMIC_RELAXED); }
 /* A free takes the block: true if it was unmarked (the caller owns the free), false
- * if it was marked already (a double free; nothing changed). One atomic swap. */
+ * if it was marked already (a double free; nothing changed). By default a load
+ * and a store: two threads that free one block at the same instant (a race in
+ * the caller) may both get true. exact_double_free: one atomic swap, so that
+ * exactly one does. */
 static inline bool np_block_claim(const np_caches *caches, void *p) {
   uint64_t mark = np_free_mark(caches, p);
-  return __atomic_exchange_n(np_mark_word(p), mark, __ATOMIC_RELAXED) != mark;
+  if (__builtin_expect(caches->exact_claims, 0))
+    return __atomic_exchange_n(np_mark_word(p), mark, __ATOMIC_RELAXED) != mark;
+  if (__atomic_load_n(np_mark_word(p), __ATOMIC_RELAXED) == mark) return 0;
+  __atomic_store_n(np_mark_word(p), mark, __ATOMIC_RELAXED);
+  return 1;
 }
 static inline bool np_block_is_marked(const np_caches *caches, void *p) {
   return __atomic_load_n(np_mark_word(p), __ATOMIC_RELAXED) == np_free_mark(caches, p);

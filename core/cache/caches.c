@@ -29,6 +29,7 @@ int np_caches_init(np_caches *caches, np_pool *pool, const np_config *cfg) {
   caches->pool = pool;
   caches->cfg = cfg;
   caches->free_key = free_key_new(caches);
+  caches->exact_claims = cfg->exact_double_free != 0;
   np_tcaches_init(caches);
   int rc = np_cpu_cache_init(caches);
   if (rc != NP_OK) np_tcaches_destroy(caches);

@@ -56,6 +56,7 @@ static unsigned n_live;
 static uint8_t *freed[MAX_FREED];
 static unsigned n_freed, freed_next;
 static uint64_t next_id, invalid, live_bytes;
+static int exact_claims; /* this input's exact_double_free */
 static size_t chunk;
 
 FZ_NO_COVERAGE static size_t next_off(size_t off, size_t n) {
@@ -226,6 +227,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   c.arenas = 1 + b1 % 4;
   c.max_order = (b1 >> 2) % 2 ? 4 : 9;
   c.cache_trim_interval = (b1 >> 3) % 2 ? 3 : 8192;
+  /* Racing frees of one block only with exact claims (the default claim lets
+   * both win: a race in the caller); stale frees race nothing. */
+  c.exact_double_free = exact_claims = (b1 >> 6) & 1;
   switch ((b1 >> 4) % 4) { /* an emptied chunk: retained, or unmapped at once */
     case 1: c.dirty_decay_ms = 0; break;
     case 2: c.retained_max = 0; break; /* (retained memory always full) */
@@ -266,7 +270,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       default: { /* two threads free one live block at the same instant */
         uint16_t sel = fz_u16(&in);
         worker *w2 = &W[((op & 3) + 1) % threads];
-        if (n_live == 0) break;
+        if (n_live == 0 || !exact_claims) break;
         unsigned i = sel % n_live;
         block b = live[i];
         check(b.p, b.usable, b.id);

@@ -155,6 +155,13 @@ typedef struct np_config {
    * locks). Default 64 KiB (at least one refill batch); 0: none, overflows
    * go to the arenas. */
   size_t transfer_cache_bytes;
+  /* Every free is checked, and a second free of a block is refused. Default
+   * 0: the free's claim of a cached block is a plain load and store of its
+   * free mark, which refuses every double free except two frees of one block
+   * at the same instant by two threads (a data race in the caller: both may
+   * succeed). Non-zero: the claim is one atomic exchange, exactly one of
+   * such racing frees succeeds; it costs a locked instruction per free. */
+  int exact_double_free;
 } np_config;
 
 /* Netty's defaults: 8 KiB pages, 4 MiB chunks, Netty's qInit behaviour. */
