@@ -7,6 +7,10 @@
       overhead and peak RSS against the lowest peer's (glibc, jemalloc,
       mimalloc, tcmalloc), for the cells whose live set reaches --min-live-mib
       (default 10).
+  experiments/sweep_compare.py speed RUN/sweep.csv
+      per cell: the best npool strategy's throughput against the best peer's,
+      and every strategy's against jemalloc's (medians over repeats): the
+      targets of the small-blocks issue.
   experiments/sweep_compare.py settings A/sweep.csv B/sweep.csv
       per allocator and cell present in both: peak RSS and throughput of A
       against B (medians over repeats), e.g. one npool setting against
@@ -71,6 +75,34 @@ def memory(args):
     print(f"best npool strategy's overhead within x{args.bar:.2f} of the lowest peer's in {met} of {total} cells")
 
 
+def speed(args):
+    runs = load(args.csv)
+    cells = collections.defaultdict(dict)
+    for (alloc, wl, dist, thr), rs in runs.items():
+        cells[(wl, dist, thr)][alloc] = median([r[0] for r in rs])
+    print("cell                  best npool / best peer        each npool strategy / jemalloc")
+    at_par = all_above = total = 0
+    for cell in sorted(cells):
+        ops = cells[cell]
+        npool = sorted(a for a in ops if a.startswith("npool"))
+        peers = [a for a in ops if a in PEERS]
+        if not npool or not peers:
+            continue
+        best = max(npool, key=lambda a: ops[a])
+        top = max(peers, key=lambda a: ops[a])
+        ratio = ops[best] / ops[top]
+        total += 1
+        at_par += ratio >= 1
+        line = f"{cell[0]:9} {cell[1]:7} {cell[2]:2}  {best.replace('npool-', ''):5} x{ratio:.2f} {top:9}"
+        if "jemalloc" in ops:
+            je = {a: ops[a] / ops["jemalloc"] for a in npool}
+            all_above += min(je.values()) >= 1
+            line += "   " + " ".join(f"{a.replace('npool-', '')} x{je[a]:.2f}" for a in npool)
+        print(line)
+    print(f"best npool strategy at least the best peer in {at_par} of {total} cells; "
+          f"every strategy at least jemalloc in {all_above}")
+
+
 def settings(args):
     a, b = load(args.a), load(args.b)
     print("allocator    cell                 peak RSS MiB A / B (A/B)     throughput Mops/s A / B (A/B)")
@@ -89,11 +121,13 @@ def main():
     m.add_argument("csv")
     m.add_argument("--min-live-mib", type=float, default=10)
     m.add_argument("--bar", type=float, default=1.1)
+    v = sub.add_parser("speed")
+    v.add_argument("csv")
     s = sub.add_parser("settings")
     s.add_argument("a")
     s.add_argument("b")
     args = p.parse_args()
-    memory(args) if args.cmd == "memory" else settings(args)
+    {"memory": memory, "speed": speed, "settings": settings}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,15 @@ echo "$out"
 check "settings exits 0" test $rc -eq 0
 check "A's mutex throughput is half of B's" grep -Eq "npool-mutex +churn +net +1 .*\(0\.50\)$" <<<"$out"
 check "same RSS: ratio 1.00" grep -Eq "npool-mutex +churn +net +1 +130 / +130 \(1\.00\)" <<<"$out"
+# speed, on a.csv: churn net 1: npool-mutex 1000 and rseq 1000 against the best
+# peer, jemalloc 700 (x1.43), each at x1.43 of jemalloc; churn small 1:
+# mutex 9000 against glibc 9000 (x1.00), no jemalloc.
+out=$(python3 "$CMP" speed "$T/a.csv"); rc=$?
+echo "$out"
+check "speed exits 0" test $rc -eq 0
+check "best npool against the best peer: x1.43 jemalloc" grep -Eq "^churn +net +1 +(mutex|rseq) +x1\.43 jemalloc" <<<"$out"
+check "each strategy against jemalloc" grep -q "mutex x1.43 rseq x1.43" <<<"$out"
+check "at par in 2 of 2 cells, all above jemalloc in 1" grep -q "in 2 of 2 cells; every strategy at least jemalloc in 1" <<<"$out"
 echo "$H" > "$T/empty.csv"
 check "a CSV without rows fails" bash -c "! python3 '$CMP' memory '$T/empty.csv' 2>/dev/null"
 check "a missing file fails" bash -c "! python3 '$CMP' memory '$T/none.csv' 2>/dev/null"
