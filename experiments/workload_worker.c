@@ -53,7 +53,8 @@
  * a fixed seed (the same sequence for every allocator). Every new block of
  * churn, prodcons and larson gets one byte written per 4 KiB page (a program
  * touches the memory it asks for; it makes RSS comparable), and the first
- * byte read before it is freed.
+ * byte read before it is freed; prodcons and xmalloc stamp a block's size in
+ * its first 4 bytes for the consumer (every distribution draws at least 4).
  *
  * Timing: all threads start together (barrier), run --warmup-ms untimed, then
  * the main thread opens the timed window (phase 1), sleeps --duration-ms and
@@ -436,7 +437,8 @@ static void run_producer(worker *w) {
         live_add(w, (int64_t)sz);
       } else {
         unsigned char *p = w_alloc(w, sz, (unsigned char)(r >> 32));
-        memcpy(p, &sz, sizeof sz);
+        uint32_t stamp = (uint32_t)sz; /* 4 bytes: the smallest size drawn (invsq) */
+        memcpy(p, &stamp, sizeof stamp);
         item = p;
       }
       unsigned spins = 0;
@@ -497,7 +499,7 @@ static void run_consumer(worker *w) {
         }
         live_add(w, -(int64_t)len);
       } else {
-        size_t sz;
+        uint32_t sz; /* the producer's stamp */
         memcpy(&sz, item, sizeof sz);
         w_free(w, item, sz);
       }
