@@ -193,7 +193,8 @@ void *np_realloc(np_allocator *a, void *ptr, size_t size) {
   /* In place while the block holds size and keeping it wastes less than half,
    * or when size would get this very class again. */
   unsigned idx = np_size_class(&a->pool.sc, size);
-  if (size <= old && (size >= old / 2 || (idx < a->pool.sc.n_sizes && np_index_to_size(&a->pool.sc, idx) == old)))
+  if (size <= old &&
+      (size >= old / 2 || (idx < a->pool.sc.n_sizes && np_index_to_size(&a->pool.sc, idx) == old)))
     return ptr;
   void *moved = np_alloc(a, size);
   if (moved == NULL) return NULL; /* errno ENOMEM; the block is untouched */
@@ -209,7 +210,8 @@ __attribute__((noinline)) int np_free_refused(np_allocator *a, int rc) {
 
 /* A claimed block of a cached class into a cache; 0: it goes to the arena. */
 static bool cache_free(np_allocator *a, void *ptr, unsigned idx, np_block_tag tag) {
-  if (np_percpu_on(&a->caches)) return np_cpu_cache_free(&a->caches, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE), ptr, idx);
+  if (np_percpu_on(&a->caches))
+    return np_cpu_cache_free(&a->caches, np_tcache_get(a, NP_CACHE_FIND_OR_CREATE), ptr, idx);
   /* A thread that only frees gets a cache too: its frees of other threads'
    * blocks are counted there (not on a shared counter) and batched. */
   np_tcache *tc = np_tcache_get(a, NP_CACHE_FIND_OR_CREATE);
@@ -224,7 +226,8 @@ static bool cache_free(np_allocator *a, void *ptr, unsigned idx, np_block_tag ta
  * goes down to the arena as it is. */
 __attribute__((noinline)) int np_free_slow(np_allocator *a, void *ptr) {
   np_region *r = np_registry_get(&a->pool.registry, ptr);
-  if (r == NULL || r->kind == NP_REGION_RELEASED_HUGE) return np_free_refused(a, np_free_of_released(&a->pool, r, ptr));
+  if (r == NULL || r->kind == NP_REGION_RELEASED_HUGE)
+    return np_free_refused(a, np_free_of_released(&a->pool, r, ptr));
   if (r->kind != NP_REGION_CHUNK) {
     int rc = np_arena_free_huge(r->arena, r, ptr);
     return rc == NP_OK ? rc : np_free_refused(a, rc);

@@ -47,21 +47,22 @@ void FreeAll(np_allocator *a, std::vector<void *> *v) {
 // Freed twice while it sits in the cache (the thread's, or this CPU's), with
 // the default claim (a load and a store) and with exact_double_free's swap.
 TEST(DoubleFree, WhileCached) {
-  for (int exact : {0, 1})
-  for (size_t size : {16, 64, 1000, 8192, 32768}) {
-    SCOPED_TRACE(testing::Message() << "exact " << exact << ", size " << size);
-    np_config c = np_config_default();
-    c.exact_double_free = exact;
-    Alloc al(c);
-    void *p = np_alloc(al.a, size);
-    ASSERT_EQ(np_free(al.a, p), NP_OK);
-    uint64_t invalid = Stats(al.a).invalid_frees;
-    EXPECT_EQ(np_free(al.a, p), NP_ERR_DOUBLE_FREE);
-    EXPECT_EQ(Stats(al.a).invalid_frees, invalid + 1);
-    EXPECT_EQ(np_usable_size(al.a, p), 0u);
-    std::vector<void *> v;
-    ExpectDistinct(al.a, size, 300, &v);
-    FreeAll(al.a, &v);
+  for (int exact : {0, 1}) {
+    for (size_t size : {16, 64, 1000, 8192, 32768}) {
+      SCOPED_TRACE(testing::Message() << "exact " << exact << ", size " << size);
+      np_config c = np_config_default();
+      c.exact_double_free = exact;
+      Alloc al(c);
+      void *p = np_alloc(al.a, size);
+      ASSERT_EQ(np_free(al.a, p), NP_OK);
+      uint64_t invalid = Stats(al.a).invalid_frees;
+      EXPECT_EQ(np_free(al.a, p), NP_ERR_DOUBLE_FREE);
+      EXPECT_EQ(Stats(al.a).invalid_frees, invalid + 1);
+      EXPECT_EQ(np_usable_size(al.a, p), 0u);
+      std::vector<void *> v;
+      ExpectDistinct(al.a, size, 300, &v);
+      FreeAll(al.a, &v);
+    }
   }
 }
 

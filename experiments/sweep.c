@@ -223,7 +223,8 @@ static char *run_capture(char *const argv[], int *status) {
 
 static void describe_status(int status, char *buf, size_t len) {
   if (WIFEXITED(status)) snprintf(buf, len, "exit %d", WEXITSTATUS(status));
-  else if (WIFSIGNALED(status)) snprintf(buf, len, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  else if (WIFSIGNALED(status))
+    snprintf(buf, len, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
   else snprintf(buf, len, "status %d", status);
 }
 
@@ -335,7 +336,8 @@ static int paired(const char *workload) {
 static int cell_runs(const char *workload, const char *dist, int nt) {
   if (paired(workload) && (nt < 2 || nt % 2)) return 0;
   if (!strcmp(workload, "xmalloc")) return !strcmp(dist, "fixed64");
-  if (!strcmp(workload, "burst")) return !strcmp(dist, "fixed64") || !strcmp(dist, "small") || !strcmp(dist, "invsq");
+  if (!strcmp(workload, "burst"))
+    return !strcmp(dist, "fixed64") || !strcmp(dist, "small") || !strcmp(dist, "invsq");
   return strcmp(dist, "large") || !strcmp(workload, "churn");
 }
 

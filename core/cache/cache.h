@@ -127,7 +127,9 @@ NP_INTERNAL void np_caches_destroy(np_caches *caches);
 
 /* Per-CPU caches serve the allocator (a constant false where the strategy has
  * none, so that the fast paths of the others carry no per-CPU branch). */
-static inline bool np_percpu_on(const np_caches *caches) { return NP_PERCPU_COMPILED && caches->percpu_active; }
+static inline bool np_percpu_on(const np_caches *caches) {
+  return NP_PERCPU_COMPILED && caches->percpu_active;
+}
 
 /* ---- Free marks (see "Block state" in core/pool/pool.h) ---------------------------- */
 static inline uint64_t np_free_mark(const np_caches *caches, const void *p) {
@@ -165,8 +167,8 @@ typedef enum np_retire_how { NP_RETIRE_THREAD_EXIT, NP_RETIRE_FORK_CHILD } np_re
 NP_INTERNAL void np_tcache_retire(np_tcache *tc, np_retire_how how);
 /* A fork child: retires every live cache for which came_along(tc, arg) is
  * false (its thread did not come along). */
-NP_INTERNAL void np_tcaches_retire_left_behind(np_caches *caches, bool (*came_along)(const np_tcache *, void *),
-                                              void *arg);
+NP_INTERNAL void np_tcaches_retire_left_behind(np_caches *caches,
+                                               bool (*came_along)(const np_tcache *, void *), void *arg);
 /* The miss path of np_alloc: the remote queue, else a batch from the arena. */
 NP_INTERNAL void *np_tcache_alloc_miss(np_tcache *tc, unsigned size_idx);
 /* A claimed block onto the caller's own full stack: the class grows

@@ -34,7 +34,8 @@ void np_cache_capacity_init(np_caches *caches) {
     size_t size = np_index_to_size(&caches->pool->sc, c);
     /* (the large classes' room is a byte bound of its own: they stay) */
     if (cap && size <= caches->cfg->max_cached_buffer_capacity)
-      while (max < NP_MAX_CACHE_ENTRIES && max < cap * GROWTH_FACTOR_MAX && (size_t)(max * 2 - cap) * size <= budget)
+      while (max < NP_MAX_CACHE_ENTRIES && max < cap * GROWTH_FACTOR_MAX &&
+             (size_t)(max * 2 - cap) * size <= budget)
         max *= 2;
     caches->cache_max_cap[c] = max;
   }

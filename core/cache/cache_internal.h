@@ -35,7 +35,8 @@ NP_INTERNAL void np_outbox_drop(np_tcache *mine); /* fork child, a thread that d
 NP_INTERNAL void np_cache_capacity_init(np_caches *caches); /* cache_max_cap from cache_cap */
 /* The capacity a class at cap grows to when its stack overflows, given its
  * cache's growth so far (bytes); cap itself when it may not grow. */
-NP_INTERNAL uint32_t np_cache_capacity_grown(const np_caches *caches, unsigned idx, uint32_t cap, size_t grown);
+NP_INTERNAL uint32_t np_cache_capacity_grown(const np_caches *caches, unsigned idx, uint32_t cap,
+                                             size_t grown);
 /* The capacity a class at cap has after a trim, given its low-water mark and
  * its hits since the last trim: half, if it had grown and entries sat unused
  * or nobody used it. */

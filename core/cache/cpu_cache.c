@@ -45,7 +45,8 @@ int np_cpu_cache_init(np_caches *caches) {
   for (unsigned c = 0; c < caches->n_cached; c++) slots += caches->cache_max_cap[c];
   size_t stacks_bytes = n * sizeof(np_percpu_stack), locks_bytes = (size_t)pc->n_cpus * 64;
   size_t grown_bytes = (size_t)pc->n_cpus * sizeof(size_t);
-  caches->percpu_bytes = stacks_bytes + locks_bytes + grown_bytes + (size_t)pc->n_cpus * slots * sizeof(void *);
+  caches->percpu_bytes =
+      stacks_bytes + locks_bytes + grown_bytes + (size_t)pc->n_cpus * slots * sizeof(void *);
   char *mem = np_os_map(caches->percpu_bytes);
   if (mem == NULL) return NP_ERR_NO_MEMORY;
   pc->stacks = (np_percpu_stack *)mem;
@@ -146,7 +147,8 @@ static np_percpu_stack *stack_of(np_caches *caches, unsigned cpu, unsigned idx) 
  * the capacity afresh, and the storage is for the largest one. 1 if it changed. */
 static int set_cap(np_caches *caches, unsigned cpu, unsigned idx, uint32_t from, uint32_t to) {
   uint32_t *cap = &stack_of(caches, cpu, idx)->cap;
-  if (to == from || !__atomic_compare_exchange_n(cap, &from, to, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) return 0;
+  if (to == from || !__atomic_compare_exchange_n(cap, &from, to, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    return 0;
   size_t *grown = &caches->percpu_grown[cpu];
   if (to > from) __atomic_fetch_add(grown, np_cache_capacity_bytes(caches, idx, to - from), __ATOMIC_RELAXED);
   else __atomic_fetch_sub(grown, np_cache_capacity_bytes(caches, idx, from - to), __ATOMIC_RELAXED);
@@ -166,7 +168,8 @@ bool np_cpu_cache_free(np_caches *caches, np_tcache *tc, void *ptr, unsigned idx
     if (cpu >= 0) { /* room for the burst, if the CPU's growth allows */
       uint32_t cap = __atomic_load_n(&stack_of(caches, (unsigned)cpu, idx)->cap, __ATOMIC_RELAXED);
       size_t grown = __atomic_load_n(&caches->percpu_grown[cpu], __ATOMIC_RELAXED);
-      if (set_cap(caches, (unsigned)cpu, idx, cap, np_cache_capacity_grown(caches, idx, cap, grown))) continue;
+      if (set_cap(caches, (unsigned)cpu, idx, cap, np_cache_capacity_grown(caches, idx, cap, grown)))
+        continue;
     }
     drain_current(caches, tc, idx, caches->cache_cap[idx] / 2 ? caches->cache_cap[idx] / 2 : 1, 1);
   }
@@ -229,7 +232,8 @@ void np_cpu_cache_flush_all(np_caches *caches, np_tcache *tc) {
 void np_cpu_cache_fork_lock(np_caches *caches) {
   /* Where the strategy cannot lock a CPU (-1, the same answer for every CPU)
    * no thread ever holds these locks: nothing to take. */
-  caches->fork_percpu_locked = np_percpu_on(caches) && caches->percpu.n_cpus > 0 && np_percpu_lock_cpu(&caches->percpu, 0) == 0;
+  caches->fork_percpu_locked =
+      np_percpu_on(caches) && caches->percpu.n_cpus > 0 && np_percpu_lock_cpu(&caches->percpu, 0) == 0;
   for (unsigned cpu = 1; caches->fork_percpu_locked && cpu < caches->percpu.n_cpus; cpu++)
     np_percpu_lock_cpu(&caches->percpu, cpu);
 }

@@ -109,7 +109,8 @@ void np_tcaches_init(np_caches *caches) {
   np_cache_capacity_init(caches);
   unsigned n = caches->n_cached > table_classes ? caches->n_cached : table_classes;
   caches->n_tc_classes = n > caches->pool->sc.n_small ? n : caches->pool->sc.n_small;
-  caches->inline_max_size = caches->pool->sc.alignment <= 1024 ? np_index_to_size(&caches->pool->sc, caches->n_tc_classes - 1) : 0;
+  caches->inline_max_size =
+      caches->pool->sc.alignment <= 1024 ? np_index_to_size(&caches->pool->sc, caches->n_tc_classes - 1) : 0;
   np_lock_init(&caches->cache_lock);
 }
 
@@ -347,7 +348,8 @@ void np_tcache_retire(np_tcache *tc, np_retire_how how) {
   np_lock_release(&caches->cache_lock);
 }
 
-void np_tcaches_retire_left_behind(np_caches *caches, bool (*came_along)(const np_tcache *, void *), void *arg) {
+void np_tcaches_retire_left_behind(np_caches *caches, bool (*came_along)(const np_tcache *, void *),
+                                   void *arg) {
   for (unsigned i = 0; caches->tcaches && i < caches->tcache_count; i++) {
     np_tcache *tc = atomic_load_explicit(&caches->tcaches[i], memory_order_relaxed);
     if (atomic_load_explicit(&tc->alive, memory_order_relaxed) && !came_along(tc, arg))

@@ -7,8 +7,8 @@
  * removes one. The arena sees only what does not fit.
  *
  * Bounded: a class holds at most transfer_cache_bytes of blocks (and at least
- * one refill batch); 0: no transfer cache (caches->transfer NULL). The blocks keep their free marks (np_free refuses
- * them), count as cached in the stats, and go back to the arenas on
+ * one refill batch); 0: no transfer cache (caches->transfer NULL). The blocks
+ * keep their free marks (np_free refuses them), count as cached in the stats, and go back to the arenas on
  * np_thread_cache_flush and np_allocator_purge (np_cpu_cache_flush_all).
  *
  * Locking: a class lock is a leaf (nothing is taken under it); fork.c takes
@@ -89,9 +89,11 @@ unsigned np_transfer_flush(np_caches *caches, unsigned idx) {
 }
 
 void np_transfer_fork_lock(np_caches *caches) {
-  for (unsigned c = 0; caches->transfer && c < caches->n_cached; c++) np_lock_acquire(&caches->transfer[c].lock);
+  for (unsigned c = 0; caches->transfer && c < caches->n_cached; c++)
+    np_lock_acquire(&caches->transfer[c].lock);
 }
 
 void np_transfer_fork_unlock(np_caches *caches) {
-  for (unsigned c = caches->transfer ? caches->n_cached : 0; c-- > 0;) np_lock_release(&caches->transfer[c].lock);
+  for (unsigned c = caches->transfer ? caches->n_cached : 0; c-- > 0;)
+    np_lock_release(&caches->transfer[c].lock);
 }
