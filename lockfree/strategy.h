@@ -35,12 +35,15 @@
  *     int  np_percpu_available(void)                   usable in this process
  *     const char *np_percpu_unavailable_reason(void)   "" when available, why
  *                                                      not, or NULL: none here
- *     void *np_percpu_pop(np_percpu *, unsigned cls)          a block or NULL
- *     int  np_percpu_push(np_percpu *, unsigned cls, void *p)  1 or 0 (full)
- *     unsigned np_percpu_push_batch(pc, cls, void *const *src, n)  how many of
- *                                  src went on, in one sequence (one commit)
- *     unsigned np_percpu_pop_batch(pc, cls, void **dst, n)  how many came off
- *                                  into dst (the top ones), in one sequence
+ *     (cur: the calling thread's np_percpu_cpu, which the operations keep)
+ *     void *np_percpu_pop(np_percpu *, np_percpu_cpu *cur, unsigned cls)  a block or NULL
+ *     int  np_percpu_push(np_percpu *, cur, unsigned cls, void *p)  1 or 0 (full)
+ *     unsigned np_percpu_push_batch(pc, cur, cls, void *const *src, n)  how many
+ *                                  of src went on, in one sequence (one commit)
+ *     unsigned np_percpu_pop_batch(pc, cur, cls, void **dst, n)  how many came
+ *                                  off into dst (the top ones), in one sequence
+ *     int  np_percpu_switch_cpu(pc, cur)  cur takes the current CPU (pop and
+ *                                  push miss, and call nothing, when it is not it)
  *     int  np_percpu_current_cpu(void)
  *     int  np_percpu_lock_cpu(np_percpu *, unsigned cpu)  stop that CPU's
  *     void np_percpu_unlock_cpu(np_percpu *, unsigned cpu)  sequences (0), or -1

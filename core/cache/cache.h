@@ -41,7 +41,8 @@ typedef struct __attribute__((aligned(256))) np_cache_class {
   /* Owner-written, read by stats (blocks cached = pushes + remote_out of every
    * cache + refilled - hits - flushed). The owner's pushes on its own stack
    * are not counted as they happen (own_pushes in thread_cache.c derives them);
-   * `pushes` counts those onto per-CPU stacks. */
+   * nor are pushes onto per-CPU stacks (the stats count those stacks' blocks
+   * instead). `pushes`: onto other caches' queues, none being the owner's. */
   uint64_t hits, pushes, refilled, flushed;
   uint64_t count_offset;   /* what moved count other than pushes and hits */
   uint64_t remote_out;     /* this thread's frees into other threads' queues */
@@ -68,6 +69,7 @@ typedef struct np_tcache {
   size_t mapped;                  /* bytes of this mapping */
   NP_ATOMIC(int) alive;           /* remote producers check it, before and after a push */
   uint32_t until_trim;            /* cache lookups left before the next trim */
+  np_percpu_cpu percpu_cpu;       /* per-CPU caches: the CPU this thread's sequences last ran on */
   size_t grown;                   /* capacity bytes its classes grew (cache_capacity.c) */
   /* The chunks this thread freed into last (jemalloc's rtree cache idea): a
    * free that finds its chunk here skips the registry. Valid while the
@@ -238,7 +240,7 @@ NP_INTERNAL void np_transfer_fork_unlock(np_caches *caches);
  * due, a full stack, a CPU under maintenance). */
 static inline void *np_cpu_cache_pop(np_caches *caches, np_tcache *tc, unsigned idx) {
   if (__builtin_expect(tc->until_trim <= 1, 0)) return NULL;
-  void *p = np_percpu_pop(&caches->percpu, idx);
+  void *p = np_percpu_pop(&caches->percpu, &tc->percpu_cpu, idx);
   if (__builtin_expect(p == NULL, 0)) return NULL;
   tc->until_trim--;
   NP_STORE(&tc->classes[idx].hits, tc->classes[idx].hits + 1);
@@ -246,9 +248,7 @@ static inline void *np_cpu_cache_pop(np_caches *caches, np_tcache *tc, unsigned 
   return p;
 }
 static inline bool np_cpu_cache_push(np_caches *caches, np_tcache *tc, unsigned idx, void *p) {
-  if (__builtin_expect(!np_percpu_push(&caches->percpu, idx, p), 0)) return 0;
-  NP_STORE(&tc->classes[idx].pushes, tc->classes[idx].pushes + 1);
-  return 1;
+  return np_percpu_push(&caches->percpu, &tc->percpu_cpu, idx, p); /* (not counted: see np_caches_stats_add) */
 }
 
 #ifdef __cplusplus

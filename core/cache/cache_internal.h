@@ -47,6 +47,9 @@ NP_INTERNAL size_t np_cache_capacity_bytes(const np_caches *caches, unsigned idx
 /* cpu_cache.c: set up (where the strategy has per-CPU caches) and torn down. */
 NP_INTERNAL int np_cpu_cache_init(np_caches *caches);
 NP_INTERNAL void np_cpu_cache_destroy(np_caches *caches);
+/* Blocks of class idx on every CPU's stack and in the transfer cache (read
+ * without locks: exact when no thread allocates or frees). */
+NP_INTERNAL uint64_t np_cpu_cache_blocks(np_caches *caches, unsigned idx);
 
 /* transfer_cache.c: batches of free blocks between the per-CPU caches and
  * the arenas. insert copies up to n (returns how many fit), remove takes up
@@ -58,6 +61,7 @@ NP_INTERNAL void np_transfer_destroy(np_caches *caches);
 NP_INTERNAL unsigned np_transfer_insert(np_caches *caches, unsigned idx, void *const *blocks, unsigned n);
 NP_INTERNAL unsigned np_transfer_remove(np_caches *caches, unsigned idx, void **out, unsigned n);
 NP_INTERNAL unsigned np_transfer_flush(np_caches *caches, unsigned idx);
+NP_INTERNAL unsigned np_transfer_count(np_caches *caches, unsigned idx); /* without the lock */
 
 #ifdef __cplusplus
 }

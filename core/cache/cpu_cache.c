@@ -23,8 +23,9 @@
  * The strategy's np_percpu_* operations are the only code that touches a
  * stack of a CPU that is not locked. Blocks on the stacks carry their free
  * marks (np_free claimed them, or the refill marked them). Counters go to the
- * calling thread's np_tcache (hits, pushes, refills, flushes), so stats work
- * as for thread caches.
+ * calling thread's np_tcache (hits, refills, flushes), so stats work as for
+ * thread caches; pushes are not counted (the stats count the blocks on the
+ * stacks and in the transfer cache instead: np_cpu_cache_blocks).
  */
 #define _GNU_SOURCE
 #include <sched.h>
@@ -84,8 +85,10 @@ static void count_flushed(np_tcache *tc, unsigned idx, unsigned n) {
  * may want them soon (an overflow), to the arenas (a trim: unused memory). */
 static void drain_current(np_caches *caches, np_tcache *tc, unsigned idx, intptr_t n, int to_transfer) {
   void *batch[BATCH_MAX];
+  np_percpu_cpu none = {NP_PERCPU_NO_CPU, NULL};
+  np_percpu_cpu *cur = tc ? &tc->percpu_cpu : &none;
   while (n > 0) {
-    unsigned got = np_percpu_pop_batch(&caches->percpu, idx, batch, n < BATCH_MAX ? (unsigned)n : BATCH_MAX);
+    unsigned got = np_percpu_pop_batch(&caches->percpu, cur, idx, batch, n < BATCH_MAX ? (unsigned)n : BATCH_MAX);
     if (got == 0) return;
     unsigned kept = to_transfer ? np_transfer_insert(caches, idx, batch, got) : 0;
     if (kept < got) {
@@ -112,7 +115,7 @@ __attribute__((noinline)) static void *refill(np_caches *caches, np_tcache *tc, 
     for (unsigned i = 1; i < got; i++) np_block_mark(caches, batch[i]);
     NP_STORE(&cc->refilled, cc->refilled + got);
   }
-  unsigned pushed = got > 1 ? np_percpu_push_batch(&caches->percpu, idx, batch + 1, got - 1) : 0;
+  unsigned pushed = got > 1 ? np_percpu_push_batch(&caches->percpu, &tc->percpu_cpu, idx, batch + 1, got - 1) : 0;
   NP_STORE(&cc->hits, cc->hits + 1);
   if (pushed < got - 1) { /* full meanwhile (another thread on this CPU refilled too) */
     np_arena_free_cached(caches->pool, batch + 1 + pushed, got - 1 - pushed);
@@ -130,6 +133,7 @@ __attribute__((noinline)) static void trim_now(np_caches *caches, np_tcache *tc)
 }
 
 void *np_cpu_cache_alloc(np_caches *caches, np_tcache *tc, unsigned idx) {
+  np_percpu_switch_cpu(&caches->percpu, &tc->percpu_cpu); /* (the pop may have missed for that) */
   if (tc->until_trim <= 1) trim_now(caches, tc);
   void *p = np_cpu_cache_pop(caches, tc, idx);
   if (p) return p;
@@ -143,11 +147,14 @@ static np_percpu_stack *stack_of(np_caches *caches, unsigned cpu, unsigned idx) 
 
 /* Sets a CPU's class capacity from `from` to `to` (cache_capacity.c decides
  * them), from whichever thread runs there (or ran there a moment ago: a CAS,
- * so that a change is counted in the CPU's growth once); the sequences read
- * the capacity afresh, and the storage is for the largest one. 1 if it changed. */
+ * so that a change is counted in the CPU's growth once, and that fails while
+ * the CPU is stopped); the sequences read the capacity afresh, and the storage
+ * is for the largest one. 1 if it changed. */
 static int set_cap(np_caches *caches, unsigned cpu, unsigned idx, uint32_t from, uint32_t to) {
-  uint32_t *cap = &stack_of(caches, cpu, idx)->cap;
-  if (to == from || !__atomic_compare_exchange_n(cap, &from, to, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+  np_percpu_cap_floor *word = np_percpu_cap_floor_of(stack_of(caches, cpu, idx));
+  uint64_t expected = np_percpu_cap_floor_word(from, 0);
+  if (to == from || !__atomic_compare_exchange_n(word, &expected, np_percpu_cap_floor_word(to, 0), 0,
+                                                 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
     return 0;
   size_t *grown = &caches->percpu_grown[cpu];
   if (to > from) __atomic_fetch_add(grown, np_cache_capacity_bytes(caches, idx, to - from), __ATOMIC_RELAXED);
@@ -162,6 +169,7 @@ static int current_cpu(np_caches *caches) {
 
 bool np_cpu_cache_free(np_caches *caches, np_tcache *tc, void *ptr, unsigned idx) {
   if (caches->cache_cap[idx] == 0 || tc == NULL) return 0;
+  np_percpu_switch_cpu(&caches->percpu, &tc->percpu_cpu); /* (the push may have failed for that) */
   for (int attempt = 0; attempt < 2; attempt++) {
     if (np_cpu_cache_push(caches, tc, idx, ptr)) return 1;
     int cpu = current_cpu(caches);
@@ -225,6 +233,13 @@ static void flush_cpu(np_caches *caches, np_tcache *tc, unsigned cpu) {
 void np_cpu_cache_flush_all(np_caches *caches, np_tcache *tc) {
   for (unsigned cpu = 0; cpu < caches->percpu.n_cpus; cpu++) flush_cpu(caches, tc, cpu);
   for (unsigned c = 0; c < caches->n_cached; c++) count_flushed(tc, c, np_transfer_flush(caches, c));
+}
+
+uint64_t np_cpu_cache_blocks(np_caches *caches, unsigned idx) {
+  uint64_t n = np_transfer_count(caches, idx);
+  for (unsigned cpu = 0; cpu < caches->percpu.n_cpus; cpu++)
+    n += (uint64_t)__atomic_load_n(&stack_of(caches, cpu, idx)->count, __ATOMIC_RELAXED);
+  return n;
 }
 
 /* ---- fork() (fork.c calls these in its order) ---------------------------------- */

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/runtime/runtime.h"
 #include "npool.h"
 
 namespace {
@@ -76,6 +77,52 @@ TEST_F(CpuCache, ReuseOnOneCpu) {
   EXPECT_EQ(s.cached_bytes, 0u);
   EXPECT_EQ(s.small.active_bytes, 0u);
   EXPECT_EQ(s.small.allocations, s.small.deallocations);
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  for (int i = 0; i < CPU_SETSIZE; i++) CPU_SET(i, &all);
+  sched_setaffinity(0, sizeof all, &all);
+}
+
+// A CPU under maintenance (np_percpu_lock_cpu: every stack stopped, the
+// sequences on it restarted) gives no block out and takes none in: an
+// allocation and a free there go to the arenas. Unlocking gives each stack
+// its capacity back, and the sequences use it again.
+TEST_F(CpuCache, StoppedCpuTakesNothingAndKeepsItsCapacities) {
+  if (!PerCpu()) GTEST_SKIP() << "per-CPU caches not active (" << mode_ << ")";
+  const int cpu = sched_getcpu();
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  np_percpu *pc = &a_->caches.percpu;
+  const unsigned idx = np_size_to_index(&a_->pool.sc, 64);
+  void *p = np_alloc(a_, 64);  // a refill: the stack holds the rest of the batch
+  ASSERT_EQ(np_free(a_, p), NP_OK);
+  np_percpu_stack *s = &pc->stacks[(size_t)cpu * pc->n_classes + idx];
+  const intptr_t count = __atomic_load_n(&s->count, __ATOMIC_RELAXED);
+  const uint32_t cap = s->cap;
+  ASSERT_GT(count, 1);
+  ASSERT_GT(cap, 0u);
+  if (np_percpu_lock_cpu(pc, (unsigned)cpu) != 0) GTEST_SKIP() << "no membarrier RSEQ here";
+  EXPECT_EQ(s->cap, 0u);
+  EXPECT_EQ(s->floor, NP_PERCPU_STOPPED_FLOOR);
+  void *q = np_alloc(a_, 64);
+  ASSERT_NE(q, nullptr);
+  EXPECT_NE(q, p) << "the stopped stack's top block";
+  EXPECT_EQ(np_free(a_, q), NP_OK);
+  EXPECT_EQ(np_free(a_, q), NP_ERR_DOUBLE_FREE);
+  EXPECT_EQ(__atomic_load_n(&s->count, __ATOMIC_RELAXED), count) << "nothing in or out";
+  np_percpu_unlock_cpu(pc, (unsigned)cpu);
+  EXPECT_EQ(s->cap, cap);
+  EXPECT_EQ(s->floor, 0u);
+  EXPECT_EQ(np_alloc(a_, 64), p) << "the stack's top again";
+  EXPECT_EQ(__atomic_load_n(&s->count, __ATOMIC_RELAXED), count - 1);
+  ASSERT_EQ(np_free(a_, p), NP_OK);
+  np_thread_cache_flush(a_);
+  np_stats st = Stats(a_);
+  EXPECT_EQ(st.cached_bytes, 0u);
+  EXPECT_EQ(st.small.active, 0u);
+  EXPECT_EQ(st.small.allocations, st.small.deallocations);
   cpu_set_t all;
   CPU_ZERO(&all);
   for (int i = 0; i < CPU_SETSIZE; i++) CPU_SET(i, &all);

@@ -177,6 +177,7 @@ np_tcache *np_tcache_acquire(np_caches *caches) {
   np_lock_release(&caches->cache_lock);
   if (tc == NULL) return NULL;
   tc->until_trim = caches->cfg->cache_trim_interval;
+  tc->percpu_cpu.cpu = NP_PERCPU_NO_CPU;
   /* (a zeroed entry would be a hit for the addresses of key 0, below the first chunk) */
   np_tcache_forget_chunks(tc, atomic_load_explicit(&caches->pool->chunk_epoch, memory_order_acquire));
   tc->arena = np_arena_least_used(caches->pool);
@@ -464,6 +465,10 @@ void np_caches_stats_add(np_caches *caches, np_stats *out) {
     }
     uint64_t size = np_index_to_size(&caches->pool->sc, c);
     uint64_t cached = pushes + refilled - hits - flushed;
+    if (np_percpu_on(caches)) { /* per-CPU pushes are not counted: the blocks they left are */
+      cached = np_cpu_cache_blocks(caches, c);
+      pushes = cached + hits + flushed - refilled;
+    }
     np_size_kind_stats *k = np_is_small_index(&caches->pool->sc, c) ? &out->small : &out->normal;
     /* Refills are the caches' allocations, flushes their frees; hits and
      * pushes are the users'. */

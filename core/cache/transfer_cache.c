@@ -88,6 +88,10 @@ unsigned np_transfer_flush(np_caches *caches, unsigned idx) {
   return total;
 }
 
+unsigned np_transfer_count(np_caches *caches, unsigned idx) {
+  return caches->transfer ? __atomic_load_n(&caches->transfer[idx].count, __ATOMIC_RELAXED) : 0;
+}
+
 void np_transfer_fork_lock(np_caches *caches) {
   for (unsigned c = 0; caches->transfer && c < caches->n_cached; c++)
     np_lock_acquire(&caches->transfer[c].lock);

@@ -16,6 +16,10 @@
  *   re-arms). The 4 bytes before the abort address must be RSEQ_SIG.
  * - The CPU number is read inside the sequence (rseq->cpu_id), and the commit
  *   is the sequence's last instruction: a single store. No system call inside.
+ *   The sequence compares the CPU number with the one the thread remembers
+ *   (np_percpu_cpu) and uses that CPU's stacks; on a mismatch it gives up and
+ *   np_percpu_switch_cpu remembers the new CPU. (The kernel's rewriting of
+ *   cpu_id_start, which tcmalloc's cached slab relies on, is not used.)
  * Only x86-64 has the assembly; elsewhere np_percpu_available() is 0.
  */
 #ifndef NP_STRATEGY_IMPL_H
@@ -55,32 +59,38 @@ static inline char *np_rseq_area(void) {
 
 #define NP_PERCPU_COMPILED 1
 static inline int np_percpu_available(void) { return __rseq_size > 0; }
+/* cur takes the CPU the thread runs on now (a sequence found it on another
+ * one). 0 if that CPU has no stacks (out of range, or not known yet). */
+int np_percpu_switch_cpu(np_percpu *pc, np_percpu_cpu *cur);
 
 static inline int np_percpu_current_cpu(void) {
   return (int)__atomic_load_n((uint32_t *)(np_rseq_area() + NP_RSEQ_CPU_ID_OFFSET), __ATOMIC_RELAXED);
 }
 
-/* The stack of (this CPU, cls) in %rax, or a jump to `miss` when the CPU is
- * out of range or under maintenance (its lock word, at locks + 64 x cpu, is
- * found from the CPU number, so that load and the stack's go in parallel).
- * Inside a sequence. */
-#define NP_RSEQ_FIND_STACK(miss)                                     \
+/* The stack of (this CPU, cls) in %rax, or a jump to `changed` when the
+ * thread is not on the CPU cur remembers. [off]: cls x 32. Inside a sequence. */
+#define NP_RSEQ_FIND_STACK(changed)                                  \
   "movl %%fs:" NP_STR(NP_RSEQ_CPU_ID_OFFSET) "(%[rseq]), %%eax\n\t"  \
-  "cmpl 16(%[pc]), %%eax\n\t"          /* n_cpus */                  \
-  "jae %l[" #miss "]\n\t"                                            \
-  "movl %%eax, %%ecx\n\t"                                            \
-  "shlq $6, %%rcx\n\t"                                               \
-  "addq 8(%[pc]), %%rcx\n\t"           /* locks */                   \
-  "cmpl $0, (%%rcx)\n\t"                                             \
-  "jnz %l[" #miss "]\n\t"                                            \
-  "imull 20(%[pc]), %%eax\n\t"         /* n_classes */               \
-  "addl %[cls], %%eax\n\t"                                           \
-  "shlq $5, %%rax\n\t"                                               \
-  "addq (%[pc]), %%rax\n\t"            /* stacks */
-_Static_assert(offsetof(np_percpu, stacks) == 0 && offsetof(np_percpu, locks) == 8 &&
-                   offsetof(np_percpu, n_cpus) == 16 && offsetof(np_percpu, n_classes) == 20 &&
-                   sizeof(np_percpu_stack) == 32,
+  "cmpl (%[cur]), %%eax\n\t"          /* cur->cpu */                \
+  "jne %l[" #changed "]\n\t"                                         \
+  "movq 8(%[cur]), %%rax\n\t"         /* cur->stacks */             \
+  "addq %[off], %%rax\n\t"
+_Static_assert(offsetof(np_percpu_stack, count) == 0 && offsetof(np_percpu_stack, slots) == 8 &&
+                   offsetof(np_percpu_stack, cap) == 16 && offsetof(np_percpu_stack, floor) == 20 &&
+                   offsetof(np_percpu_stack, low_water) == 24 && sizeof(np_percpu_stack) == 32 &&
+                   offsetof(np_percpu_cpu, cpu) == 0 && offsetof(np_percpu_cpu, stacks) == 8,
                "the offsets in the sequences' assembly");
+/* A stack's floor (pops) or cap (pushes), then its count: in that order. A
+ * maintainer empties a stopped stack (count) before it restarts it (floor,
+ * cap), so a sequence that finds it restarted must find the count written
+ * before that (x86 keeps loads in order); one that loaded the floor or cap
+ * before the stop is still in flight at the maintainer's membarrier, which
+ * restarts it. Flags as for count - floor; count in %rcx. */
+#define NP_RSEQ_LOAD_FLOOR_THEN_COUNT                                \
+  "movl 20(%%rax), %%edx\n\t"         /* floor */                   \
+  "movq (%%rax), %%rcx\n\t"           /* count */                   \
+  "cmpl %%edx, %%ecx\n\t"
+#define NP_RSEQ_STACK_OFF(cls) ((uintptr_t)(cls) * sizeof(np_percpu_stack))
 /* Copies %rdx 8-byte entries from `from` to `to` (registers, as asm text);
  * uses r9 and r10. Inside a sequence. */
 #define NP_RSEQ_COPY(from, to)                                       \
@@ -95,9 +105,9 @@ _Static_assert(offsetof(np_percpu, stacks) == 0 && offsetof(np_percpu, locks) ==
 /* The stack in %rax gets the new count in %ecx as its low-water mark if
  * that is lower. Inside a sequence, before the commit. */
 #define NP_RSEQ_LOWER_LOW_WATER                                      \
-  "cmpl %%ecx, 20(%%rax)\n\t"                                        \
+  "cmpl %%ecx, 24(%%rax)\n\t"                                        \
   "jbe 6f\n\t"                                                       \
-  "movl %%ecx, 20(%%rax)\n\t"                                        \
+  "movl %%ecx, 24(%%rax)\n\t"                                        \
   "6:\n\t"
 
 #define NP_STR2(x) #x
@@ -122,69 +132,74 @@ _Static_assert(offsetof(np_percpu, stacks) == 0 && offsetof(np_percpu, locks) ==
   ".popsection\n\t"
 
 /* Pops the top of this CPU's stack of cls: the block, or NULL if it is empty
- * (or the CPU is under maintenance). */
-static inline void *np_percpu_pop(np_percpu *pc, unsigned cls) {
+ * (or the CPU is under maintenance, or not the one cur says: then the caller
+ * calls np_percpu_switch_cpu before it tries again). */
+static inline void *np_percpu_pop(np_percpu *pc, np_percpu_cpu *cur, unsigned cls) {
+  (void)pc;
   ptrdiff_t rseq = __rseq_offset; /* the thread's rseq area: %fs:rseq */
   void *out; /* an output of asm goto (GCC 11, clang 11): the block stays in a register */
 retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
-                                NP_RSEQ_FIND_STACK(miss)
-                                "movq (%%rax), %%rcx\n\t"          /* count */
-                                "testq %%rcx, %%rcx\n\t"
-                                "jz %l[miss]\n\t"
+                                NP_RSEQ_FIND_STACK(changed)
+                                NP_RSEQ_LOAD_FLOOR_THEN_COUNT
+                                "jbe %l[miss]\n\t"
                                 "movq 8(%%rax), %%rdx\n\t"         /* slots */
                                 "movq -8(%%rdx,%%rcx,8), %[out]\n\t"
                                 "decq %%rcx\n\t"
                                 NP_RSEQ_LOWER_LOW_WATER
                                 "movq %%rcx, (%%rax)\n\t")         /* commit */
                             : [out] "=&r"(out)
-                            : [rseq] "r"(rseq), [pc] "r"(pc), [cls] "r"(cls)
+                            : [rseq] "r"(rseq), [cur] "r"(cur), [off] "r"(NP_RSEQ_STACK_OFF(cls))
                             : "rax", "rcx", "rdx", "memory", "cc"
-                            : aborted, miss);
+                            : aborted, changed, miss);
   return out;
 aborted:
   goto retry;
+changed: /* the caller's slow path switches (no call here: the fast paths stay leaf code) */
 miss:
   return NULL;
 }
 
 /* Pushes p on this CPU's stack of cls: 1, or 0 if it is full (or the CPU is
- * under maintenance). */
-static inline int np_percpu_push(np_percpu *pc, unsigned cls, void *p) {
+ * under maintenance, or not the one cur says, as for np_percpu_pop). */
+static inline int np_percpu_push(np_percpu *pc, np_percpu_cpu *cur, unsigned cls, void *p) {
+  (void)pc;
   ptrdiff_t rseq = __rseq_offset; /* the thread's rseq area: %fs:rseq */
 retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
-                                NP_RSEQ_FIND_STACK(miss)
+                                NP_RSEQ_FIND_STACK(changed)
+                                "movl 16(%%rax), %%edx\n\t"        /* cap, first (see above) */
                                 "movq (%%rax), %%rcx\n\t"          /* count */
-                                "movl 16(%%rax), %%edx\n\t"        /* cap */
-                                "cmpq %%rdx, %%rcx\n\t"
+                                "cmpl %%edx, %%ecx\n\t"
                                 "jae %l[miss]\n\t"
                                 "movq 8(%%rax), %%rdx\n\t"         /* slots */
                                 "movq %[p], (%%rdx,%%rcx,8)\n\t"
                                 "incq %%rcx\n\t"
                                 "movq %%rcx, (%%rax)\n\t")         /* commit */
                             :
-                            : [rseq] "r"(rseq), [pc] "r"(pc), [cls] "r"(cls), [p] "r"(p)
+                            : [rseq] "r"(rseq), [cur] "r"(cur), [off] "r"(NP_RSEQ_STACK_OFF(cls)), [p] "r"(p)
                             : "rax", "rcx", "rdx", "memory", "cc"
-                            : aborted, miss);
+                            : aborted, changed, miss);
   return 1;
 aborted:
   goto retry;
+changed:
 miss:
   return 0;
 }
 
 /* Pushes as many of src[0..n) as fit (n >= 1) in one sequence: the copy, then
  * one commit of the new count. Returns how many. */
-static inline unsigned np_percpu_push_batch(np_percpu *pc, unsigned cls, void *const *src, unsigned n) {
+static inline unsigned np_percpu_push_batch(np_percpu *pc, np_percpu_cpu *cur, unsigned cls, void *const *src,
+                                            unsigned n) {
   ptrdiff_t rseq = __rseq_offset; /* the thread's rseq area: %fs:rseq */
   uintptr_t pushed;
   uintptr_t want = n;
 retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
-                                NP_RSEQ_FIND_STACK(miss)
+                                NP_RSEQ_FIND_STACK(changed)
+                                "movl 16(%%rax), %%edx\n\t"        /* cap, first (see above) */
                                 "movq (%%rax), %%rcx\n\t"          /* count */
-                                "movl 16(%%rax), %%edx\n\t"        /* cap */
                                 "subq %%rcx, %%rdx\n\t"            /* room */
                                 "jbe %l[miss]\n\t"
                                 "cmpq %[want], %%rdx\n\t"
@@ -196,28 +211,30 @@ retry:
                                 "addq %%rdx, %%rcx\n\t"
                                 "movq %%rcx, (%%rax)\n\t")         /* commit */
                             :
-                            : [rseq] "r"(rseq), [pc] "r"(pc), [cls] "r"(cls),
+                            : [rseq] "r"(rseq), [cur] "r"(cur), [off] "r"(NP_RSEQ_STACK_OFF(cls)),
                               [src] "r"(src), [want] "r"(want), [pushed] "r"(&pushed)
                             : "rax", "rcx", "rdx", "r8", "r9", "r10", "memory", "cc"
-                            : aborted, miss);
+                            : aborted, changed, miss);
   return (unsigned)pushed;
 aborted:
   goto retry;
+changed:
+  if (np_percpu_switch_cpu(pc, cur)) goto retry;
 miss:
   return 0;
 }
 
 /* Pops up to n (>= 1) of the top entries into dst in one sequence. Returns how many. */
-static inline unsigned np_percpu_pop_batch(np_percpu *pc, unsigned cls, void **dst, unsigned n) {
+static inline unsigned np_percpu_pop_batch(np_percpu *pc, np_percpu_cpu *cur, unsigned cls, void **dst,
+                                           unsigned n) {
   ptrdiff_t rseq = __rseq_offset; /* the thread's rseq area: %fs:rseq */
   uintptr_t popped;
   uintptr_t want = n;
 retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
-                                NP_RSEQ_FIND_STACK(miss)
-                                "movq (%%rax), %%rcx\n\t"          /* count */
-                                "testq %%rcx, %%rcx\n\t"
-                                "jz %l[miss]\n\t"
+                                NP_RSEQ_FIND_STACK(changed)
+                                NP_RSEQ_LOAD_FLOOR_THEN_COUNT
+                                "jbe %l[miss]\n\t"
                                 "movq %%rcx, %%rdx\n\t"
                                 "cmpq %[want], %%rdx\n\t"
                                 "cmovaq %[want], %%rdx\n\t"        /* k = min(count, n) */
@@ -229,13 +246,15 @@ retry:
                                 NP_RSEQ_LOWER_LOW_WATER
                                 "movq %%rcx, (%%rax)\n\t")         /* commit */
                             :
-                            : [rseq] "r"(rseq), [pc] "r"(pc), [cls] "r"(cls),
+                            : [rseq] "r"(rseq), [cur] "r"(cur), [off] "r"(NP_RSEQ_STACK_OFF(cls)),
                               [dst] "r"(dst), [want] "r"(want), [popped] "r"(&popped)
                             : "rax", "rcx", "rdx", "r8", "r9", "r10", "memory", "cc"
-                            : aborted, miss);
+                            : aborted, changed, miss);
   return (unsigned)popped;
 aborted:
   goto retry;
+changed:
+  if (np_percpu_switch_cpu(pc, cur)) goto retry;
 miss:
   return 0;
 }

@@ -1,10 +1,12 @@
 /*
  * Cross-CPU maintenance for the rseq strategy, and why per-CPU caches may be
- * off. To change another CPU's stacks while threads run on it: raise that
- * CPU's lock word (sequences that start after it give up), then have the
- * kernel restart every sequence in flight on that CPU with membarrier's
+ * off. To change another CPU's stacks while threads run on it: take that
+ * CPU's maintenance word (maintainers exclude each other with it), stop each
+ * of its stacks ({cap, floor} = {0, NP_PERCPU_STOPPED_FLOOR}: sequences that
+ * start after it find every stack empty and full), then have the kernel
+ * restart every sequence in flight on that CPU with membarrier's
  * MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ. After that no sequence can commit to
- * the CPU's stacks until the lock word drops.
+ * the CPU's stacks until they are restarted.
  */
 #define _GNU_SOURCE
 #include <linux/membarrier.h>
@@ -38,6 +40,27 @@ const char *np_percpu_unavailable_reason(void) {
 #endif
 }
 
+static np_percpu_stack *cpu_stacks(np_percpu *pc, unsigned cpu) {
+  return &pc->stacks[(size_t)cpu * pc->n_classes];
+}
+
+static void stop_stacks(np_percpu *pc, unsigned cpu) {
+  np_percpu_stack *s = cpu_stacks(pc, cpu);
+  for (unsigned c = 0; c < pc->n_classes; c++) {
+    uint64_t old = __atomic_exchange_n(np_percpu_cap_floor_of(&s[c]),
+                                       np_percpu_cap_floor_word(0, NP_PERCPU_STOPPED_FLOOR), __ATOMIC_SEQ_CST);
+    __atomic_store_n(&s[c].stopped_cap, (uint32_t)old, __ATOMIC_RELAXED);
+  }
+}
+
+static void restart_stacks(np_percpu *pc, unsigned cpu) {
+  np_percpu_stack *s = cpu_stacks(pc, cpu);
+  for (unsigned c = 0; c < pc->n_classes; c++)
+    __atomic_store_n(np_percpu_cap_floor_of(&s[c]),
+                     np_percpu_cap_floor_word(__atomic_load_n(&s[c].stopped_cap, __ATOMIC_RELAXED), 0),
+                     __ATOMIC_RELEASE);
+}
+
 int np_percpu_lock_cpu(np_percpu *pc, unsigned cpu) {
   pthread_once(&membarrier_once, register_membarrier);
   if (!membarrier_ok || cpu >= pc->n_cpus) return -1;
@@ -47,7 +70,9 @@ int np_percpu_lock_cpu(np_percpu *pc, unsigned cpu) {
     expected = 0;
     sched_yield();
   }
+  stop_stacks(pc, cpu);
   if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, MEMBARRIER_CMD_FLAG_CPU, (int)cpu) != 0) {
+    restart_stacks(pc, cpu);
     __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
     return -1;
   }
@@ -55,5 +80,21 @@ int np_percpu_lock_cpu(np_percpu *pc, unsigned cpu) {
 }
 
 void np_percpu_unlock_cpu(np_percpu *pc, unsigned cpu) {
+  restart_stacks(pc, cpu);
   __atomic_store_n(&pc->locks[cpu * 16], 0, __ATOMIC_RELEASE);
 }
+
+#if defined(__x86_64__)
+int np_percpu_switch_cpu(np_percpu *pc, np_percpu_cpu *cur) {
+  uint32_t cpu = (uint32_t)np_percpu_current_cpu(); /* (-1 before rseq knows it: out of range) */
+  if (cpu >= pc->n_cpus || pc->stacks == NULL) return 0;
+  /* A signal handler's sequence on this thread must never pair one CPU's
+   * number with another's stacks: no CPU while the stacks change. */
+  __atomic_store_n(&cur->cpu, NP_PERCPU_NO_CPU, __ATOMIC_RELAXED);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  cur->stacks = cpu_stacks(pc, cpu);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  __atomic_store_n(&cur->cpu, cpu, __ATOMIC_RELAXED);
+  return 1;
+}
+#endif
