@@ -41,26 +41,30 @@ int np_cpu_cache_init(np_caches *caches) {
   if (!np_percpu_available() || caches->n_cached == 0) return NP_OK;
   pc->n_cpus = (uint32_t)get_nprocs_conf();
   pc->n_classes = caches->n_cached;
-  size_t n = (size_t)pc->n_cpus * pc->n_classes;
-  size_t slots = 0; /* every class's storage is for what it may grow to */
-  for (unsigned c = 0; c < caches->n_cached; c++) slots += caches->cache_max_cap[c];
-  size_t stacks_bytes = n * sizeof(np_percpu_stack), locks_bytes = (size_t)pc->n_cpus * 64;
+  /* A CPU's region: its stacks, then every class's slots, for what the class
+   * may grow to (in words from the region's start). */
+  size_t words = (size_t)pc->n_classes * sizeof(np_percpu_stack) / sizeof(void *);
+  for (unsigned c = 0; c < caches->n_cached; c++) words += caches->cache_max_cap[c];
+  if (words >= UINT32_MAX) return NP_ERR_NO_MEMORY;
+  pc->region_bytes = (words * sizeof(void *) + 63) & ~(size_t)63;
+  size_t regions_bytes = (size_t)pc->n_cpus * pc->region_bytes, locks_bytes = (size_t)pc->n_cpus * 64;
   size_t grown_bytes = (size_t)pc->n_cpus * sizeof(size_t);
-  caches->percpu_bytes =
-      stacks_bytes + locks_bytes + grown_bytes + (size_t)pc->n_cpus * slots * sizeof(void *);
+  caches->percpu_bytes = regions_bytes + locks_bytes + grown_bytes;
   char *mem = np_os_map(caches->percpu_bytes);
   if (mem == NULL) return NP_ERR_NO_MEMORY;
-  pc->stacks = (np_percpu_stack *)mem;
-  pc->locks = (uint32_t *)(mem + stacks_bytes);
-  caches->percpu_grown = (size_t *)(mem + stacks_bytes + locks_bytes);
-  void **slot = (void **)(mem + stacks_bytes + locks_bytes + grown_bytes);
-  for (uint32_t cpu = 0; cpu < pc->n_cpus; cpu++)
+  pc->regions = mem;
+  pc->locks = (uint32_t *)(mem + regions_bytes);
+  caches->percpu_grown = (size_t *)(mem + regions_bytes + locks_bytes);
+  for (uint32_t cpu = 0; cpu < pc->n_cpus; cpu++) {
+    np_percpu_stack *s = np_percpu_stacks_of(pc, cpu);
+    uint32_t w = (uint32_t)((size_t)pc->n_classes * sizeof(np_percpu_stack) / sizeof(void *));
     for (unsigned c = 0; c < caches->n_cached; c++) {
-      np_percpu_stack *s = &pc->stacks[cpu * pc->n_classes + c];
-      s->slots = slot;
-      s->cap = caches->cache_cap[c];
-      slot += caches->cache_max_cap[c];
+      s[c].begin = s[c].floor = s[c].low_water = w;
+      s[c].top = w;
+      s[c].end = w + caches->cache_cap[c];
+      w += caches->cache_max_cap[c];
     }
+  }
   if (np_transfer_init(caches) != NP_OK) {
     np_os_unmap(mem, caches->percpu_bytes);
     return NP_ERR_NO_MEMORY;
@@ -70,7 +74,7 @@ int np_cpu_cache_init(np_caches *caches) {
 }
 
 void np_cpu_cache_destroy(np_caches *caches) {
-  if (caches->percpu_active) np_os_unmap(caches->percpu.stacks, caches->percpu_bytes);
+  if (caches->percpu_active) np_os_unmap(caches->percpu.regions, caches->percpu_bytes);
   np_transfer_destroy(caches);
 }
 
@@ -142,7 +146,7 @@ void *np_cpu_cache_alloc(np_caches *caches, np_tcache *tc, unsigned idx) {
 }
 
 static np_percpu_stack *stack_of(np_caches *caches, unsigned cpu, unsigned idx) {
-  return &caches->percpu.stacks[cpu * caches->percpu.n_classes + idx];
+  return &np_percpu_stacks_of(&caches->percpu, cpu)[idx];
 }
 
 /* Sets a CPU's class capacity from `from` to `to` (cache_capacity.c decides
@@ -151,9 +155,10 @@ static np_percpu_stack *stack_of(np_caches *caches, unsigned cpu, unsigned idx) 
  * the CPU is stopped); the sequences read the capacity afresh, and the storage
  * is for the largest one. 1 if it changed. */
 static int set_cap(np_caches *caches, unsigned cpu, unsigned idx, uint32_t from, uint32_t to) {
-  np_percpu_cap_floor *word = np_percpu_cap_floor_of(stack_of(caches, cpu, idx));
-  uint64_t expected = np_percpu_cap_floor_word(from, 0);
-  if (to == from || !__atomic_compare_exchange_n(word, &expected, np_percpu_cap_floor_word(to, 0), 0,
+  np_percpu_stack *s = stack_of(caches, cpu, idx);
+  uint64_t expected = np_percpu_end_floor_word(s->begin + from, s->begin);
+  if (to == from || !__atomic_compare_exchange_n(np_percpu_end_floor_of(s), &expected,
+                                                 np_percpu_end_floor_word(s->begin + to, s->begin), 0,
                                                  __ATOMIC_RELAXED, __ATOMIC_RELAXED))
     return 0;
   size_t *grown = &caches->percpu_grown[cpu];
@@ -174,7 +179,7 @@ bool np_cpu_cache_free(np_caches *caches, np_tcache *tc, void *ptr, unsigned idx
     if (np_cpu_cache_push(caches, tc, idx, ptr)) return 1;
     int cpu = current_cpu(caches);
     if (cpu >= 0) { /* room for the burst, if the CPU's growth allows */
-      uint32_t cap = __atomic_load_n(&stack_of(caches, (unsigned)cpu, idx)->cap, __ATOMIC_RELAXED);
+      uint32_t cap = np_percpu_cap(stack_of(caches, (unsigned)cpu, idx));
       size_t grown = __atomic_load_n(&caches->percpu_grown[cpu], __ATOMIC_RELAXED);
       if (set_cap(caches, (unsigned)cpu, idx, cap, np_cache_capacity_grown(caches, idx, cap, grown)))
         continue;
@@ -189,19 +194,19 @@ static void trim_current_cpu(np_caches *caches, np_tcache *tc) {
   if (cpu < 0) return;
   for (unsigned c = 0; c < caches->n_cached; c++) {
     np_percpu_stack *s = stack_of(caches, (unsigned)cpu, c);
-    uint32_t unused = NP_LOAD(&s->low_water);
-    intptr_t n = caches->cfg->trim_low_water ? (intptr_t)unused : (NP_LOAD(&s->count) + 1) / 2;
+    uint32_t unused = NP_LOAD(&s->low_water) - s->begin;
+    intptr_t n = caches->cfg->trim_low_water ? (intptr_t)unused : ((intptr_t)np_percpu_count(s) + 1) / 2;
     if (n > 0) drain_current(caches, tc, c, n, 0);
     /* The thread's hits stand for the CPU's: per-CPU stacks count none. */
     np_cache_class *cc = &tc->classes[c];
     uint64_t used = cc->hits - cc->hits_at_trim;
     cc->hits_at_trim = cc->hits;
-    uint32_t cap = __atomic_load_n(&s->cap, __ATOMIC_RELAXED);
+    uint32_t cap = np_percpu_cap(s);
     if (set_cap(caches, (unsigned)cpu, c, cap, np_cache_capacity_shrunk(caches, c, cap, unused, used))) {
-      intptr_t over = NP_LOAD(&s->count) - (intptr_t)NP_LOAD(&s->cap);
+      intptr_t over = (intptr_t)np_percpu_count(s) - (intptr_t)np_percpu_cap(s);
       if (over > 0) drain_current(caches, tc, c, over, 0);
     }
-    NP_STORE(&s->low_water, (uint32_t)NP_LOAD(&s->count));
+    NP_STORE(&s->low_water, (uint32_t)NP_LOAD(&s->top));
   }
 }
 
@@ -209,12 +214,14 @@ static void trim_current_cpu(np_caches *caches, np_tcache *tc) {
 static void flush_cpu(np_caches *caches, np_tcache *tc, unsigned cpu) {
   np_percpu *pc = &caches->percpu;
   if (np_percpu_lock_cpu(pc, cpu) == 0) {
+    np_percpu_stack *stacks = np_percpu_stacks_of(pc, cpu);
     for (unsigned c = 0; c < pc->n_classes; c++) {
-      np_percpu_stack *s = &pc->stacks[cpu * pc->n_classes + c];
-      np_arena_free_cached(caches->pool, s->slots, (unsigned)s->count);
-      count_flushed(tc, c, (unsigned)s->count);
-      s->count = 0;
-      s->low_water = 0;
+      np_percpu_stack *s = &stacks[c];
+      unsigned n = np_percpu_count(s);
+      np_arena_free_cached(caches->pool, np_percpu_entry(stacks, s->begin), n);
+      count_flushed(tc, c, n);
+      NP_STORE(&s->top, (intptr_t)s->begin);
+      s->low_water = s->begin;
     }
     np_percpu_unlock_cpu(pc, cpu);
     return;
@@ -238,7 +245,7 @@ void np_cpu_cache_flush_all(np_caches *caches, np_tcache *tc) {
 uint64_t np_cpu_cache_blocks(np_caches *caches, unsigned idx) {
   uint64_t n = np_transfer_count(caches, idx);
   for (unsigned cpu = 0; cpu < caches->percpu.n_cpus; cpu++)
-    n += (uint64_t)__atomic_load_n(&stack_of(caches, cpu, idx)->count, __ATOMIC_RELAXED);
+    n += np_percpu_count(stack_of(caches, cpu, idx));
   return n;
 }
 

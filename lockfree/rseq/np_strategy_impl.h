@@ -67,28 +67,28 @@ static inline int np_percpu_current_cpu(void) {
   return (int)__atomic_load_n((uint32_t *)(np_rseq_area() + NP_RSEQ_CPU_ID_OFFSET), __ATOMIC_RELAXED);
 }
 
-/* The stack of (this CPU, cls) in %rax, or a jump to `changed` when the
- * thread is not on the CPU cur remembers. [off]: cls x 32. Inside a sequence. */
-#define NP_RSEQ_FIND_STACK(changed)                                  \
+/* This CPU's region in %rax, or a jump to `changed` when the thread is not
+ * on the CPU cur remembers. Inside a sequence. A stack's field f is then
+ * f(%rax,%[off]) ([off]: cls x 32) and entry word w is (%rax,w,8). */
+#define NP_RSEQ_FIND_REGION(changed)                                 \
   "movl %%fs:" NP_STR(NP_RSEQ_CPU_ID_OFFSET) "(%[rseq]), %%eax\n\t"  \
   "cmpl (%[cur]), %%eax\n\t"          /* cur->cpu */                \
   "jne %l[" #changed "]\n\t"                                         \
-  "movq 8(%[cur]), %%rax\n\t"         /* cur->stacks */             \
-  "addq %[off], %%rax\n\t"
-_Static_assert(offsetof(np_percpu_stack, count) == 0 && offsetof(np_percpu_stack, slots) == 8 &&
-                   offsetof(np_percpu_stack, cap) == 16 && offsetof(np_percpu_stack, floor) == 20 &&
-                   offsetof(np_percpu_stack, low_water) == 24 && sizeof(np_percpu_stack) == 32 &&
-                   offsetof(np_percpu_cpu, cpu) == 0 && offsetof(np_percpu_cpu, stacks) == 8,
+  "movq 8(%[cur]), %%rax\n\t"         /* cur->stacks */
+_Static_assert(offsetof(np_percpu_stack, top) == 0 && offsetof(np_percpu_stack, end) == 8 &&
+                   offsetof(np_percpu_stack, floor) == 12 && offsetof(np_percpu_stack, low_water) == 20 &&
+                   sizeof(np_percpu_stack) == 32 && offsetof(np_percpu_cpu, cpu) == 0 &&
+                   offsetof(np_percpu_cpu, stacks) == 8,
                "the offsets in the sequences' assembly");
-/* A stack's floor (pops) or cap (pushes), then its count: in that order. A
- * maintainer empties a stopped stack (count) before it restarts it (floor,
- * cap), so a sequence that finds it restarted must find the count written
- * before that (x86 keeps loads in order); one that loaded the floor or cap
- * before the stop is still in flight at the maintainer's membarrier, which
- * restarts it. Flags as for count - floor; count in %rcx. */
-#define NP_RSEQ_LOAD_FLOOR_THEN_COUNT                                \
-  "movl 20(%%rax), %%edx\n\t"         /* floor */                   \
-  "movq (%%rax), %%rcx\n\t"           /* count */                   \
+/* The stack's floor (pops) or end (pushes) into %edx, then its top into
+ * %rcx, in that order, and compares them. A maintainer empties a stopped
+ * stack (top) before it restarts it (floor, end), so a sequence that finds it
+ * restarted must find the top written before that (x86 keeps loads in
+ * order); one that loaded the floor or end before the stop is still in flight
+ * at the maintainer's membarrier, which restarts it. */
+#define NP_RSEQ_LOAD_LIMIT_THEN_TOP(limit_off)                       \
+  "movl " #limit_off "(%%rax,%[off]), %%edx\n\t"                    \
+  "movq (%%rax,%[off]), %%rcx\n\t"    /* top */                     \
   "cmpl %%edx, %%ecx\n\t"
 #define NP_RSEQ_STACK_OFF(cls) ((uintptr_t)(cls) * sizeof(np_percpu_stack))
 /* Copies %rdx 8-byte entries from `from` to `to` (registers, as asm text);
@@ -102,12 +102,12 @@ _Static_assert(offsetof(np_percpu_stack, count) == 0 && offsetof(np_percpu_stack
   "cmpq %%rdx, %%r9\n\t"                                             \
   "jb 5b\n\t"
 
-/* The stack in %rax gets the new count in %ecx as its low-water mark if
- * that is lower. Inside a sequence, before the commit. */
+/* The stack gets the new top in %ecx as its low-water mark if that is
+ * lower. Inside a sequence, before the commit. */
 #define NP_RSEQ_LOWER_LOW_WATER                                      \
-  "cmpl %%ecx, 24(%%rax)\n\t"                                        \
+  "cmpl %%ecx, 20(%%rax,%[off])\n\t"                                 \
   "jbe 6f\n\t"                                                       \
-  "movl %%ecx, 24(%%rax)\n\t"                                        \
+  "movl %%ecx, 20(%%rax,%[off])\n\t"                                 \
   "6:\n\t"
 
 #define NP_STR2(x) #x
@@ -140,14 +140,13 @@ static inline void *np_percpu_pop(np_percpu *pc, np_percpu_cpu *cur, unsigned cl
   void *out; /* an output of asm goto (GCC 11, clang 11): the block stays in a register */
 retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
-                                NP_RSEQ_FIND_STACK(changed)
-                                NP_RSEQ_LOAD_FLOOR_THEN_COUNT
+                                NP_RSEQ_FIND_REGION(changed)
+                                NP_RSEQ_LOAD_LIMIT_THEN_TOP(12)    /* floor */
                                 "jbe %l[miss]\n\t"
-                                "movq 8(%%rax), %%rdx\n\t"         /* slots */
-                                "movq -8(%%rdx,%%rcx,8), %[out]\n\t"
+                                "movq -8(%%rax,%%rcx,8), %[out]\n\t"
                                 "decq %%rcx\n\t"
                                 NP_RSEQ_LOWER_LOW_WATER
-                                "movq %%rcx, (%%rax)\n\t")         /* commit */
+                                "movq %%rcx, (%%rax,%[off])\n\t")  /* commit */
                             : [out] "=&r"(out)
                             : [rseq] "r"(rseq), [cur] "r"(cur), [off] "r"(NP_RSEQ_STACK_OFF(cls))
                             : "rax", "rcx", "rdx", "memory", "cc"
@@ -167,15 +166,12 @@ static inline int np_percpu_push(np_percpu *pc, np_percpu_cpu *cur, unsigned cls
   ptrdiff_t rseq = __rseq_offset; /* the thread's rseq area: %fs:rseq */
 retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
-                                NP_RSEQ_FIND_STACK(changed)
-                                "movl 16(%%rax), %%edx\n\t"        /* cap, first (see above) */
-                                "movq (%%rax), %%rcx\n\t"          /* count */
-                                "cmpl %%edx, %%ecx\n\t"
+                                NP_RSEQ_FIND_REGION(changed)
+                                NP_RSEQ_LOAD_LIMIT_THEN_TOP(8)     /* end */
                                 "jae %l[miss]\n\t"
-                                "movq 8(%%rax), %%rdx\n\t"         /* slots */
-                                "movq %[p], (%%rdx,%%rcx,8)\n\t"
+                                "movq %[p], (%%rax,%%rcx,8)\n\t"
                                 "incq %%rcx\n\t"
-                                "movq %%rcx, (%%rax)\n\t")         /* commit */
+                                "movq %%rcx, (%%rax,%[off])\n\t")  /* commit */
                             :
                             : [rseq] "r"(rseq), [cur] "r"(cur), [off] "r"(NP_RSEQ_STACK_OFF(cls)), [p] "r"(p)
                             : "rax", "rcx", "rdx", "memory", "cc"
@@ -189,7 +185,7 @@ miss:
 }
 
 /* Pushes as many of src[0..n) as fit (n >= 1) in one sequence: the copy, then
- * one commit of the new count. Returns how many. */
+ * one commit of the new top. Returns how many. */
 static inline unsigned np_percpu_push_batch(np_percpu *pc, np_percpu_cpu *cur, unsigned cls, void *const *src,
                                             unsigned n) {
   ptrdiff_t rseq = __rseq_offset; /* the thread's rseq area: %fs:rseq */
@@ -197,19 +193,17 @@ static inline unsigned np_percpu_push_batch(np_percpu *pc, np_percpu_cpu *cur, u
   uintptr_t want = n;
 retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
-                                NP_RSEQ_FIND_STACK(changed)
-                                "movl 16(%%rax), %%edx\n\t"        /* cap, first (see above) */
-                                "movq (%%rax), %%rcx\n\t"          /* count */
+                                NP_RSEQ_FIND_REGION(changed)
+                                NP_RSEQ_LOAD_LIMIT_THEN_TOP(8)     /* end */
+                                "jae %l[miss]\n\t"
                                 "subq %%rcx, %%rdx\n\t"            /* room */
-                                "jbe %l[miss]\n\t"
                                 "cmpq %[want], %%rdx\n\t"
                                 "cmovaq %[want], %%rdx\n\t"        /* k = min(room, n) */
-                                "movq 8(%%rax), %%r8\n\t"          /* slots */
-                                "leaq (%%r8,%%rcx,8), %%r8\n\t"    /* first free slot */
+                                "leaq (%%rax,%%rcx,8), %%r8\n\t"   /* first free slot */
                                 NP_RSEQ_COPY("%[src]", "%%r8")
                                 "movq %%rdx, (%[pushed])\n\t"
                                 "addq %%rdx, %%rcx\n\t"
-                                "movq %%rcx, (%%rax)\n\t")         /* commit */
+                                "movq %%rcx, (%%rax,%[off])\n\t")  /* commit */
                             :
                             : [rseq] "r"(rseq), [cur] "r"(cur), [off] "r"(NP_RSEQ_STACK_OFF(cls)),
                               [src] "r"(src), [want] "r"(want), [pushed] "r"(&pushed)
@@ -232,19 +226,20 @@ static inline unsigned np_percpu_pop_batch(np_percpu *pc, np_percpu_cpu *cur, un
   uintptr_t want = n;
 retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
-                                NP_RSEQ_FIND_STACK(changed)
-                                NP_RSEQ_LOAD_FLOOR_THEN_COUNT
+                                NP_RSEQ_FIND_REGION(changed)
+                                NP_RSEQ_LOAD_LIMIT_THEN_TOP(12)    /* floor */
                                 "jbe %l[miss]\n\t"
-                                "movq %%rcx, %%rdx\n\t"
+                                "movq %%rcx, %%r8\n\t"
+                                "subq %%rdx, %%r8\n\t"             /* held: top - floor */
+                                "movq %%r8, %%rdx\n\t"
                                 "cmpq %[want], %%rdx\n\t"
-                                "cmovaq %[want], %%rdx\n\t"        /* k = min(count, n) */
-                                "subq %%rdx, %%rcx\n\t"            /* the new count */
-                                "movq 8(%%rax), %%r8\n\t"
-                                "leaq (%%r8,%%rcx,8), %%r8\n\t"    /* first slot taken */
+                                "cmovaq %[want], %%rdx\n\t"        /* k = min(held, n) */
+                                "subq %%rdx, %%rcx\n\t"            /* the new top */
+                                "leaq (%%rax,%%rcx,8), %%r8\n\t"   /* first slot taken */
                                 NP_RSEQ_COPY("%%r8", "%[dst]")
                                 "movq %%rdx, (%[popped])\n\t"
                                 NP_RSEQ_LOWER_LOW_WATER
-                                "movq %%rcx, (%%rax)\n\t")         /* commit */
+                                "movq %%rcx, (%%rax,%[off])\n\t")  /* commit */
                             :
                             : [rseq] "r"(rseq), [cur] "r"(cur), [off] "r"(NP_RSEQ_STACK_OFF(cls)),
                               [dst] "r"(dst), [want] "r"(want), [popped] "r"(&popped)

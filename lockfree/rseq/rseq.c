@@ -2,7 +2,7 @@
  * Cross-CPU maintenance for the rseq strategy, and why per-CPU caches may be
  * off. To change another CPU's stacks while threads run on it: take that
  * CPU's maintenance word (maintainers exclude each other with it), stop each
- * of its stacks ({cap, floor} = {0, NP_PERCPU_STOPPED_FLOOR}: sequences that
+ * of its stacks ({end, floor} = {0, NP_PERCPU_STOPPED_FLOOR}: sequences that
  * start after it find every stack empty and full), then have the kernel
  * restart every sequence in flight on that CPU with membarrier's
  * MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ. After that no sequence can commit to
@@ -40,24 +40,20 @@ const char *np_percpu_unavailable_reason(void) {
 #endif
 }
 
-static np_percpu_stack *cpu_stacks(np_percpu *pc, unsigned cpu) {
-  return &pc->stacks[(size_t)cpu * pc->n_classes];
-}
-
 static void stop_stacks(np_percpu *pc, unsigned cpu) {
-  np_percpu_stack *s = cpu_stacks(pc, cpu);
+  np_percpu_stack *s = np_percpu_stacks_of(pc, cpu);
   for (unsigned c = 0; c < pc->n_classes; c++) {
-    uint64_t old = __atomic_exchange_n(np_percpu_cap_floor_of(&s[c]),
-                                       np_percpu_cap_floor_word(0, NP_PERCPU_STOPPED_FLOOR), __ATOMIC_SEQ_CST);
-    __atomic_store_n(&s[c].stopped_cap, (uint32_t)old, __ATOMIC_RELAXED);
+    uint64_t old = __atomic_exchange_n(np_percpu_end_floor_of(&s[c]),
+                                       np_percpu_end_floor_word(0, NP_PERCPU_STOPPED_FLOOR), __ATOMIC_SEQ_CST);
+    __atomic_store_n(&s[c].stopped_end, (uint32_t)old, __ATOMIC_RELAXED);
   }
 }
 
 static void restart_stacks(np_percpu *pc, unsigned cpu) {
-  np_percpu_stack *s = cpu_stacks(pc, cpu);
+  np_percpu_stack *s = np_percpu_stacks_of(pc, cpu);
   for (unsigned c = 0; c < pc->n_classes; c++)
-    __atomic_store_n(np_percpu_cap_floor_of(&s[c]),
-                     np_percpu_cap_floor_word(__atomic_load_n(&s[c].stopped_cap, __ATOMIC_RELAXED), 0),
+    __atomic_store_n(np_percpu_end_floor_of(&s[c]),
+                     np_percpu_end_floor_word(__atomic_load_n(&s[c].stopped_end, __ATOMIC_RELAXED), s[c].begin),
                      __ATOMIC_RELEASE);
 }
 
@@ -87,12 +83,12 @@ void np_percpu_unlock_cpu(np_percpu *pc, unsigned cpu) {
 #if defined(__x86_64__)
 int np_percpu_switch_cpu(np_percpu *pc, np_percpu_cpu *cur) {
   uint32_t cpu = (uint32_t)np_percpu_current_cpu(); /* (-1 before rseq knows it: out of range) */
-  if (cpu >= pc->n_cpus || pc->stacks == NULL) return 0;
+  if (cpu >= pc->n_cpus || pc->regions == NULL) return 0;
   /* A signal handler's sequence on this thread must never pair one CPU's
    * number with another's stacks: no CPU while the stacks change. */
   __atomic_store_n(&cur->cpu, NP_PERCPU_NO_CPU, __ATOMIC_RELAXED);
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  cur->stacks = cpu_stacks(pc, cpu);
+  cur->stacks = np_percpu_stacks_of(pc, cpu);
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   __atomic_store_n(&cur->cpu, cpu, __ATOMIC_RELAXED);
   return 1;
