@@ -59,7 +59,7 @@ tail -5 "$out.stderr"
 fail=0
 if [ "$rc" -ne 0 ]; then
   echo "FAIL: sweep exited $rc"
-  grep -E 'FAILED|failed' "$out.stderr" | head -20
+  grep -E 'FAILED|failed|error|gnuplot|line [0-9]+:' "$out.stderr" | head -20
   fail=1
 fi
 for a in "${allocs[@]}"; do
