@@ -1,11 +1,11 @@
 /*
  * The outbox: a thread's frees of blocks that other threads' caches own,
- * batched per owner class, for strategies whose remote lists take a lock per
- * push (NP_REMOTE_HANDOVER_BATCH > 1: mutex, and rseq's per-thread fallback).
- * Netty's design takes the owner queue's lock for every such free; here the
- * freeing thread collects up to NP_REMOTE_HANDOVER_BATCH blocks for one
- * (owner, class) in one of NP_OUTBOX_SLOTS slots and hands them over with one
- * np_remote_push_chain: one critical section per batch.
+ * batched per owner class (NP_REMOTE_HANDOVER_BATCH > 1: every strategy's
+ * thread caches). Netty's design takes the owner queue's lock for every such
+ * free; here the freeing thread collects up to NP_REMOTE_HANDOVER_BATCH blocks
+ * for one (owner, class) in one of NP_OUTBOX_SLOTS slots and hands them over
+ * with one np_remote_push_chain: one critical section (mutex) or one CAS (ck,
+ * snmalloc's message passing) per batch.
  *
  *   slot = outbox[hash(owner id, class)]
  *   a block for another (owner, class) there: that batch goes first

@@ -2,7 +2,8 @@
 // threads' caches own wait in its outbox, one batch per (owner, class) slot,
 // and go over NP_REMOTE_HANDOVER_BATCH at a time; a block there is claimed
 // (a second free is refused); a block whose owner is gone goes to the arena.
-// Strategies whose remote lists take no lock per push (ck) have no outbox.
+// Every strategy's thread caches batch (mutex: one critical section per
+// batch, ck: one CAS); per-CPU caches have no owners.
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -16,8 +17,7 @@ namespace {
 using np_test::AllocPtr;
 using np_test::Make;
 
-// The strategy's batch (ck's header is C only: ck hands blocks over one at
-// a time, 1).
+// The strategy's batch.
 #ifdef NP_REMOTE_HANDOVER_BATCH
 constexpr unsigned kBatch = NP_REMOTE_HANDOVER_BATCH;
 #else
