@@ -89,7 +89,7 @@ static void count_flushed(np_tcache *tc, unsigned idx, unsigned n) {
  * may want them soon (an overflow), to the arenas (a trim: unused memory). */
 static void drain_current(np_caches *caches, np_tcache *tc, unsigned idx, intptr_t n, int to_transfer) {
   void *batch[BATCH_MAX];
-  np_percpu_cpu none = {NP_PERCPU_NO_CPU, NULL};
+  np_percpu_cpu none = {NP_PERCPU_NO_CPU, 0, NULL};
   np_percpu_cpu *cur = tc ? &tc->percpu_cpu : &none;
   while (n > 0) {
     unsigned got = np_percpu_pop_batch(&caches->percpu, cur, idx, batch, n < BATCH_MAX ? (unsigned)n : BATCH_MAX);
@@ -174,8 +174,8 @@ static int current_cpu(np_caches *caches) {
 
 bool np_cpu_cache_free(np_caches *caches, np_tcache *tc, void *ptr, unsigned idx) {
   if (caches->cache_cap[idx] == 0 || tc == NULL) return 0;
-  np_percpu_switch_cpu(&caches->percpu, &tc->percpu_cpu); /* (the push may have failed for that) */
   for (int attempt = 0; attempt < 2; attempt++) {
+    np_percpu_switch_cpu(&caches->percpu, &tc->percpu_cpu); /* (a push misses on another CPU) */
     if (np_cpu_cache_push(caches, tc, idx, ptr)) return 1;
     int cpu = current_cpu(caches);
     if (cpu >= 0) { /* room for the burst, if the CPU's growth allows */
@@ -201,9 +201,9 @@ static void trim_current_cpu(np_caches *caches, np_tcache *tc) {
     np_cache_class *cc = &tc->classes[c];
     uint64_t used = cc->hits - cc->hits_at_trim;
     cc->hits_at_trim = cc->hits;
-    uint32_t cap = np_percpu_cap(s);
-    if (set_cap(caches, (unsigned)cpu, c, cap, np_cache_capacity_shrunk(caches, c, cap, unused, used))) {
-      intptr_t over = (intptr_t)np_percpu_count(s) - (intptr_t)np_percpu_cap(s);
+    uint32_t cap = np_percpu_cap(s), to = np_cache_capacity_shrunk(caches, c, cap, unused, used);
+    if (set_cap(caches, (unsigned)cpu, c, cap, to)) { /* (to, not a re-read: 0 if a maintainer stops the CPU) */
+      intptr_t over = (intptr_t)np_percpu_count(s) - (intptr_t)to;
       if (over > 0) drain_current(caches, tc, c, over, 0);
     }
     NP_STORE(&s->low_water, (uint32_t)NP_LOAD(&s->top));
@@ -253,11 +253,17 @@ uint64_t np_cpu_cache_blocks(np_caches *caches, unsigned idx) {
 
 void np_cpu_cache_fork_lock(np_caches *caches) {
   /* Where the strategy cannot lock a CPU (-1, the same answer for every CPU)
-   * no thread ever holds these locks: nothing to take. */
-  caches->fork_percpu_locked =
-      np_percpu_on(caches) && caches->percpu.n_cpus > 0 && np_percpu_lock_cpu(&caches->percpu, 0) == 0;
-  for (unsigned cpu = 1; caches->fork_percpu_locked && cpu < caches->percpu.n_cpus; cpu++)
-    np_percpu_lock_cpu(&caches->percpu, cpu);
+   * no thread ever holds these locks: nothing to take. Should a later CPU
+   * refuse, the ones taken are given back (unlock restarts only what was
+   * stopped). */
+  caches->fork_percpu_locked = 0;
+  if (!np_percpu_on(caches)) return;
+  for (unsigned cpu = 0; cpu < caches->percpu.n_cpus; cpu++)
+    if (np_percpu_lock_cpu(&caches->percpu, cpu) != 0) {
+      while (cpu-- > 0) np_percpu_unlock_cpu(&caches->percpu, cpu);
+      return;
+    }
+  caches->fork_percpu_locked = caches->percpu.n_cpus > 0;
 }
 
 void np_cpu_cache_fork_unlock(np_caches *caches) {

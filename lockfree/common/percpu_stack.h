@@ -53,10 +53,13 @@ typedef struct np_percpu {
 } np_percpu;
 
 /* A thread's: the CPU its sequences last ran on and that CPU's region
- * (cpu NP_PERCPU_NO_CPU: none yet). Only that thread writes it. */
-#define NP_PERCPU_NO_CPU UINT32_MAX
+ * (cpu NP_PERCPU_NO_CPU: none; a value the kernel never writes as a CPU
+ * number, unlike -1 and -2). Only that thread writes it, signal handlers
+ * included (np_percpu_switch_cpu). */
+#define NP_PERCPU_NO_CPU 0xfffffff0u
 typedef struct np_percpu_cpu {
   uint32_t cpu;            /* offset 0 */
+  uint32_t switching;      /* np_percpu_switch_cpu is changing the pair */
   np_percpu_stack *stacks; /* offset 8: the CPU's region */
 } np_percpu_cpu;
 

@@ -84,13 +84,21 @@ void np_percpu_unlock_cpu(np_percpu *pc, unsigned cpu) {
 int np_percpu_switch_cpu(np_percpu *pc, np_percpu_cpu *cur) {
   uint32_t cpu = (uint32_t)np_percpu_current_cpu(); /* (-1 before rseq knows it: out of range) */
   if (cpu >= pc->n_cpus || pc->regions == NULL) return 0;
-  /* A signal handler's sequence on this thread must never pair one CPU's
-   * number with another's stacks: no CPU while the stacks change. */
+  if (__atomic_load_n(&cur->cpu, __ATOMIC_RELAXED) == cpu) return 1;
+  /* The pair must never name one CPU with another's region, whatever a
+   * signal handler on this thread does in between: while `switching` is
+   * set a handler's switch does nothing (its sequences miss: the arena),
+   * and the CPU is NP_PERCPU_NO_CPU while the region changes. */
+  if (__atomic_load_n(&cur->switching, __ATOMIC_RELAXED)) return 0;
+  __atomic_store_n(&cur->switching, 1, __ATOMIC_RELAXED);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
   __atomic_store_n(&cur->cpu, NP_PERCPU_NO_CPU, __ATOMIC_RELAXED);
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
-  cur->stacks = np_percpu_stacks_of(pc, cpu);
+  __atomic_store_n(&cur->stacks, np_percpu_stacks_of(pc, cpu), __ATOMIC_RELAXED);
   __atomic_signal_fence(__ATOMIC_SEQ_CST);
   __atomic_store_n(&cur->cpu, cpu, __ATOMIC_RELAXED);
+  __atomic_signal_fence(__ATOMIC_SEQ_CST);
+  __atomic_store_n(&cur->switching, 0, __ATOMIC_RELAXED);
   return 1;
 }
 #endif
