@@ -43,7 +43,8 @@ int np_cpu_cache_init(np_caches *caches) {
   pc->n_classes = caches->n_cached;
   /* A CPU's region: its stacks, then every class's slots, for what the class
    * may grow to (in words from the region's start). */
-  size_t words = (size_t)pc->n_classes * sizeof(np_percpu_stack) / sizeof(void *);
+  const size_t first_slot = (size_t)pc->n_classes * sizeof(np_percpu_stack) / sizeof(void *);
+  size_t words = first_slot;
   for (unsigned c = 0; c < caches->n_cached; c++) words += caches->cache_max_cap[c];
   if (words >= UINT32_MAX) return NP_ERR_NO_MEMORY;
   pc->region_bytes = (words * sizeof(void *) + 63) & ~(size_t)63;
@@ -57,7 +58,7 @@ int np_cpu_cache_init(np_caches *caches) {
   caches->percpu_grown = (size_t *)(mem + regions_bytes + locks_bytes);
   for (uint32_t cpu = 0; cpu < pc->n_cpus; cpu++) {
     np_percpu_stack *s = np_percpu_stacks_of(pc, cpu);
-    uint32_t w = (uint32_t)((size_t)pc->n_classes * sizeof(np_percpu_stack) / sizeof(void *));
+    uint32_t w = (uint32_t)first_slot;
     for (unsigned c = 0; c < caches->n_cached; c++) {
       s[c].begin = s[c].floor = s[c].low_water = w;
       s[c].top = w;

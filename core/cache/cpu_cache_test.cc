@@ -22,6 +22,21 @@ np_stats Stats(np_allocator *a) {
   return s;
 }
 
+bool PinTo(int cpu) {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  return sched_setaffinity(0, sizeof one, &one) == 0 && sched_getcpu() == cpu;
+}
+
+// Lets the calling thread run on every CPU again.
+void UnpinAll() {
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  for (int i = 0; i < CPU_SETSIZE; i++) CPU_SET(i, &all);
+  sched_setaffinity(0, sizeof all, &all);
+}
+
 bool RseqTurnedOff() {
   const char *t = getenv("GLIBC_TUNABLES");
   return t && strstr(t, "glibc.pthread.rseq=0");
@@ -77,10 +92,7 @@ TEST_F(CpuCache, ReuseOnOneCpu) {
   EXPECT_EQ(s.cached_bytes, 0u);
   EXPECT_EQ(s.small.active_bytes, 0u);
   EXPECT_EQ(s.small.allocations, s.small.deallocations);
-  cpu_set_t all;
-  CPU_ZERO(&all);
-  for (int i = 0; i < CPU_SETSIZE; i++) CPU_SET(i, &all);
-  sched_setaffinity(0, sizeof all, &all);
+  UnpinAll();
 }
 
 // A CPU under maintenance (np_percpu_lock_cpu: every stack stopped, the
@@ -90,10 +102,7 @@ TEST_F(CpuCache, ReuseOnOneCpu) {
 TEST_F(CpuCache, StoppedCpuTakesNothingAndKeepsItsCapacities) {
   if (!PerCpu()) GTEST_SKIP() << "per-CPU caches not active (" << mode_ << ")";
   const int cpu = sched_getcpu();
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(cpu, &one);
-  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  ASSERT_TRUE(PinTo(cpu));
   np_percpu *pc = &a_->caches.percpu;
   const unsigned idx = np_size_to_index(&a_->pool.sc, 64);
   void *p = np_alloc(a_, 64);  // a refill: the stack holds the rest of the batch
@@ -124,10 +133,7 @@ TEST_F(CpuCache, StoppedCpuTakesNothingAndKeepsItsCapacities) {
   EXPECT_EQ(st.cached_bytes, 0u);
   EXPECT_EQ(st.small.active, 0u);
   EXPECT_EQ(st.small.allocations, st.small.deallocations);
-  cpu_set_t all;
-  CPU_ZERO(&all);
-  for (int i = 0; i < CPU_SETSIZE; i++) CPU_SET(i, &all);
-  sched_setaffinity(0, sizeof all, &all);
+  UnpinAll();
 }
 
 // Many threads on few cores hammer one size class, migrating themselves
@@ -207,13 +213,6 @@ uint64_t ArenaAllocations(np_allocator *a) {
     n += s.small.allocations;
   }
   return n;
-}
-
-bool PinTo(int cpu) {
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(cpu, &one);
-  return sched_setaffinity(0, sizeof one, &one) == 0 && sched_getcpu() == cpu;
 }
 
 TEST(TransferCache, AnotherCpusOverflowServesThisCpusMisses) {

@@ -464,10 +464,12 @@ void np_caches_stats_add(np_caches *caches, np_stats *out) {
       refilled += NP_LOAD(&cc->refilled);
     }
     uint64_t size = np_index_to_size(&caches->pool->sc, c);
-    uint64_t cached = pushes + refilled - hits - flushed;
+    uint64_t cached;
     if (np_percpu_on(caches)) { /* per-CPU pushes are not counted: the blocks they left are */
       cached = np_cpu_cache_blocks(caches, c);
       pushes = cached + hits + flushed - refilled;
+    } else {
+      cached = pushes + refilled - hits - flushed;
     }
     np_size_kind_stats *k = np_is_small_index(&caches->pool->sc, c) ? &out->small : &out->normal;
     /* Refills are the caches' allocations, flushes their frees; hits and

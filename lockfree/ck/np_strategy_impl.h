@@ -95,7 +95,6 @@ static inline void np_remote_init(np_remote *r, unsigned limit) {
 
 static inline void np_remote_destroy(np_remote *r) { (void)r; }
 
-
 /* As many of the chain's first blocks as fit (by the approximate count), with
  * one CAS: ck_stack_push_upmc's loop, with TSan's release between the link's
  * store and the CAS that publishes it (TSan cannot see ck's inline assembly;
