@@ -8,7 +8,9 @@
  *
  * Default run: workloads churn, prodcons, larson, pipeline, xmalloc (fixed64
  * only: producers' 64 B blocks freed by every consumer), burst (fixed64,
- * small and invsq: bursts of 25-1600 blocks of one size); distributions
+ * small and invsq: bursts of 25-1600 blocks of one size), shortlived (small,
+ * net and invsq: threads that allocate and free 2000 blocks and exit, one
+ * after another); distributions
  * fixed64, small, net, mixed, large (churn only: blocks of 1-32 MiB, 4 live
  * per thread), invsq (4 B-32 KiB, inverse-square); the three npool strategies, glibc, jemalloc,
  * mimalloc, tcmalloc; threads 1, 2, 4, ... up to 2 x the usable CPUs (the
@@ -69,7 +71,7 @@
 #define SANITIZER_NOTE \
   (strcmp(SANITIZER, "none") ? ", SANITIZER BUILD (" SANITIZER "): numbers not meaningful" : "")
 
-static const char *const WORKLOADS = "churn,prodcons,larson,pipeline,xmalloc,burst";
+static const char *const WORKLOADS = "churn,prodcons,larson,pipeline,xmalloc,burst,shortlived";
 
 typedef struct list {
   int n;
@@ -86,7 +88,8 @@ static void usage(FILE *f) {
           "  --threads LIST       default: 1, 2, 4, ... up to 2 x usable CPUs; prodcons,\n"
           "                       pipeline and xmalloc run only the even counts (half of\n"
           "                       each side); xmalloc runs with fixed64 only; burst with\n"
-          "                       fixed64, small and invsq\n"
+          "                       fixed64, small and invsq; shortlived with small, net\n"
+          "                       and invsq\n"
           "  --repeats N          runs per allocator and cell (default 3, --full 5)\n"
           "  --duration-ms N      timed window per run (default 200, --full 1000)\n"
           "  --warmup-ms N        untimed warm-up before it (default 50, --full 200)\n"
@@ -332,12 +335,15 @@ static int paired(const char *workload) {
 /* Whether a cell is measured: the paired workloads need an even thread count
  * of at least 2; the large distribution (a few live blocks per thread) is
  * churn's only; xmalloc is a 64-byte benchmark (fixed64 only); burst is one
- * of small blocks (fixed64, small, invsq). */
+ * of small blocks (fixed64, small, invsq); shortlived one of mixed sizes
+ * (small, net, invsq). */
 static int cell_runs(const char *workload, const char *dist, int nt) {
   if (paired(workload) && (nt < 2 || nt % 2)) return 0;
   if (!strcmp(workload, "xmalloc")) return !strcmp(dist, "fixed64");
   if (!strcmp(workload, "burst"))
     return !strcmp(dist, "fixed64") || !strcmp(dist, "small") || !strcmp(dist, "invsq");
+  if (!strcmp(workload, "shortlived"))
+    return !strcmp(dist, "small") || !strcmp(dist, "net") || !strcmp(dist, "invsq");
   return strcmp(dist, "large") || !strcmp(workload, "churn");
 }
 

@@ -48,8 +48,8 @@ out="${TEST_TMPDIR:-$(mktemp -d)}/sweep"
 # 4 distributions x (churn 1+2, larson 1+2, prodcons 2, pipeline 2) per allocator,
 # large (churn 1+2) and xmalloc (fixed64, 2)
 # churn 6 dists x 2 thread counts, prodcons 5 x 1, larson 5 x 2, pipeline 5 x 1,
-# xmalloc 1, burst 3 x 2
-runs_per_alloc=$((12 + 5 + 10 + 5 + 1 + 6))
+# xmalloc 1, burst 3 x 2, shortlived 3 x 2
+runs_per_alloc=$((12 + 5 + 10 + 5 + 1 + 6 + 6))
 
 "$sweep" --quick --threads 1,2 --allocators "$list" --machine smoke-test --out "$out" \
   --slots 200 >"$out.stdout" 2>"$out.stderr"
@@ -89,7 +89,7 @@ if [ -n "$bad" ]; then
   fail=1
 fi
 for a in "${allocs[@]}"; do
-  for w in churn prodcons larson pipeline xmalloc burst; do
+  for w in churn prodcons larson pipeline xmalloc burst shortlived; do
     for d in fixed64 small net mixed large invsq; do
       n=$(awk -F, -v a="$a" -v w="$w" -v d="$d" '$2 == a && $4 == w && $5 == d' "$csv" | wc -l)
       want=2
@@ -97,6 +97,7 @@ for a in "${allocs[@]}"; do
       [ "$d" = large ] && [ "$w" != churn ] && want=0  # large: churn's only
       [ "$w" = xmalloc ] && [ "$d" != fixed64 ] && want=0  # xmalloc: 64 B blocks
       [ "$w" = burst ] && case "$d" in fixed64 | small | invsq) ;; *) want=0 ;; esac  # small blocks
+      [ "$w" = shortlived ] && case "$d" in small | net | invsq) ;; *) want=0 ;; esac  # mixed sizes
       if [ "$n" -ne "$want" ]; then
         echo "FAIL: $a $w $d: $n rows, expected $want"
         fail=1
@@ -105,7 +106,7 @@ for a in "${allocs[@]}"; do
   done
 done
 grep -q '^# machine:' "$out/machine.txt" || { echo "FAIL: no machine description"; fail=1; }
-for w in churn prodcons larson pipeline xmalloc burst; do
+for w in churn prodcons larson pipeline xmalloc burst shortlived; do
   for f in "throughput_$w.svg" "throughput_$w.png"; do
     [ -s "$out/figures/$f" ] || { echo "FAIL: no figure $f"; fail=1; }
   done
@@ -114,9 +115,10 @@ done
 # The summary, then where the results are, last.
 sed -n '/^summary: per cell, the best npool strategy/,$p' "$out.stdout" >"$out.summary"
 [ -s "$out.summary" ] || { echo "FAIL: no summary table on stdout"; fail=1; }
-for w in churn prodcons larson pipeline xmalloc burst; do
+for w in churn prodcons larson pipeline xmalloc burst shortlived; do
   for d in fixed64 small net mixed large invsq; do
     [ "$w" = burst ] && case "$d" in net | mixed | large) continue ;; esac
+    [ "$w" = shortlived ] && case "$d" in fixed64 | mixed | large) continue ;; esac
     grep -Eq "^$w +$d( |$)" "$out.summary" || { echo "FAIL: no summary row for $w $d"; fail=1; }
   done
 done

@@ -5,10 +5,11 @@
  * tcmalloc). The sweep runs one process per measurement, so every allocator
  * starts from a fresh heap and allocators never share a process.
  *
- *   workload_<alloc> --workload churn|prodcons|larson|pipeline|xmalloc|burst
+ *   workload_<alloc> --workload churn|prodcons|larson|pipeline|xmalloc|burst|shortlived
  *                    --dist fixed64|small|net|mixed|large|invsq --threads N
  *                    [--duration-ms N] [--warmup-ms N] [--slots N] [--ring N]
  *                    [--batch N] [--handoff N] [--seed N] [--pin] [--leak-one]
+ *                    [--thread-blocks N]
  *   workload_<alloc> --info        one line naming what is measured
  *
  * It prints one line on stdout:
@@ -49,6 +50,14 @@
  *             then frees the first half oldest first and the rest newest
  *             first; n is --burst, or 25, 100, 400 and 1600 in turn. ops =
  *             blocks allocated and freed.
+ *   shortlived  threads that live briefly (servers that start a thread per
+ *             request, thread pools that shrink): every counting thread
+ *             starts a thread, waits for it to exit and starts the next; each
+ *             allocates --thread-blocks blocks (default 2000) of the
+ *             distribution, writing each, frees them (every other one oldest
+ *             first, then the rest newest first) and exits, leaving whatever
+ *             the allocator keeps per thread to be given back. ops = blocks
+ *             allocated and freed.
  * Sizes: experiments/size_dist.h, a table of pre-drawn sizes per thread from
  * a fixed seed (the same sequence for every allocator). Every new block of
  * churn, prodcons and larson gets one byte written per 4 KiB page (a program
@@ -216,9 +225,9 @@ static inline void *ring_pop(spsc_ring *r) {
 }
 
 /* ---- Workloads --------------------------------------------------------------- */
-enum { WL_CHURN, WL_PRODCONS, WL_LARSON, WL_PIPELINE, WL_XMALLOC, WL_BURST, WL_COUNT };
-static const char *const wl_names[] = {"churn", "prodcons", "larson", "pipeline", "xmalloc", "burst"};
-enum { ROLE_CHURN, ROLE_PRODUCER, ROLE_CONSUMER, ROLE_LARSON, ROLE_BURST };
+enum { WL_CHURN, WL_PRODCONS, WL_LARSON, WL_PIPELINE, WL_XMALLOC, WL_BURST, WL_SHORTLIVED, WL_COUNT };
+static const char *const wl_names[] = {"churn", "prodcons", "larson", "pipeline", "xmalloc", "burst", "shortlived"};
+enum { ROLE_CHURN, ROLE_PRODUCER, ROLE_CONSUMER, ROLE_LARSON, ROLE_BURST, ROLE_SHORTLIVED };
 
 /* A live block and the size asked for it. */
 typedef struct slot {
@@ -254,7 +263,8 @@ static struct {
   int pin;      /* pin threads to CPUs (see pin_cpu) */
   size_t large_slots; /* churn's live blocks per thread with --dist large */
   size_t burst;       /* burst: blocks per burst (0: 25, 100, 400, 1600 in turn) */
-} g_opt = {WL_CHURN, DIST_FIXED64, 1, 400, 100, 1000, 1024, 32, 1024, 1, 0, 0, 4, 0};
+  size_t thread_blocks; /* shortlived: blocks each short-lived thread allocates */
+} g_opt = {WL_CHURN, DIST_FIXED64, 1, 400, 100, 1000, 1024, 32, 1024, 1, 0, 0, 4, 0, 2000};
 
 static _Alignas(CACHELINE) atomic_int g_phase; /* 0 warm-up, 1 timed, 2 stop */
 /* Counting threads that have done an op inside the window: the window is not
@@ -391,6 +401,38 @@ static void run_burst(worker *w) {
     ops += n;
   } while (!check_phase(w, ops, &seen_start));
   munmap(blocks, max_n * sizeof(slot));
+}
+
+/* shortlived: the life of one short-lived thread, on its lane's worker (the
+ * lane waits for it, so the worker has one user at a time). */
+static void *short_thread_main(void *arg) {
+  worker *w = arg;
+  const size_t n = g_opt.thread_blocks;
+  slot *blocks = xmap(n * sizeof(slot));
+  for (size_t i = 0; i < n; i++) {
+    size_t sz = next_size(w, bench_splitmix64(&w->rng));
+    blocks[i].p = w_alloc(w, sz, (unsigned char)i);
+    memset(blocks[i].p, (int)i, sz < 256 ? sz : 256);
+    blocks[i].size = sz;
+  }
+  for (size_t i = 0; i < n; i += 2) w_free(w, blocks[i].p, blocks[i].size);
+  for (long i = (long)((n - 1) | 1); i > 0; i -= 2) /* the odd ones, newest first */
+    if ((size_t)i < n) w_free(w, blocks[i].p, blocks[i].size);
+  munmap(blocks, n * sizeof(slot));
+  return NULL;
+}
+
+static void run_shortlived(worker *w) {
+  pthread_barrier_wait(&g_start);
+  uint64_t ops = 0;
+  int seen_start = 0;
+  do {
+    pthread_t t; /* inherits this thread's CPU affinity (--pin) */
+    int err = pthread_create(&t, NULL, short_thread_main, w);
+    if (err) die("pthread_create: %s", strerror(err));
+    pthread_join(t, NULL);
+    ops += g_opt.thread_blocks;
+  } while (!check_phase(w, ops, &seen_start));
 }
 
 static void run_larson(worker *w) {
@@ -543,7 +585,8 @@ static void connect_rings(worker *ws, int nt) {
  * round robin. prodcons: producer i on the (2i)th, consumer i on the
  * (2i+1)th (mod n), so every pair's handoff crosses CPUs when n >= 2. */
 static int pin_cpu(const worker *w, int nt, const int *cpus, int n) {
-  if (w->role == ROLE_CHURN || w->role == ROLE_LARSON || w->role == ROLE_BURST) return cpus[w->id % n];
+  if (w->role == ROLE_CHURN || w->role == ROLE_LARSON || w->role == ROLE_BURST || w->role == ROLE_SHORTLIVED)
+    return cpus[w->id % n];
   int pairs = nt / 2;
   int pair = w->role == ROLE_PRODUCER ? w->id : w->id - pairs;
   return cpus[(2 * pair + (w->role == ROLE_CONSUMER)) % n];
@@ -555,6 +598,7 @@ static void *thread_main(void *arg) {
     case ROLE_CHURN: run_churn(w); break;
     case ROLE_LARSON: run_larson(w); break;
     case ROLE_BURST: run_burst(w); break;
+    case ROLE_SHORTLIVED: run_shortlived(w); break;
     case ROLE_PRODUCER: run_producer(w); break;
     default: run_consumer(w); break;
   }
@@ -564,11 +608,14 @@ static void *thread_main(void *arg) {
 /* ---- Options ----------------------------------------------------------------- */
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: workload_<allocator> --workload churn|prodcons|larson|pipeline|xmalloc|burst\n"
+          "usage: workload_<allocator> --workload churn|prodcons|larson|pipeline|xmalloc|burst|\n"
+          "                                      shortlived\n"
           "         --dist %s --threads N\n"
           "         [--duration-ms N] [--warmup-ms N] [--slots N] [--ring N] [--batch N]\n"
           "         [--handoff N] [--seed N] [--pin] [--large-slots N] [--burst N]\n"
+          "         [--thread-blocks N]\n"
           "         (--burst: blocks per burst, default 25, 100, 400, 1600 in turn)\n"
+          "         (--thread-blocks: shortlived's blocks per thread, default 2000)\n"
           "         (--large-slots: churn's live blocks per thread with --dist large, default 4)\n"
           "         [--leak-one]   (churn: thread 0 leaves one block allocated, to test\n"
           "                        npool's end-of-run check, which must then exit 3)\n"
@@ -606,7 +653,7 @@ int main(int argc, char **argv) {
       info_only = 1;
     } else if (!strcmp(a, "--workload") && v) {
       if ((g_opt.workload = parse_workload(v)) < 0)
-        die("unknown workload '%s' (churn, prodcons, larson, pipeline, xmalloc, burst)", v);
+        die("unknown workload '%s' (churn, prodcons, larson, pipeline, xmalloc, burst, shortlived)", v);
       i++;
     } else if (!strcmp(a, "--dist") && v) {
       if ((g_opt.dist = size_dist_parse(v)) < 0)
@@ -641,6 +688,9 @@ int main(int argc, char **argv) {
       i++;
     } else if (!strcmp(a, "--burst") && v) {
       g_opt.burst = (size_t)parse_long(a, v, 1);
+      i++;
+    } else if (!strcmp(a, "--thread-blocks") && v) {
+      g_opt.thread_blocks = (size_t)parse_long(a, v, 1);
       i++;
     } else if (!strcmp(a, "--pin")) {
       g_opt.pin = 1;
@@ -706,6 +756,8 @@ int main(int argc, char **argv) {
       w->role = ROLE_LARSON;
     } else if (g_opt.workload == WL_BURST) {
       w->role = ROLE_BURST;
+    } else if (g_opt.workload == WL_SHORTLIVED) {
+      w->role = ROLE_SHORTLIVED;
     } else {
       w->role = t < nt / 2 ? ROLE_PRODUCER : ROLE_CONSUMER;
     }
