@@ -43,6 +43,22 @@ void *bench_buf_make(size_t n, const unsigned char *pattern, size_t pattern_len)
  * loads + free). */
 uint64_t bench_buf_consume(void *buf, size_t *len);
 
+/* Where the allocator's memory is at this moment, in bytes, for allocators
+ * that can say (npool: np_allocator_stats); the workloads record it at the
+ * run's peak RSS. */
+typedef struct bench_breakdown {
+  uint64_t active;                   /* blocks handed out (their usable bytes) */
+  uint64_t thread_cache, remote;     /* cached per thread; on the way to an owner */
+  uint64_t cpu_cache, transfer;      /* cached per CPU; between the CPUs and the arenas */
+  uint64_t subpage_free;             /* free elements of small runs */
+  uint64_t pages_resident, pages_purged; /* free pages of chunks in use */
+  uint64_t retained;                 /* emptied chunks and huge blocks kept mapped */
+  uint64_t metadata;                 /* the allocator's own records (mapped) */
+} bench_breakdown;
+
+/* 1 with *out filled, or 0 when the allocator cannot say (the peers). */
+int bench_alloc_breakdown(bench_breakdown *out);
+
 /* After the workload, every thread joined: a check that nothing leaked (npool:
  * its stats must show no active or cached bytes; baselines: nothing to check).
  * Prints what it found; 0 when fine, 3 when the check failed. */

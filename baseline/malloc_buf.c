@@ -33,3 +33,9 @@ uint64_t bench_buf_consume(void *buf, size_t *len) {
 void *bench_alloc(size_t n) { return malloc(n); }
 void bench_free(void *p) { free(p); }
 int bench_alloc_finish(void) { return 0; }
+
+/* A malloc cannot say where its bytes are through this interface. */
+int bench_alloc_breakdown(bench_breakdown *out) {
+  (void)out;
+  return 0;
+}

@@ -11,6 +11,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/test_support.h"
@@ -475,6 +476,14 @@ void CheckJson(np_allocator* a) {
   EXPECT_EQ(j["normal_cache_size"].U(), s.normal_cache_size);
   EXPECT_EQ(j["max_cached_buffer_capacity"].U(), s.max_cached_buffer_capacity);
   EXPECT_EQ(j["cached_bytes"].U(), s.cached_bytes);
+  EXPECT_EQ(j["thread_cached_bytes"].U(), s.thread_cached_bytes);
+  EXPECT_EQ(j["remote_cached_bytes"].U(), s.remote_cached_bytes);
+  EXPECT_EQ(j["cpu_cached_bytes"].U(), s.cpu_cached_bytes);
+  EXPECT_EQ(j["transfer_cached_bytes"].U(), s.transfer_cached_bytes);
+  EXPECT_EQ(j["subpage_free_bytes"].U(), s.subpage_free_bytes);
+  EXPECT_EQ(j["chunk_free_dirty_bytes"].U(), s.chunk_free_dirty_bytes);
+  EXPECT_EQ(j["chunk_free_purged_bytes"].U(), s.chunk_free_purged_bytes);
+  EXPECT_EQ(j["metadata_bytes"].U(), s.metadata_bytes);
   EXPECT_EQ(j["invalid_frees"].U(), s.invalid_frees);
   CheckCounters(j, s);
   // Every small class, in order.
@@ -594,6 +603,60 @@ TEST(ArenaStats, SumToTheAllocatorsWithoutCaches) {
   for (int l = 0; l < NP_CHUNK_LISTS; ++l) EXPECT_EQ(sum.lists[l].chunks, s.lists[l].chunks);
   for (unsigned c = 0; c < s.small_classes; ++c) EXPECT_EQ(sum.small_class[c].subpages, s.small_class[c].subpages);
   w.Free(a.get());
+}
+
+// ---- Where the bytes are -------------------------------------------------------
+// The parts of np_stats that say where memory sits add up to the totals they
+// split, and each moves when blocks move there.
+void CheckWhereAddsUp(const np_stats& s) {
+  EXPECT_EQ(s.thread_cached_bytes + s.remote_cached_bytes + s.cpu_cached_bytes + s.transfer_cached_bytes,
+            s.cached_bytes);
+  uint64_t subpage_free = 0, chunk_free = 0;
+  for (unsigned c = 0; c < s.small_classes; ++c)
+    subpage_free += s.small_class[c].free_elements * s.small_class[c].elem_size;
+  for (int l = 0; l < NP_CHUNK_LISTS; ++l) chunk_free += s.lists[l].free_bytes;
+  EXPECT_EQ(s.subpage_free_bytes, subpage_free);
+  EXPECT_EQ(s.chunk_free_dirty_bytes + s.chunk_free_purged_bytes, chunk_free);
+  EXPECT_EQ(s.chunk_free_dirty_bytes + s.retained_bytes, s.dirty_bytes);
+  EXPECT_GT(s.metadata_bytes, 0u);
+}
+
+TEST(WhereTheBytesAre, OwnAndRemoteFreesAndPurges) {
+  np_config c = np_config_default();
+  c.arenas = 1;
+  AllocPtr a = Make(c);
+  std::vector<void*> mine(200);
+  for (void*& p : mine) ASSERT_NE(p = np_alloc(a.get(), 100), nullptr);
+  np_stats s = Stats(a.get());
+  CheckWhereAddsUp(s);
+  EXPECT_GT(s.subpage_free_bytes, 0u) << "the rest of the runs the blocks came from";
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(np_free(a.get(), mine[i]), NP_OK);
+  np_stats own = Stats(a.get());
+  CheckWhereAddsUp(own);
+  const bool per_cpu = std::string(own.cache_mode) == "per-CPU";
+  EXPECT_EQ(per_cpu ? own.cpu_cached_bytes : own.thread_cached_bytes, s.thread_cached_bytes +
+                                                                          s.cpu_cached_bytes + 50 * 112);
+  // Another thread frees 40 of this thread's blocks and exits: with thread
+  // caches they wait for their owner (remote); per CPU they are on that CPU.
+  std::thread other([&] {
+    for (int i = 50; i < 90; ++i) EXPECT_EQ(np_free(a.get(), mine[i]), NP_OK);
+  });
+  other.join();
+  np_stats remote = Stats(a.get());
+  CheckWhereAddsUp(remote);
+  EXPECT_EQ(remote.cached_bytes, own.cached_bytes + 40 * 112);
+  if (!per_cpu) EXPECT_EQ(remote.remote_cached_bytes, own.remote_cached_bytes + 40 * 112);
+  // Everything back, caches flushed, then purged: free pages are no longer resident.
+  for (int i = 90; i < 200; ++i) ASSERT_EQ(np_free(a.get(), mine[i]), NP_OK);
+  np_thread_cache_flush(a.get());
+  void* keep = np_alloc(a.get(), 100000);  // a chunk stays in use, with free pages
+  ASSERT_NE(keep, nullptr);
+  ASSERT_EQ(np_allocator_purge(a.get()), NP_OK);
+  np_stats purged = Stats(a.get());
+  CheckWhereAddsUp(purged);
+  EXPECT_EQ(purged.chunk_free_dirty_bytes, 0u);
+  EXPECT_GT(purged.chunk_free_purged_bytes, 0u);
+  ASSERT_EQ(np_free(a.get(), keep), NP_OK);
 }
 
 TEST(ArenaStats, Errors) {

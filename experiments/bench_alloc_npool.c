@@ -55,6 +55,22 @@ int bench_alloc_identity(char *buf, size_t len) {
   return 0;
 }
 
+int bench_alloc_breakdown(bench_breakdown *out) {
+  static np_stats st; /* (large; only the sampling thread calls this) */
+  if (np_allocator_stats(g_np, &st) != NP_OK) return 0;
+  out->active = st.small.active_bytes + st.normal.active_bytes + st.huge.active_bytes;
+  out->thread_cache = st.thread_cached_bytes;
+  out->remote = st.remote_cached_bytes;
+  out->cpu_cache = st.cpu_cached_bytes;
+  out->transfer = st.transfer_cached_bytes;
+  out->subpage_free = st.subpage_free_bytes;
+  out->pages_resident = st.chunk_free_dirty_bytes;
+  out->pages_purged = st.chunk_free_purged_bytes;
+  out->retained = st.retained_bytes;
+  out->metadata = st.metadata_bytes;
+  return 1;
+}
+
 __attribute__((noinline, cold)) static void note_free_error(int rc) {
   int zero = 0;
   atomic_compare_exchange_strong(&g_first_free_error, &zero, rc);

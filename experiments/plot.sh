@@ -6,7 +6,8 @@
 # CSV header, exactly:
 #   machine,allocator,strategy,workload,distribution,threads,repeat,ops_per_s,
 #   lat_p50_ns,lat_p99_ns,lat_p999_ns,peak_rss_bytes,live_bytes
-# one row per run. A run with ops_per_s empty or 0 failed: it is skipped,
+# or that followed by $WHERE below (npool's bytes at the peak, by where they
+# are: runs since 2026-12-07), one row per run. A run with ops_per_s empty or 0 failed: it is skipped,
 # counted and warned about on stderr. Workloads, distributions and allocators
 # are taken in their order of first appearance; known allocators keep a fixed
 # colour in every figure.
@@ -25,6 +26,9 @@
 #   memory_<workload>         peak RSS in MiB per allocator, largest thread count
 #   rss_over_live_<workload>  peak RSS / peak live bytes requested, per allocator
 #                             (median of the per-run ratios), largest thread count
+#   where_<workload>          (runs with the breakdown columns) npool's peak RSS
+#                             stacked by where its bytes were, beside the peers'
+#                             peak RSS, largest thread count
 #   summary.csv               one row per (workload, distribution, threads,
 #                             allocator): the numbers the paper quotes
 # and prints the paths of the files written, one a line, on stdout.
@@ -36,6 +40,8 @@ set -euo pipefail
 
 PROG=plot.sh
 HEADER="machine,allocator,strategy,workload,distribution,threads,repeat,ops_per_s,lat_p50_ns,lat_p99_ns,lat_p999_ns,peak_rss_bytes,live_bytes"
+# Runs since 2026-12-07 add npool's breakdown of its bytes at the peak (result_csv.h).
+WHERE="np_active_bytes,np_thread_cache_bytes,np_remote_bytes,np_cpu_cache_bytes,np_transfer_bytes,np_subpage_free_bytes,np_pages_resident_bytes,np_pages_purged_bytes,np_retained_bytes,np_metadata_bytes,np_breakdown_rss_bytes"
 GNUPLOT=${GNUPLOT:-gnuplot}
 
 die() { echo "$PROG: error: $*" >&2; exit 1; }
@@ -91,8 +97,8 @@ check_input() {
   local line
   line=$(head -n 1 "$TMP/input.csv" | tr -d '\r' | sed 's/^\xef\xbb\xbf//')
   [ -n "$line" ] || die "'$CSV' is empty (no header line)"
-  [ "$line" = "$HEADER" ] && return 0
-  awk -v want="$HEADER" -v got="$line" 'BEGIN {
+  [ "$line" = "$HEADER" ] || [ "$line" = "$HEADER,$WHERE" ] && return 0
+  awk -v want="$HEADER,$WHERE" -v got="$line" 'BEGIN {
     nw = split(want, w, ","); ng = split(got, g, ",")
     for (i = 1; i <= nw || i <= ng; i++) {
       if (i > ng) { printf "column %d: expected \"%s\", header ends after %d column(s)\n", i, w[i], ng; exit }
@@ -126,10 +132,10 @@ aggregate() {
     function first(kind, name) {
       if (!((kind, name) in seen)) { seen[kind, name] = 1; order[kind, ++norder[kind]] = name }
     }
-    NR == 1 { next }
+    NR == 1 { ncols = NF; next }
     /^[ \t]*$/ { next }
     {
-      if (NF != 13) { bad++; if (bad <= 5) printf "plot.sh: warning: line %d: %d fields, expected 13 (skipped)\n", NR, NF > "/dev/stderr"; next }
+      if (NF != ncols) { bad++; if (bad <= 5) printf "plot.sh: warning: line %d: %d fields, expected %d (skipped)\n", NR, NF, ncols > "/dev/stderr"; next }
       m = $1; a = $2; st = $3; w = $4; d = $5; t = $6
       if (!isnum(t) || w == "" || d == "" || a == "") { bad++; if (bad <= 5) printf "plot.sh: warning: line %d: no workload/distribution/allocator/threads (skipped)\n", NR > "/dev/stderr"; next }
       t += 0
@@ -150,6 +156,7 @@ aggregate() {
       if (isnum($12)) rss[k]  = add(rss[k],  $12 + 0)
       if (isnum($13)) live[k] = add(live[k], $13 + 0)
       if (isnum($12) && isnum($13) && $13 + 0 > 0) rol[k] = add(rol[k], ($12 + 0) / ($13 + 0))
+      if (NF >= 24 && isnum($14) && isnum($24)) { wn[k]++; for (c = 14; c <= 24; c++) wsum[k, c] += $c }
     }
     END {
       if (bad > 5) printf "plot.sh: warning: %d malformed rows skipped in all\n", bad > "/dev/stderr"
@@ -194,6 +201,13 @@ aggregate() {
           if (rss[k]  != "") { stats(rss[k]);  vr   = MED }
           if (live[k] != "") { stats(live[k]); vl   = MED }
           if (rol[k]  != "") { stats(rol[k]);  vrol = MED }
+        }
+        # where.tsv: w d t a rss_median, then the breakdown columns averaged over
+        # the runs that have them ("-" for an allocator without)
+        if (nok[k] > 0) {
+          printf "%s\t%s\t%s\t%s\t%s", w, d, t, a, (vr == "" ? "-" : vr) > (tmp "/where.tsv")
+          for (c = 14; c <= 24; c++) printf "\t%s", (wn[k] ? wsum[k, c] / wn[k] : "-") > (tmp "/where.tsv")
+          printf "\n" > (tmp "/where.tsv")
         }
         # tab-separated, unformatted, for the figures (cells with a valid run only)
         if (nok[k] > 0)
@@ -457,6 +471,69 @@ EOF
   render "$base" "$WIDTH" "$HEIGHT" "$body"
 }
 
+# where_<w>: npool's peak RSS split by where its bytes were (the sweep's
+# breakdown columns, averaged over repeats), stacked, beside the peers' peak
+# RSS, at the largest thread count of each panel. Only for runs that have
+# the columns.
+plot_where() {  # W
+  local w=$1 d t f body base a
+  body=$TMP/body.gp
+  base=where_$(fname "$w")
+  awk -F'\t' -v w="$w" '$1 == w && $6 != "-" { ok = 1 } END { exit !ok }' "$TMP/where.tsv" || return 0
+  {
+    multiplot_open "$w" "peak RSS (MiB): npool's by where its bytes were, the peers' whole; largest thread count"
+    echo "set grid ytics lc rgb '#dddddd'"
+    echo "set xtics rotate by -25 nomirror"
+    echo "set style fill solid 0.85 border -1"
+    while IFS= read -r d; do
+      t=$(awk -F'\t' -v w="$w" -v d="$d" '$1 == w && $2 == d { print $3 + 0 }' "$TMP/where.tsv" | sort -n | tail -n 1)
+      if [ -z "$t" ]; then
+        no_data_panel "$(dist_title "$d")" "no data for $w / $d"
+        echo "set xtics rotate by -25 nomirror"
+        continue
+      fi
+      f=$TMP/where.$(fname "$w").$(fname "$d").dat
+      # allocator, then MiB: active, thread caches + remote, CPU + transfer caches,
+      # free in subpages, free pages resident, retained, metadata, the rest of the
+      # peak RSS, a peer's RSS
+      : > "$f"
+      while IFS= read -r a; do
+        awk -F'\t' -v w="$w" -v d="$d" -v t="$t" -v a="$a" '
+          $1 == w && $2 == d && $3 + 0 == t + 0 && $4 == a {
+            m = 1048576; rss = ($5 == "-") ? 0 : $5
+            if ($6 == "-") { printf "\"%s\" 0 0 0 0 0 0 0 0 %.3f\n", a, rss / m; next }
+            part[1] = $6; part[2] = $7 + $8; part[3] = $9 + $10; part[4] = $11; part[5] = $12
+            part[6] = $14; part[7] = $15
+            s = 0; for (i = 1; i <= 7; i++) s += part[i]
+            rest = rss - s; if (rest < 0) rest = 0
+            printf "\"%s\"", a
+            for (i = 1; i <= 7; i++) printf " %.3f", part[i] / m
+            printf " %.3f 0\n", rest / m
+          }' "$TMP/where.tsv" >> "$f"
+      done < "$TMP/allocs"
+      cat <<EOF
+set title $(gq "$(dist_title "$d") -- $t threads")
+set style data histograms
+set style histogram rowstacked
+set boxwidth 0.7
+set key top left font 'sans,9' maxrows 5 opaque
+set ylabel 'MiB at the peak'
+set yrange [0:*]
+plot $(gq "$f") using 2:xtic(1) title 'active (handed out)' lc rgb '#2166ac', \\
+     '' using 3 title 'thread caches + remote' lc rgb '#67a9cf', \\
+     '' using 4 title 'CPU + transfer caches' lc rgb '#d1e5f0', \\
+     '' using 5 title 'free in subpages' lc rgb '#fddbc7', \\
+     '' using 6 title 'free pages, resident' lc rgb '#ef8a62', \\
+     '' using 7 title 'retained chunks' lc rgb '#b2182b', \\
+     '' using 8 title 'metadata' lc rgb '#762a83', \\
+     '' using 9 title 'rest of the RSS' lc rgb '#bbbbbb', \\
+     '' using 10 title 'peer: whole RSS' lc rgb '#555555'
+EOF
+    done < "$TMP/dists"
+  } > "$body"
+  render "$base" "$WIDTH" "$HEIGHT" "$body"
+}
+
 # ---------------------------------------------------------------------------
 
 main() {
@@ -475,6 +552,7 @@ main() {
     plot_bars latency "$w"
     plot_bars memory "$w"
     plot_bars rol "$w"
+    plot_where "$w"
   done < "$TMP/workloads"
   WRITTEN+=("$OUTDIR/summary.csv")
   printf '%s\n' "${WRITTEN[@]}"

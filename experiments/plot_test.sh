@@ -112,6 +112,28 @@ check "no jemalloc: warned, no relative_ figure" \
 check "missing distribution: prodcons figures drawn with a 'no data' panel" \
   grep -q "no data for prodcons / mixed" "$T/out2/throughput_prodcons.svg"
 
+# ---- npool's breakdown columns: the where_ figure ---------------------------
+# The same rows with the 11 breakdown columns: npool's filled (active 6 MiB,
+# thread caches 1 + remote 1, CPU 2, transfer 0, subpage 1, pages 1, purged 5,
+# retained 1, metadata 1, at the run's RSS), the peers' empty.
+WHERE="np_active_bytes,np_thread_cache_bytes,np_remote_bytes,np_cpu_cache_bytes,np_transfer_bytes,np_subpage_free_bytes,np_pages_resident_bytes,np_pages_purged_bytes,np_retained_bytes,np_metadata_bytes,np_breakdown_rss_bytes"
+gen_csv "churn" "fixed64 mixed" "npool-rseq glibc jemalloc" | awk -F, -v where="$WHERE" 'BEGIN { OFS = "," }
+  NR == 1 { print $0, where; next }
+  { m = 1048576
+    if ($2 ~ /^npool-/) print $0, 6 * m, m, m, 2 * m, 0, m, m, 5 * m, m, m, $12
+    else print $0, "", "", "", "", "", "", "", "", "", "", "" }' > "$T/where.csv"
+bash "$PLOT" "$T/where.csv" "$T/out3" > "$T/stdout3" 2> "$T/stderr3"
+rc=$?
+check "breakdown columns: exit 0 (rc=$rc)" [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || cat "$T/stderr3"
+check "breakdown columns: where_churn.svg drawn and listed" \
+  bash -c '[ -s "$1/where_churn.svg" ] && [ -s "$1/where_churn.png" ] && grep -qx "$1/where_churn.svg" "$2"' _ "$T/out3" "$T/stdout3"
+check "breakdown columns: the figure names its parts" \
+  bash -c 'grep -q "free pages, resident" "$1" && grep -q "peer: whole RSS" "$1"' _ "$T/out3/where_churn.svg"
+check "breakdown columns: churn's summary rows the same as without them" \
+  bash -c 'diff <(grep "^testbox,churn," "$1") <(grep "^testbox,churn," "$2")' _ "$T/out3/summary.csv" "$OUT/summary.csv"
+check "no breakdown columns: no where_ figure" bash -c '! ls "$1"/where_* >/dev/null 2>&1' _ "$OUT"
+
 # ---- failures -------------------------------------------------------------
 expect_fail() {  # NAME PATTERN CMD...: CMD must exit non-zero, stderr matching PATTERN
   local name=$1 pat=$2 rc; shift 2

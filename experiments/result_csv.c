@@ -29,11 +29,15 @@ int result_csv_write_row(FILE *f, const result_row *r) {
   }
   int n;
   if (r->ok)
-    n = fprintf(f, "%d,%d,%.0f,%llu,%llu,%llu,%llu,%llu\n", r->threads, r->repeat, r->ops_per_s,
+    n = fprintf(f, "%d,%d,%.0f,%llu,%llu,%llu,%llu,%llu", r->threads, r->repeat, r->ops_per_s,
                 (unsigned long long)r->lat_p50_ns, (unsigned long long)r->lat_p99_ns,
                 (unsigned long long)r->lat_p999_ns, (unsigned long long)r->peak_rss_bytes,
                 (unsigned long long)r->live_bytes);
   else
-    n = fprintf(f, "%d,%d,,,,,,\n", r->threads, r->repeat);
-  return n < 0 ? -1 : 0;
+    n = fprintf(f, "%d,%d,,,,,,", r->threads, r->repeat);
+  if (n < 0) return -1;
+  for (int i = 0; i < RESULT_CSV_WHERE_COLUMNS; i++)
+    if ((r->ok && r->has_where ? fprintf(f, ",%llu", (unsigned long long)r->where[i]) : fputs(",", f)) < 0)
+      return -1;
+  return fputc('\n', f) == EOF ? -1 : 0;
 }

@@ -39,6 +39,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gnu/libc-version.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -596,7 +597,15 @@ int main(int argc, char **argv) {
             result_row row = {machine, alloc, strncmp(alloc, "npool-", 6) ? "-" : alloc + 6,
                               wname, dname, nt, (int)r + 1, ok, ops_s,
                               (uint64_t)p50, (uint64_t)p99, (uint64_t)p999, rss,
-                              live > 0 ? (uint64_t)live : 0};
+                              live > 0 ? (uint64_t)live : 0, 0, {0}};
+            const char *wh = res ? strstr(res, " where=") : NULL;
+            if (ok && wh) {
+              uint64_t *v = row.where;
+              row.has_where = sscanf(wh, " where=%" SCNu64 ":%" SCNu64 ":%" SCNu64 ":%" SCNu64 ":%" SCNu64
+                                         ":%" SCNu64 ":%" SCNu64 ":%" SCNu64 ":%" SCNu64 ":%" SCNu64 ":%" SCNu64,
+                                     &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9],
+                                     &v[10]) == RESULT_CSV_WHERE_COLUMNS;
+            }
             if (result_csv_write_row(csv, &row) != 0 || fflush(csv) != 0) csv_failed = 1;
             free(o);
           }

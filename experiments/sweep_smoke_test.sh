@@ -71,7 +71,7 @@ done
 grep -q '^sweep: \[1/' "$out.stderr" || { echo "FAIL: no progress lines on stderr"; fail=1; }
 
 csv="$out/sweep.csv"
-header="machine,allocator,strategy,workload,distribution,threads,repeat,ops_per_s,lat_p50_ns,lat_p99_ns,lat_p999_ns,peak_rss_bytes,live_bytes"
+header="machine,allocator,strategy,workload,distribution,threads,repeat,ops_per_s,lat_p50_ns,lat_p99_ns,lat_p999_ns,peak_rss_bytes,live_bytes,np_active_bytes,np_thread_cache_bytes,np_remote_bytes,np_cpu_cache_bytes,np_transfer_bytes,np_subpage_free_bytes,np_pages_resident_bytes,np_pages_purged_bytes,np_retained_bytes,np_metadata_bytes,np_breakdown_rss_bytes"
 if [ "$(head -1 "$csv")" != "$header" ]; then
   echo "FAIL: $csv header is '$(head -1 "$csv")'"
   fail=1
@@ -85,6 +85,18 @@ fi
 bad=$(awk -F, 'NR > 1 && !($8 > 0 && $9 > 0 && $10 >= $9 && $11 >= $10 && $12 > 0 && $13 > 0 && $1 == "smoke-test")' "$csv")
 if [ -n "$bad" ]; then
   echo "FAIL: rows with a missing or inconsistent measurement:"
+  echo "$bad" | head -10
+  fail=1
+fi
+# npool's rows carry the breakdown of its bytes (every column a number,
+# metadata > 0, taken at a resident set > 0); the peers' rows leave it empty.
+bad=$(awk -F, 'NR > 1 && $8 > 0 {
+  if ($2 !~ /^npool-/) { if ($14 $24 != "") print; next }
+  for (i = 14; i <= 24; i++) if ($i !~ /^[0-9]+$/) { print; next }
+  if (!($23 > 0 && $24 > 0)) print
+}' "$csv")
+if [ -n "$bad" ]; then
+  echo "FAIL: rows whose breakdown columns are missing (npool) or filled (a peer):"
   echo "$bad" | head -10
   fail=1
 fi

@@ -14,7 +14,7 @@
  *
  * It prints one line on stdout:
  *   result ops=<pairs> ns=<window> threads=<n> lat_p50=<ns> lat_p99=<ns>
- *          lat_p999=<ns> peak_rss=<bytes> live=<bytes> sink=<x>
+ *          lat_p999=<ns> peak_rss=<bytes> live=<bytes> where=<breakdown> sink=<x>
  * ops counts alloc+free pairs completed inside the timed window.
  *
  * Workloads (an "op" is one allocation plus one free in each):
@@ -77,6 +77,12 @@
  * Memory: peak_rss is the process's peak resident set (getrusage); live is the
  * peak of the bytes the workload held (the sizes it asked for, allocated and
  * not yet freed), sampled every millisecond by the main thread.
+ * where: the allocator's bench_alloc_breakdown, taken by the main thread when
+ * the resident set (/proc/self/statm) had grown by more than 1% since the last
+ * one, so at about the peak: active, thread cache, remote, CPU cache,
+ * transfer, subpage free, free pages resident, free pages purged, retained,
+ * metadata, then the resident bytes it was taken at, colon-separated; "-"
+ * for an allocator that cannot say.
  * The harness's own memory (slot arrays, rings, tables) comes from mmap, so
  * the allocator under test serves only the workload's blocks.
  * bench_alloc_finish() runs after every thread joined: npool's correctness
@@ -85,6 +91,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -144,6 +151,17 @@ static inline uint64_t ticks(void) {
 #else
   return now_ns();
 #endif
+}
+
+/* The process's resident bytes (/proc/self/statm's second field); 0 if unknown. */
+static uint64_t resident_bytes(int statm) {
+  char buf[128];
+  ssize_t n = statm >= 0 ? pread(statm, buf, sizeof buf - 1, 0) : -1;
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  unsigned long long size, resident;
+  if (sscanf(buf, "%llu %llu", &size, &resident) != 2) return 0;
+  return resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
 static void sleep_ms(long ms) {
@@ -793,11 +811,25 @@ int main(int argc, char **argv) {
   int64_t peak_live = 0;
   int counting = 0;
   for (int t = 0; t < nt; t++) counting += ws[t].role != ROLE_PRODUCER;
+  /* Where the allocator's bytes are (bench_alloc_breakdown), taken whenever the
+   * resident set passed the last one taken by more than 1%: at the peak. */
+  bench_breakdown bd = {0};
+  uint64_t bd_rss = 0;
+  int have_bd = 0, statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 #define WAIT_SAMPLING(until, wait_started)                                          \
   for (;;) {                                                                        \
     int64_t sum = 0;                                                                \
     for (int t = 0; t < nt; t++) sum += atomic_load_explicit(&ws[t].live, memory_order_relaxed); \
     if (sum > peak_live) peak_live = sum;                                           \
+    uint64_t rss = resident_bytes(statm);                                           \
+    if (rss > bd_rss + bd_rss / 100) {                                              \
+      bench_breakdown now;                                                          \
+      if (bench_alloc_breakdown(&now)) {                                            \
+        bd = now;                                                                   \
+        have_bd = 1;                                                                \
+      }                                                                             \
+      bd_rss = rss;                                                                 \
+    }                                                                               \
     if (now_ns() >= (until) && (!(wait_started) || atomic_load(&g_started) >= counting)) break; \
     sleep_ms(1);                                                                    \
   }
@@ -834,14 +866,23 @@ int main(int argc, char **argv) {
     }
     sink += main_w.sink;
   }
+  if (statm >= 0) close(statm);
   int status = bench_alloc_finish();
+  char where[320] = "-";
+  if (have_bd)
+    snprintf(where, sizeof where, "%llu:%llu:%llu:%llu:%llu:%llu:%llu:%llu:%llu:%llu:%llu",
+             (unsigned long long)bd.active, (unsigned long long)bd.thread_cache, (unsigned long long)bd.remote,
+             (unsigned long long)bd.cpu_cache, (unsigned long long)bd.transfer,
+             (unsigned long long)bd.subpage_free, (unsigned long long)bd.pages_resident,
+             (unsigned long long)bd.pages_purged, (unsigned long long)bd.retained,
+             (unsigned long long)bd.metadata, (unsigned long long)bd_rss);
   printf("result ops=%llu ns=%llu threads=%d lat_p50=%.0f lat_p99=%.0f lat_p999=%.0f "
-         "peak_rss=%llu live=%lld sink=%llu\n",
+         "peak_rss=%llu live=%lld where=%s sink=%llu\n",
          (unsigned long long)ops, (unsigned long long)(t1 - t0), nt,
          (double)lh_percentile(all, 0.50) * ns_per_tick,
          (double)lh_percentile(all, 0.99) * ns_per_tick,
          (double)lh_percentile(all, 0.999) * ns_per_tick,
-         (unsigned long long)ru.ru_maxrss * 1024ull, (long long)peak_live,
+         (unsigned long long)ru.ru_maxrss * 1024ull, (long long)peak_live, where,
          (unsigned long long)(sink & 0xff));
   fflush(stdout);
   return status;

@@ -451,11 +451,15 @@ void np_caches_stats_add(np_caches *caches, np_stats *out) {
                              memory_order_relaxed))
       live++;
   out->thread_caches = live;
+  out->metadata_bytes += caches->percpu_bytes + caches->transfer_bytes;
+  for (unsigned i = 0; i < caches->tcache_count; i++)
+    out->metadata_bytes += atomic_load_explicit(&caches->tcaches[i], memory_order_acquire)->mapped;
   for (unsigned c = 0; c < caches->n_cached; c++) {
     uint64_t hits = caches->retired_hits[c];
     uint64_t pushes = caches->retired_pushes[c] + NP_LOAD(&caches->uncached_remote_pushes[c]);
     uint64_t flushed = caches->retired_flushed[c] + NP_LOAD(&caches->uncached_remote_flushed[c]);
     uint64_t refilled = caches->retired_refilled[c];
+    uint64_t size = np_index_to_size(&caches->pool->sc, c);
     for (unsigned i = 0; i < caches->tcache_count; i++) {
       np_cache_class *cc = &atomic_load_explicit(&caches->tcaches[i], memory_order_acquire)->classes[c];
       hits += NP_LOAD(&cc->hits);
@@ -463,13 +467,22 @@ void np_caches_stats_add(np_caches *caches, np_stats *out) {
       flushed += NP_LOAD(&cc->flushed);
       refilled += NP_LOAD(&cc->refilled);
     }
-    uint64_t size = np_index_to_size(&caches->pool->sc, c);
     uint64_t cached;
     if (np_percpu_on(caches)) { /* per-CPU pushes are not counted: the blocks they left are */
+      uint64_t transferring = np_transfer_count(caches, c);
       cached = np_cpu_cache_blocks(caches, c);
       pushes = cached + hits + flushed - refilled;
+      out->transfer_cached_bytes += transferring * size;
+      out->cpu_cached_bytes += (cached - transferring) * size;
     } else {
       cached = pushes + refilled - hits - flushed;
+      /* What is not on a stack is on its way to its owner (racy reads: at most that). */
+      uint64_t stacked = 0;
+      for (unsigned i = 0; i < caches->tcache_count; i++)
+        stacked += NP_LOAD(&atomic_load_explicit(&caches->tcaches[i], memory_order_acquire)->classes[c].count);
+      if (stacked > cached) stacked = cached;
+      out->thread_cached_bytes += stacked * size;
+      out->remote_cached_bytes += (cached - stacked) * size;
     }
     np_size_kind_stats *k = np_is_small_index(&caches->pool->sc, c) ? &out->small : &out->normal;
     /* Refills are the caches' allocations, flushes their frees; hits and

@@ -338,6 +338,18 @@ typedef struct np_stats {
   const char *per_cpu_unavailable; /* why, in that case; "" otherwise */
   np_chunk_list_stats lists[NP_CHUNK_LISTS];
   np_small_class_stats small_class[NP_MAX_SIZE_CLASSES];
+  /* Where the bytes are (np_stats_print's "where" line). cached_bytes split: */
+  uint64_t thread_cached_bytes;   /* on the thread caches' own stacks */
+  uint64_t remote_cached_bytes;   /* freed by another thread than the owner, on their
+                                   * way to it (an outbox, the owner's queue) */
+  uint64_t cpu_cached_bytes;      /* on per-CPU stacks (rseq) */
+  uint64_t transfer_cached_bytes; /* in the transfer cache between them and the arenas */
+  /* Free space inside the memory in use: */
+  uint64_t subpage_free_bytes;    /* free elements of the small classes' runs */
+  uint64_t chunk_free_dirty_bytes;  /* free pages of chunks in use, still resident */
+  uint64_t chunk_free_purged_bytes; /* free pages of chunks in use, given back */
+  uint64_t metadata_bytes;        /* mapped for npool's own records: arena metadata,
+                                   * thread caches, per-CPU and transfer caches */
 } np_stats;
 
 /* Fills *out with a consistent snapshot summed over all arenas. */

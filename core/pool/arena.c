@@ -389,12 +389,16 @@ void np_arena_stats_add(np_arena *a, np_stats *out) {
   out->reused_bytes += a->retained.reused_bytes;
   out->purged_bytes += a->purged_bytes;
   out->purges += a->purges;
+  out->metadata_bytes += a->meta.mapped_bytes;
   for (int i = 0; i < NP_CHUNK_LISTS; i++) {
     np_chunk_list_stats *ls = &out->lists[i];
     for (np_chunk *c = a->lists[i].head; c; c = c->next) {
       if (ls->chunks < NP_STATS_MAX_CHUNKS) ls->usage[ls->chunks] = (uint8_t)np_chunk_usage(c);
       ls->chunks++;
       ls->free_bytes += c->free_bytes;
+      size_t dirty = c->dirty_bytes < c->free_bytes ? c->dirty_bytes : c->free_bytes;
+      out->chunk_free_dirty_bytes += dirty;
+      out->chunk_free_purged_bytes += c->free_bytes - dirty;
       for (uint32_t p = 0; p < c->pages; p++) {
         uint64_t h = c->map[p].handle;
         if (!np_handle_is_subpage(h) || np_handle_offset(h) != p) continue;
@@ -404,6 +408,7 @@ void np_arena_stats_add(np_arena *a, np_stats *out) {
         cs->subpages++;
         cs->elements += s->max_elems;
         cs->free_elements += s->num_avail;
+        out->subpage_free_bytes += (uint64_t)s->num_avail * out->small_class[s->size_idx].elem_size;
         np_lock_release(&a->small_locks[s->size_idx]);
       }
     }
