@@ -42,6 +42,7 @@ TEST(ConfigDefaults, EqualNettys) {
   EXPECT_EQ(c.retained_max, 256u << 20);
   EXPECT_EQ(c.run_placement, NP_PLACEMENT_BEST_FIT);
   EXPECT_EQ(c.cache_grow_bytes, 2u << 20);
+  EXPECT_EQ(c.cache_max_bytes, 2u << 20);
   EXPECT_EQ(c.transfer_cache_bytes, 64u << 10);
   EXPECT_EQ(c.exact_double_free, 0);
 }
@@ -55,8 +56,8 @@ const std::vector<std::string> kKeys = {
     "leak_detection",    "leak_sampling_interval",
     "stats_print",       "invalid_free",
     "dirty_decay_ms",    "background_purge",  "retained_max",
-    "run_placement",     "cache_grow_bytes", "transfer_cache_bytes",
-    "exact_double_free"};
+    "run_placement",     "cache_grow_bytes", "cache_max_bytes",
+    "transfer_cache_bytes", "exact_double_free"};
 
 size_t TypeSize(np_option_type t) {
   switch (t) {
@@ -125,6 +126,7 @@ const KeySample kSamples[] = {
     {"retained_max", "1G", 1u << 30},
     {"run_placement", "netty", NP_PLACEMENT_NETTY},
     {"cache_grow_bytes", "0", 0},
+    {"cache_max_bytes", "512k", 512u << 10},
     {"transfer_cache_bytes", "0", 0},
     {"exact_double_free", "true", 1},
 };

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Compare micro benchmark runs (//experiments:micro outputs), npool's columns.
 
-  experiments/micro_ab.py 'BEFORE*.txt' 'AFTER*.txt'
+  experiments/micro_ab.py [--min] 'BEFORE*.txt' 'AFTER*.txt'
 
 Each glob names one or more saved outputs of `micro` (the same sizes and npool
 allocators in every file; run the two builds or settings alternately). Per
 mode, size and npool allocator: the median over the files of each side, and
-after/before; last, the median and geometric mean of all the ratios.
+after/before; last, the median and geometric mean of all the ratios. --min
+takes the least over the files instead of the median: on a shared host whose
+neighbours now and then slow every run down by a third, interference only
+ever adds time, so the least is the better estimate.
 """
 import glob
 import math
@@ -33,8 +36,13 @@ def parse(path):
         elif mode and cols and not line.strip():
             mode = None
     return cells
-before = [parse(p) for p in sorted(glob.glob(sys.argv[1]))]
-after = [parse(p) for p in sorted(glob.glob(sys.argv[2]))]
+args = sys.argv[1:]
+pick = statistics.median
+if args and args[0] == '--min':
+    pick = min
+    args = args[1:]
+before = [parse(p) for p in sorted(glob.glob(args[0]))]
+after = [parse(p) for p in sorted(glob.glob(args[1]))]
 keys = list(before[0].keys())
 ratios = []
 out = []
@@ -48,8 +56,8 @@ for mode in ('immediate', 'batched'):
     for s in sizes:
         row = '%-10s' % s
         for c in cols:
-            b = statistics.median(r[(mode, s, c)] for r in before)
-            a = statistics.median(r[(mode, s, c)] for r in after)
+            b = pick(r[(mode, s, c)] for r in before)
+            a = pick(r[(mode, s, c)] for r in after)
             ratios.append(a / b)
             row += '%22s' % ('%.1f/%.1f=%.2f' % (a, b, a / b))
         out.append(row)

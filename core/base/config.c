@@ -91,6 +91,10 @@ const np_option np_options[] = {
         "bytes of blocks a cache's classes may grow past their sizes when their stacks overflow "
         "(doubling, at most 8x; halved again by a trim that finds entries unused); 0: Netty's "
         "fixed capacities"),
+    OPT(cache_max_bytes, NP_OPT_SIZE, 2 * 1024 * 1024, 0, SIZE_MAX, 0, NP_ERR_CACHE,
+        "bytes of blocks one cache (a thread's, or a CPU's) may hold: a class that overflows past "
+        "it does not grow and gives half back, and so does the class holding the most; 0: no bound "
+        "but the classes' capacities"),
     OPT(transfer_cache_bytes, NP_OPT_SIZE, 64 * 1024, 0, SIZE_MAX, 0, NP_ERR_CACHE,
         "bytes of free blocks per size class kept between the per-CPU caches and the arenas "
         "(rseq: what one CPU's cache overflows with, another CPU's miss takes); 0: none"),

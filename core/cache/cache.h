@@ -70,7 +70,7 @@ typedef struct np_tcache {
   NP_ATOMIC(int) alive;           /* remote producers check it, before and after a push */
   uint32_t until_trim;            /* cache lookups left before the next trim */
   np_percpu_cpu percpu_cpu;       /* per-CPU caches: the CPU this thread's sequences last ran on */
-  size_t grown;                   /* capacity bytes its classes grew (cache_capacity.c) */
+  intptr_t grown;                 /* capacity bytes its classes grew (cache_capacity.c; < 0: shrank) */
   /* The chunks this thread freed into last (jemalloc's rtree cache idea): a
    * free that finds its chunk here skips the registry. Valid while the
    * pool's chunk_epoch (bumped by every chunk deletion) is chunk_epoch;
@@ -115,7 +115,8 @@ typedef struct np_caches {
   uint64_t uncached_remote_flushed[NP_MAX_SIZE_CLASSES]; /* their drains of dead lists */
   /* Per-CPU caches (cpu_cache.c), when the strategy has them and they work */
   size_t percpu_bytes;
-  size_t *percpu_grown;   /* [n_cpus] bytes each CPU's classes grew (cache_capacity.c; __atomic) */
+  intptr_t *percpu_grown; /* [n_cpus] bytes each CPU's classes grew (cache_capacity.c;
+                           * __atomic; < 0: shrank) */
   int fork_percpu_locked; /* fork holds the CPUs' maintenance locks */
   struct np_transfer_class *transfer; /* [n_cached] between the CPUs and the arenas
                                        * (transfer_cache.c), with per-CPU caches */

@@ -18,6 +18,17 @@
  * capacity again. The growth is capacity, not memory: a class
  * holds blocks only while frees outrun allocations.
  *
+ * Capacity is not memory: a cache also has a byte budget (cache_max_bytes,
+ * tcmalloc's per-CPU cache size): a class that overflows while its cache
+ * holds that many bytes of blocks does not grow but gives half of itself
+ * back; the other class holding the most gives up half of its capacity (below
+ * its configured one if need be: `grown` goes negative) and what no longer
+ * fits, and so does the overflowing class if its capacity alone is more than
+ * the budget, so that the capacities of a cache under pressure shrink to about
+ * the budget (np_cache_over_budget decides; the caches count what they hold off
+ * the fast path too). A class that overflows later under the budget doubles
+ * back.
+ *
  * Both run off the fast path (a full stack, a trim); the fast paths compare
  * the count with the current capacity as before. These functions only decide;
  * the caches store the capacity (a CPU's by CAS, so that two threads that grow
@@ -41,9 +52,11 @@ void np_cache_capacity_init(np_caches *caches) {
   }
 }
 
-uint32_t np_cache_capacity_grown(const np_caches *caches, unsigned idx, uint32_t cap, size_t grown) {
+uint32_t np_cache_capacity_grown(const np_caches *caches, unsigned idx, uint32_t cap, intptr_t grown) {
   if (cap == 0 || cap >= caches->cache_max_cap[idx]) return cap;
-  if (grown + np_cache_capacity_bytes(caches, idx, cap) > caches->cfg->cache_grow_bytes) return cap;
+  if (grown + (intptr_t)np_cache_capacity_bytes(caches, idx, cap) > (intptr_t)caches->cfg->cache_grow_bytes)
+    return cap;
+  if (np_cache_capacity_over_budget(caches, idx, cap * 2)) return cap; /* (it would give it up again) */
   return cap * 2;
 }
 
@@ -51,6 +64,18 @@ uint32_t np_cache_capacity_shrunk(const np_caches *caches, unsigned idx, uint32_
                                   uint64_t hits) {
   if (low_water == 0 && hits) return cap; /* in use, and every entry was */
   return cap > caches->cache_cap[idx] ? cap / 2 : cap;
+}
+
+uint32_t np_cache_capacity_given_up(uint32_t cap) { return cap > 1 ? cap / 2 : cap; }
+
+bool np_cache_capacity_over_budget(const np_caches *caches, unsigned idx, uint32_t cap) {
+  size_t budget = caches->cfg->cache_max_bytes;
+  return budget && cap > 1 && np_cache_capacity_bytes(caches, idx, cap) > budget;
+}
+
+bool np_cache_over_budget(const np_caches *caches, unsigned idx, size_t held) {
+  size_t budget = caches->cfg->cache_max_bytes;
+  return budget && held + np_index_to_size(&caches->pool->sc, idx) > budget;
 }
 
 size_t np_cache_capacity_bytes(const np_caches *caches, unsigned idx, uint32_t entries) {

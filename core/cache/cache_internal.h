@@ -36,12 +36,20 @@ NP_INTERNAL void np_cache_capacity_init(np_caches *caches); /* cache_max_cap fro
 /* The capacity a class at cap grows to when its stack overflows, given its
  * cache's growth so far (bytes); cap itself when it may not grow. */
 NP_INTERNAL uint32_t np_cache_capacity_grown(const np_caches *caches, unsigned idx, uint32_t cap,
-                                             size_t grown);
+                                             intptr_t grown);
 /* The capacity a class at cap has after a trim, given its low-water mark and
  * its hits since the last trim: half, if it had grown and entries sat unused
  * or nobody used it. */
 NP_INTERNAL uint32_t np_cache_capacity_shrunk(const np_caches *caches, unsigned idx, uint32_t cap,
                                               uint32_t low_water, uint64_t hits);
+/* The capacity the class holding the most keeps when its cache is over its
+ * byte budget (half; at least 1). */
+NP_INTERNAL uint32_t np_cache_capacity_given_up(uint32_t cap);
+/* 1 when cap entries of class idx are more bytes than the cache's budget. */
+NP_INTERNAL bool np_cache_capacity_over_budget(const np_caches *caches, unsigned idx, uint32_t cap);
+/* 1 when a cache holding `held` bytes of blocks would pass its byte budget
+ * (cache_max_bytes) with one more block of class idx. */
+NP_INTERNAL bool np_cache_over_budget(const np_caches *caches, unsigned idx, size_t held);
 NP_INTERNAL size_t np_cache_capacity_bytes(const np_caches *caches, unsigned idx, uint32_t entries);
 
 /* cpu_cache.c: set up (where the strategy has per-CPU caches) and torn down. */

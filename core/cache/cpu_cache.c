@@ -10,7 +10,8 @@
  *   free:  push on this CPU's stack; when full, double its capacity while
  *          cache_grow_bytes allows (cache_capacity.c), or else pop half of it
  *          in one sequence and hand that to the transfer cache (the arenas
- *          take what does not fit) first
+ *          take what does not fit) first; while the CPU's stacks hold
+ *          cache_max_bytes, the class holding the most gives half too
  *   trim:  every cache_trim_interval lookups of a thread, each class on that
  *          thread's CPU gives back its low-water mark (what sat unused since
  *          the last trim; with trim_low_water off, half of what it holds);
@@ -49,13 +50,13 @@ int np_cpu_cache_init(np_caches *caches) {
   if (words >= UINT32_MAX) return NP_ERR_NO_MEMORY;
   pc->region_bytes = (words * sizeof(void *) + 63) & ~(size_t)63;
   size_t regions_bytes = (size_t)pc->n_cpus * pc->region_bytes, locks_bytes = (size_t)pc->n_cpus * 64;
-  size_t grown_bytes = (size_t)pc->n_cpus * sizeof(size_t);
+  size_t grown_bytes = (size_t)pc->n_cpus * sizeof(intptr_t);
   caches->percpu_bytes = regions_bytes + locks_bytes + grown_bytes;
   char *mem = np_os_map(caches->percpu_bytes);
   if (mem == NULL) return NP_ERR_NO_MEMORY;
   pc->regions = mem;
   pc->locks = (uint32_t *)(mem + regions_bytes);
-  caches->percpu_grown = (size_t *)(mem + regions_bytes + locks_bytes);
+  caches->percpu_grown = (intptr_t *)(mem + regions_bytes + locks_bytes);
   for (uint32_t cpu = 0; cpu < pc->n_cpus; cpu++) {
     np_percpu_stack *s = np_percpu_stacks_of(pc, cpu);
     uint32_t w = (uint32_t)first_slot;
@@ -162,9 +163,9 @@ static int set_cap(np_caches *caches, unsigned cpu, unsigned idx, uint32_t from,
                                                  np_percpu_end_floor_word(s->begin + to, s->begin), 0,
                                                  __ATOMIC_RELAXED, __ATOMIC_RELAXED))
     return 0;
-  size_t *grown = &caches->percpu_grown[cpu];
-  if (to > from) __atomic_fetch_add(grown, np_cache_capacity_bytes(caches, idx, to - from), __ATOMIC_RELAXED);
-  else __atomic_fetch_sub(grown, np_cache_capacity_bytes(caches, idx, from - to), __ATOMIC_RELAXED);
+  intptr_t *grown = &caches->percpu_grown[cpu];
+  intptr_t bytes = (intptr_t)np_cache_capacity_bytes(caches, idx, to > from ? to - from : from - to);
+  __atomic_fetch_add(grown, to > from ? bytes : -bytes, __ATOMIC_RELAXED);
   return 1;
 }
 
@@ -173,19 +174,56 @@ static int current_cpu(np_caches *caches) {
   return cpu >= 0 && (uint32_t)cpu < caches->percpu.n_cpus ? cpu : -1;
 }
 
+/* Bytes of blocks on a CPU's stacks, and the class other than idx holding
+ * the most (idx if none holds any). */
+static size_t held_bytes(np_caches *caches, unsigned cpu, unsigned idx, unsigned *fullest) {
+  size_t held = 0, most = 0;
+  *fullest = idx;
+  for (unsigned c = 0; c < caches->n_cached; c++) {
+    size_t bytes = np_cache_capacity_bytes(caches, c, np_percpu_count(stack_of(caches, cpu, c)));
+    held += bytes;
+    if (c != idx && bytes > most) {
+      most = bytes;
+      *fullest = c;
+    }
+  }
+  return held;
+}
+
+/* Halves the capacity of class idx on the current CPU (the thread runs on
+ * cpu, or did a moment ago); what no longer fits goes to the transfer cache. */
+static void give_up_capacity(np_caches *caches, np_tcache *tc, unsigned cpu, unsigned idx) {
+  np_percpu_stack *s = stack_of(caches, cpu, idx);
+  uint32_t cap = np_percpu_cap(s), to = np_cache_capacity_given_up(cap);
+  if (!set_cap(caches, cpu, idx, cap, to)) return;
+  intptr_t over = (intptr_t)np_percpu_count(s) - (intptr_t)to;
+  if (over > 0) drain_current(caches, tc, idx, over, 1);
+}
+
 bool np_cpu_cache_free(np_caches *caches, np_tcache *tc, void *ptr, unsigned idx) {
   if (caches->cache_cap[idx] == 0 || tc == NULL) return 0;
   for (int attempt = 0; attempt < 2; attempt++) {
     np_percpu_switch_cpu(&caches->percpu, &tc->percpu_cpu); /* (a push misses on another CPU) */
     if (np_cpu_cache_push(caches, tc, idx, ptr)) return 1;
     int cpu = current_cpu(caches);
-    if (cpu >= 0) { /* room for the burst, if the CPU's growth allows */
+    unsigned fullest;
+    if (cpu >= 0 && np_cache_over_budget(caches, idx, held_bytes(caches, (unsigned)cpu, idx, &fullest))) {
+      /* The CPU holds its budget: no growth; the other class holding the
+       * most gives up half its capacity, and so does this one if it alone
+       * may hold more than the budget. */
+      if (fullest != idx) give_up_capacity(caches, tc, (unsigned)cpu, fullest);
+      if (np_cache_capacity_over_budget(caches, idx, np_percpu_cap(stack_of(caches, (unsigned)cpu, idx))))
+        give_up_capacity(caches, tc, (unsigned)cpu, idx);
+    } else if (cpu >= 0) { /* room for the burst, if the CPU's growth allows */
       uint32_t cap = np_percpu_cap(stack_of(caches, (unsigned)cpu, idx));
-      size_t grown = __atomic_load_n(&caches->percpu_grown[cpu], __ATOMIC_RELAXED);
+      intptr_t grown = __atomic_load_n(&caches->percpu_grown[cpu], __ATOMIC_RELAXED);
       if (set_cap(caches, (unsigned)cpu, idx, cap, np_cache_capacity_grown(caches, idx, cap, grown)))
         continue;
     }
-    drain_current(caches, tc, idx, caches->cache_cap[idx] / 2 ? caches->cache_cap[idx] / 2 : 1, 1);
+    /* (half of what it holds now: a class may have given up capacity) */
+    intptr_t held = cpu >= 0 ? (intptr_t)np_percpu_count(stack_of(caches, (unsigned)cpu, idx))
+                             : (intptr_t)caches->cache_cap[idx];
+    drain_current(caches, tc, idx, held > 1 ? held / 2 : 1, 1);
   }
   return 0; /* the CPU is under maintenance: the arena */
 }

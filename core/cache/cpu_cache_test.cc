@@ -3,8 +3,12 @@
 // run, and threads migrated or preempted inside sequences.
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -197,6 +201,128 @@ TEST_F(CpuCache, MigrationPreemptionAndFlushesNeverCorrupt) {
   EXPECT_EQ(s.small.active_bytes, 0u);
   EXPECT_EQ(s.cached_bytes, 0u);
   EXPECT_EQ(s.invalid_frees, 0u);
+}
+
+// Threads moved between CPUs by another thread (sched_setaffinity on their
+// thread ids, at any point of a burst), forks while all of this runs, and
+// half of the blocks freed by a thread other than the one that wrote them
+// (through a shared mailbox). Every block carries its writer's pattern over
+// its whole size, checked before its free; no block is handed out twice
+// while live (the mailbox would see it); every child of a fork allocates,
+// checks and frees on its own and exits 0; at the end the stats balance.
+TEST_F(CpuCache, FlipsFromAnotherThreadForksAndCrossFreesNeverCorrupt) {
+  const int workers = 4, rounds = 1500, burst = 64;
+  unsigned ncpu = std::max(1u, std::thread::hardware_concurrency());
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> corrupt{0};
+  std::vector<std::atomic<pid_t>> tids(workers);
+  for (auto &t : tids) t = 0;
+  std::vector<std::atomic<void *>> mailbox(256);
+  for (auto &m : mailbox) m = nullptr;
+  auto fill = [](void *p, size_t n, uint64_t v) {
+    for (size_t i = 0; i < n / 8; i++) static_cast<uint64_t *>(p)[i] = v + i;
+  };
+  auto intact = [](const void *p, size_t n, uint64_t v) {
+    for (size_t i = 0; i < n / 8; i++)
+      if (static_cast<const uint64_t *>(p)[i] != v + i) return false;
+    return true;
+  };
+  // A block's size and pattern seed travel in its first two words' image: the
+  // size is a function of the seed.
+  auto size_of = [](uint64_t seed) { return (size_t)16 << (seed % 7); };  // 16 B .. 1 KiB
+  std::vector<std::thread> ts;
+  for (int t = 0; t < workers; t++)
+    ts.emplace_back([&, t] {
+      tids[t] = (pid_t)syscall(SYS_gettid);
+      uint64_t seed = (uint64_t)(t + 1) << 48;
+      std::vector<std::pair<void *, uint64_t>> held;
+      for (int r = 0; r < rounds; r++) {
+        for (int i = 0; i < burst; i++) {
+          uint64_t s = ++seed;
+          void *p = np_alloc(a_, size_of(s));
+          if (p == nullptr) {
+            corrupt++;
+            continue;
+          }
+          fill(p, size_of(s), s);
+          held.emplace_back(p, s);
+        }
+        for (size_t i = 0; i < held.size(); i++) {
+          auto [p, s] = held[i];
+          if (!intact(p, size_of(s), s)) corrupt++;
+          if (i % 2) {  // through the mailbox: another thread frees it
+            static_cast<uint64_t *>(p)[0] = s;  // (the seed, for the taker: the pattern's first word)
+            void *old = mailbox[(s * 0x9e3779b97f4a7c15ull) >> 56].exchange(p);
+            if (old) {
+              uint64_t os = static_cast<uint64_t *>(old)[0];
+              if (!intact(static_cast<uint64_t *>(old) + 1, size_of(os) - 8, os + 1)) corrupt++;
+              if (np_free(a_, old) != NP_OK) corrupt++;
+            }
+          } else if (np_free(a_, p) != NP_OK) {
+            corrupt++;
+          }
+        }
+        held.clear();
+      }
+    });
+  std::thread flipper([&] {
+    for (unsigned i = 0; !stop.load(); i++) {
+      for (int t = 0; t < workers; t++) {
+        pid_t tid = tids[t].load();
+        if (tid == 0) continue;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET((i + (unsigned)t) % ncpu, &one);
+        sched_setaffinity(tid, sizeof one, &one);  // (fails once the thread exited: fine)
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  int forks = 0, children_failed = 0;
+  std::thread forker([&] {
+    while (!stop.load() && forks < 10) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      pid_t pid = fork();
+      if (pid == 0) {  // the child: its own traffic through every path it still has
+        std::vector<void *> v;
+        for (uint64_t i = 0; i < 500; i++) {
+          void *p = np_alloc(a_, size_of(i));
+          if (p == nullptr) _exit(2);
+          fill(p, size_of(i), i);
+          v.push_back(p);
+        }
+        for (uint64_t i = 0; i < v.size(); i++) {
+          if (!intact(v[i], size_of(i), i)) _exit(3);
+          if (np_free(a_, v[i]) != NP_OK) _exit(4);
+        }
+        _exit(0);
+      }
+      if (pid < 0) break;
+      int status = 0;
+      if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) children_failed++;
+      forks++;
+    }
+  });
+  for (auto &t : ts) t.join();
+  stop = true;
+  flipper.join();
+  forker.join();
+  UnpinAll();
+  for (auto &m : mailbox) {  // what is still waiting there
+    void *p = m.exchange(nullptr);
+    if (p == nullptr) continue;
+    uint64_t s = static_cast<uint64_t *>(p)[0];
+    if (!intact(static_cast<uint64_t *>(p) + 1, size_of(s) - 8, s + 1)) corrupt++;
+    if (np_free(a_, p) != NP_OK) corrupt++;
+  }
+  EXPECT_EQ(corrupt.load(), 0u) << mode_;
+  EXPECT_GT(forks, 0);
+  EXPECT_EQ(children_failed, 0) << "of " << forks << " forks";
+  np_thread_cache_flush(a_);
+  np_stats s = Stats(a_);
+  EXPECT_EQ(s.small.active, 0u);
+  EXPECT_EQ(s.invalid_frees, 0u);
+  EXPECT_EQ(s.small.allocations, s.small.deallocations);
 }
 
 // Blocks freed on one CPU reach another CPU that allocates through the

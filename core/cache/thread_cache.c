@@ -17,7 +17,8 @@
  * - Free: np_free has claimed the block (its free mark). The tag names its
  *   owner: T's own blocks go on T's stack (a full stack doubles its capacity
  *   while cache_grow_bytes allows, or else gives its older half back to the
- *   arena in one batch); another thread's go onto the owner's
+ *   arena in one batch; while T's stacks hold cache_max_bytes, it gives half
+ *   back, and so does the class holding the most); another thread's go onto the owner's
  *   remote list (only the owner takes from it), up to the class's capacity.
  *   A full list, a dead owner, or no owner: the arena.
  * - Trim: every cache_trim_interval lookups (hits and misses), each class frees
@@ -271,16 +272,19 @@ void np_tcache_flush(np_tcache *tc) {
   for (unsigned c = 0; c < tc->caches->n_cached; c++) flush_class(tc, &tc->classes[c], UINT32_MAX);
 }
 
-/* A grown class that left entries unused through the interval, or was not
- * used, gives up half of its capacity (cache_capacity.c); what no longer fits
- * goes to the arena. */
-static void shrink_class(np_tcache *tc, unsigned c, uint32_t low_water, uint64_t used) {
+/* Lowers class c's capacity to cap; what no longer fits goes to the arena. */
+static void set_class_cap(np_tcache *tc, unsigned c, uint32_t cap) {
   np_cache_class *cc = &tc->classes[c];
-  uint32_t cap = np_cache_capacity_shrunk(tc->caches, c, cc->cap, low_water, used);
-  if (cap == cc->cap) return;
+  if (cap >= cc->cap) return;
   if (cc->count > cap) flush_stack(tc, cc, cc->count - cap);
-  tc->grown -= np_cache_capacity_bytes(tc->caches, c, cc->cap - cap);
+  tc->grown -= (intptr_t)np_cache_capacity_bytes(tc->caches, c, cc->cap - cap);
   cc->cap = cap;
+}
+
+/* A grown class that left entries unused through the interval, or was not
+ * used, gives up half of its capacity (cache_capacity.c). */
+static void shrink_class(np_tcache *tc, unsigned c, uint32_t low_water, uint64_t used) {
+  set_class_cap(tc, c, np_cache_capacity_shrunk(tc->caches, c, tc->classes[c].cap, low_water, used));
 }
 
 static void trim(np_tcache *tc) {
@@ -391,12 +395,37 @@ void *np_tcache_alloc_miss(np_tcache *tc, unsigned idx) {
   return batch[0];
 }
 
+/* Bytes of blocks on the thread's stacks, and the class other than idx
+ * holding the most (idx if none holds any). */
+static size_t held_bytes(const np_tcache *tc, unsigned idx, unsigned *fullest) {
+  size_t held = 0, most = 0;
+  *fullest = idx;
+  for (unsigned c = 0; c < tc->caches->n_cached; c++) {
+    size_t bytes = np_cache_capacity_bytes(tc->caches, c, tc->classes[c].count);
+    held += bytes;
+    if (c != idx && bytes > most) {
+      most = bytes;
+      *fullest = c;
+    }
+  }
+  return held;
+}
+
 bool np_tcache_push_full(np_tcache *tc, unsigned idx, void *ptr) {
   np_cache_class *cc = &tc->classes[idx];
   if (cc->cap == 0) return 0;
+  unsigned fullest;
   uint32_t grown = np_cache_capacity_grown(tc->caches, idx, cc->cap, tc->grown);
-  if (grown > cc->cap) { /* room for the burst instead of a round trip to the arena */
-    tc->grown += np_cache_capacity_bytes(tc->caches, idx, grown - cc->cap);
+  if (np_cache_over_budget(tc->caches, idx, held_bytes(tc, idx, &fullest))) {
+    /* The cache holds its budget: no growth; the other class holding the
+     * most gives up half its capacity, and so does this one if it alone
+     * may hold more than the budget. */
+    if (fullest != idx) set_class_cap(tc, fullest, np_cache_capacity_given_up(tc->classes[fullest].cap));
+    if (np_cache_capacity_over_budget(tc->caches, idx, cc->cap))
+      set_class_cap(tc, idx, np_cache_capacity_given_up(cc->cap));
+    flush_stack(tc, cc, cc->cap > 1 ? cc->cap / 2 : 1);
+  } else if (grown > cc->cap) { /* room for the burst instead of a round trip to the arena */
+    tc->grown += (intptr_t)np_cache_capacity_bytes(tc->caches, idx, grown - cc->cap);
     cc->cap = grown;
   } else {
     flush_stack(tc, cc, cc->cap > 1 ? cc->cap / 2 : 1); /* the older half goes back */
@@ -478,8 +507,10 @@ void np_caches_stats_add(np_caches *caches, np_stats *out) {
       cached = pushes + refilled - hits - flushed;
       /* What is not on a stack is on its way to its owner (racy reads: at most that). */
       uint64_t stacked = 0;
-      for (unsigned i = 0; i < caches->tcache_count; i++)
-        stacked += NP_LOAD(&atomic_load_explicit(&caches->tcaches[i], memory_order_acquire)->classes[c].count);
+      for (unsigned i = 0; i < caches->tcache_count; i++) {
+        np_tcache *tc = atomic_load_explicit(&caches->tcaches[i], memory_order_acquire);
+        stacked += NP_LOAD(&tc->classes[c].count);
+      }
       if (stacked > cached) stacked = cached;
       out->thread_cached_bytes += stacked * size;
       out->remote_cached_bytes += (cached - stacked) * size;

@@ -591,6 +591,50 @@ TEST(CachePolicy, ABurstGrowsItsClassWithinTheBudgetAndTrimsGiveItBack) {
   EXPECT_GT(RoundTraffic(netty.a, 64, 1000), 1000u);
 }
 
+// cache_max_bytes: a cache (the thread's, or its CPU's) that holds its byte
+// budget does not grow a class that overflows; the class holding the most
+// gives up half its capacity and what no longer fits, so a stream of frees
+// brings what the cache holds down to about the budget. Without the budget
+// the capacities alone keep hundreds of KiB.
+size_t HeldAfterStream(np_config c) {
+  Alloc al(c);
+  std::vector<void *> kib(256), two(2000);
+  for (void *&p : kib) p = np_alloc(al.a, 1024);
+  for (void *&p : two) p = np_alloc(al.a, 2048);
+  for (void *p : kib) EXPECT_EQ(np_free(al.a, p), NP_OK);  // 256 KiB, no overflow
+  for (void *p : two) EXPECT_EQ(np_free(al.a, p), NP_OK);  // overflows, again and again
+  np_stats s = al.Stats();
+  EXPECT_EQ(s.small.active, 0u);
+  EXPECT_EQ(s.invalid_frees, 0u);
+  // Everything cached is still whole: handed out again, written, freed.
+  std::vector<void *> again(2256);
+  for (size_t i = 0; i < again.size(); i++) {
+    again[i] = np_alloc(al.a, i < 256 ? 1024 : 2048);
+    EXPECT_NE(again[i], nullptr);
+    memset(again[i], 0x5a, i < 256 ? 1024 : 2048);
+  }
+  EXPECT_EQ(std::set<void *>(again.begin(), again.end()).size(), again.size()) << "a block handed out twice";
+  for (void *p : again) EXPECT_EQ(np_free(al.a, p), NP_OK);
+  return s.thread_cached_bytes + s.cpu_cached_bytes;
+}
+
+TEST(CachePolicy, AByteBudgetBoundsWhatACacheHolds) {
+  cpu_set_t one, old; /* one CPU: per-CPU caches see one thread on one CPU */
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  sched_getaffinity(0, sizeof old, &old);
+  sched_setaffinity(0, sizeof one, &one);
+  np_config c = np_config_default();
+  c.transfer_cache_bytes = 0; /* rseq: what a CPU gives back goes to the arena */
+  c.cache_max_bytes = 64 << 10;
+  size_t bounded = HeldAfterStream(c);
+  c.cache_max_bytes = 0;
+  size_t unbounded = HeldAfterStream(c);
+  sched_setaffinity(0, sizeof old, &old);
+  EXPECT_LE(bounded, 2u * (64 << 10)) << "about the budget";
+  EXPECT_GE(unbounded, 256u << 10) << "the capacities alone";
+}
+
 // A miss takes a batch from the arena: one acquisition of its locks, many blocks.
 TEST(CachePolicy, MissRefillsABatch) {
   Alloc al(np_config_default());

@@ -67,6 +67,7 @@ static void expect_same(const np_config *x, const np_config *y) {
   SAME(retained_max);
   SAME(run_placement);
   SAME(cache_grow_bytes);
+  SAME(cache_max_bytes);
   SAME(transfer_cache_bytes);
 #undef SAME
 }

@@ -149,6 +149,12 @@ typedef struct np_config {
    * stays within this, and halves it again at a trim that finds entries
    * unused (tcmalloc's idea). Default 2 MiB; 0: Netty's fixed capacities. */
   size_t cache_grow_bytes;
+  /* Bytes of blocks one cache (a thread's; a CPU's with per-CPU caches) may
+   * hold: a class whose stack overflows while its cache holds this much does
+   * not grow, and gives half of itself back, and so does the class holding
+   * the most (to the arena; per CPU, to the transfer cache first). Default
+   * 2 MiB; 0: no bound but the classes' capacities. */
+  size_t cache_max_bytes;
   /* With per-CPU caches (rseq): bytes of free blocks per size class that the
    * transfer cache between the CPUs and the arenas holds (tcmalloc's transfer
    * cache: a CPU's overflow reaches a CPU that misses without the arenas'
@@ -347,7 +353,8 @@ typedef struct np_stats {
   /* Free space inside the memory in use: */
   uint64_t subpage_free_bytes;    /* free elements of the small classes' runs */
   uint64_t chunk_free_dirty_bytes;  /* free pages of chunks in use, still resident */
-  uint64_t chunk_free_purged_bytes; /* free pages of chunks in use, given back */
+  uint64_t chunk_free_purged_bytes; /* free pages of chunks in use, not resident (never
+                                     * touched since mapped, or purged) */
   uint64_t metadata_bytes;        /* mapped for npool's own records: arena metadata,
                                    * thread caches, per-CPU and transfer caches */
 } np_stats;
