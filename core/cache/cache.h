@@ -117,6 +117,9 @@ typedef struct np_caches {
   size_t percpu_bytes;
   intptr_t *percpu_grown; /* [n_cpus] bytes each CPU's classes grew (cache_capacity.c;
                            * __atomic; < 0: shrank) */
+  uint64_t *percpu_trimmed_ns; /* [n_cpus] when a thread last trimmed the CPU (np_clock_ns;
+                                * __atomic) */
+  unsigned percpu_idle_next;   /* the CPU the next trim looks at for idleness (__atomic) */
   int fork_percpu_locked; /* fork holds the CPUs' maintenance locks */
   struct np_transfer_class *transfer; /* [n_cached] between the CPUs and the arenas
                                        * (transfer_cache.c), with per-CPU caches */

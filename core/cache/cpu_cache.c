@@ -15,7 +15,9 @@
  *   trim:  every cache_trim_interval lookups of a thread, each class on that
  *          thread's CPU gives back its low-water mark (what sat unused since
  *          the last trim; with trim_low_water off, half of what it holds);
- *          a grown class that had unused entries halves its capacity
+ *          a grown class that had unused entries halves its capacity; and one
+ *          other CPU, in turn, that no thread trimmed for dirty_decay_ms is
+ *          emptied (an idle CPU's caches decay like free pages)
  *   flush: every CPU, from any thread, while others run: the CPU's stacks are
  *          locked (np_percpu_lock_cpu) and emptied; where the strategy cannot
  *          lock another CPU, the flushing thread moves onto that CPU instead;
@@ -51,12 +53,16 @@ int np_cpu_cache_init(np_caches *caches) {
   pc->region_bytes = (words * sizeof(void *) + 63) & ~(size_t)63;
   size_t regions_bytes = (size_t)pc->n_cpus * pc->region_bytes, locks_bytes = (size_t)pc->n_cpus * 64;
   size_t grown_bytes = (size_t)pc->n_cpus * sizeof(intptr_t);
-  caches->percpu_bytes = regions_bytes + locks_bytes + grown_bytes;
+  size_t trimmed_bytes = (size_t)pc->n_cpus * sizeof(uint64_t);
+  caches->percpu_bytes = regions_bytes + locks_bytes + grown_bytes + trimmed_bytes;
   char *mem = np_os_map(caches->percpu_bytes);
   if (mem == NULL) return NP_ERR_NO_MEMORY;
   pc->regions = mem;
   pc->locks = (uint32_t *)(mem + regions_bytes);
   caches->percpu_grown = (intptr_t *)(mem + regions_bytes + locks_bytes);
+  caches->percpu_trimmed_ns = (uint64_t *)(mem + regions_bytes + locks_bytes + grown_bytes);
+  uint64_t now = np_clock_ns();
+  for (uint32_t cpu = 0; cpu < pc->n_cpus; cpu++) caches->percpu_trimmed_ns[cpu] = now;
   for (uint32_t cpu = 0; cpu < pc->n_cpus; cpu++) {
     np_percpu_stack *s = np_percpu_stacks_of(pc, cpu);
     uint32_t w = (uint32_t)first_slot;
@@ -228,9 +234,14 @@ bool np_cpu_cache_free(np_caches *caches, np_tcache *tc, void *ptr, unsigned idx
   return 0; /* the CPU is under maintenance: the arena */
 }
 
+static void drain_idle_cpu(np_caches *caches, np_tcache *tc, unsigned self, uint64_t now);
+
 static void trim_current_cpu(np_caches *caches, np_tcache *tc) {
   int cpu = current_cpu(caches);
   if (cpu < 0) return;
+  uint64_t now = np_clock_ns();
+  __atomic_store_n(&caches->percpu_trimmed_ns[cpu], now, __ATOMIC_RELAXED);
+  drain_idle_cpu(caches, tc, (unsigned)cpu, now);
   for (unsigned c = 0; c < caches->n_cached; c++) {
     np_percpu_stack *s = stack_of(caches, (unsigned)cpu, c);
     uint32_t unused = NP_LOAD(&s->low_water) - s->begin;
@@ -249,22 +260,44 @@ static void trim_current_cpu(np_caches *caches, np_tcache *tc) {
   }
 }
 
+/* Empties one CPU's stacks from another thread, its sequences stopped; 0 if
+ * the strategy cannot stop them. */
+static int empty_stopped_cpu(np_caches *caches, np_tcache *tc, unsigned cpu) {
+  np_percpu *pc = &caches->percpu;
+  if (np_percpu_lock_cpu(pc, cpu) != 0) return 0;
+  np_percpu_stack *stacks = np_percpu_stacks_of(pc, cpu);
+  for (unsigned c = 0; c < pc->n_classes; c++) {
+    np_percpu_stack *s = &stacks[c];
+    unsigned n = np_percpu_count(s);
+    np_arena_free_cached(caches->pool, np_percpu_entry(stacks, s->begin), n);
+    count_flushed(tc, c, n);
+    NP_STORE(&s->top, (intptr_t)s->begin);
+    s->low_water = s->begin;
+  }
+  np_percpu_unlock_cpu(pc, cpu);
+  return 1;
+}
+
+/* One other CPU per trim, in turn: when no thread has trimmed it for
+ * dirty_decay_ms and it holds blocks, its stacks are emptied, so that a CPU
+ * whose threads went away (or only free there) keeps its blocks no longer
+ * than the arenas keep free pages. */
+static void drain_idle_cpu(np_caches *caches, np_tcache *tc, unsigned self, uint64_t now) {
+  unsigned turn = __atomic_fetch_add(&caches->percpu_idle_next, 1, __ATOMIC_RELAXED);
+  unsigned cpu = turn % caches->percpu.n_cpus;
+  if (cpu == self) return;
+  uint64_t last = __atomic_load_n(&caches->percpu_trimmed_ns[cpu], __ATOMIC_RELAXED);
+  unsigned fullest;
+  if (last >= now || now - last < caches->pool->decay_ns) return;
+  if (held_bytes(caches, cpu, 0, &fullest) == 0) return;
+  __atomic_store_n(&caches->percpu_trimmed_ns[cpu], now, __ATOMIC_RELAXED);
+  empty_stopped_cpu(caches, tc, cpu); /* (never by moving there: this is someone's np_alloc) */
+}
+
 /* Empties one CPU's stacks from another thread. */
 static void flush_cpu(np_caches *caches, np_tcache *tc, unsigned cpu) {
   np_percpu *pc = &caches->percpu;
-  if (np_percpu_lock_cpu(pc, cpu) == 0) {
-    np_percpu_stack *stacks = np_percpu_stacks_of(pc, cpu);
-    for (unsigned c = 0; c < pc->n_classes; c++) {
-      np_percpu_stack *s = &stacks[c];
-      unsigned n = np_percpu_count(s);
-      np_arena_free_cached(caches->pool, np_percpu_entry(stacks, s->begin), n);
-      count_flushed(tc, c, n);
-      NP_STORE(&s->top, (intptr_t)s->begin);
-      s->low_water = s->begin;
-    }
-    np_percpu_unlock_cpu(pc, cpu);
-    return;
-  }
+  if (empty_stopped_cpu(caches, tc, cpu)) return;
   /* No way to stop that CPU's sequences: run there and pop like its threads. */
   cpu_set_t old, one;
   if (sched_getaffinity(0, sizeof old, &old) != 0) return;

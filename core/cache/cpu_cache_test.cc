@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -299,7 +300,8 @@ TEST_F(CpuCache, FlipsFromAnotherThreadForksAndCrossFreesNeverCorrupt) {
       }
       if (pid < 0) break;
       int status = 0;
-      if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) children_failed++;
+      if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        children_failed++;
       forks++;
     }
   });
@@ -323,6 +325,51 @@ TEST_F(CpuCache, FlipsFromAnotherThreadForksAndCrossFreesNeverCorrupt) {
   EXPECT_EQ(s.small.active, 0u);
   EXPECT_EQ(s.invalid_frees, 0u);
   EXPECT_EQ(s.small.allocations, s.small.deallocations);
+}
+
+// A CPU that no thread trims for dirty_decay_ms is emptied by another CPU's
+// trim: blocks freed on CPU B while nothing runs there later go back to the
+// arena (their pages can be purged) instead of waiting for B's next thread.
+TEST_F(CpuCache, IdleCpusCachesDecay) {
+  std::vector<int> cpus;
+  cpu_set_t old;
+  ASSERT_EQ(sched_getaffinity(0, sizeof old, &old), 0);
+  for (int i = 0; i < CPU_SETSIZE && cpus.size() < 2; i++)
+    if (CPU_ISSET(i, &old)) cpus.push_back(i);
+  if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
+  for (unsigned decay_ms : {30u, 3600000u}) {
+    SCOPED_TRACE(decay_ms);
+    np_config c = np_config_default();
+    c.arenas = 1;
+    c.dirty_decay_ms = decay_ms;
+    c.cache_trim_interval = 64;
+    np_allocator *a = nullptr;
+    ASSERT_EQ(np_allocator_create(&c, &a), NP_OK);
+    if (std::string(Stats(a).cache_mode) != "per-CPU") {
+      np_allocator_destroy(a);
+      GTEST_SKIP() << "per-CPU caches not active";
+    }
+    ASSERT_TRUE(PinTo(cpus[1]));
+    std::vector<void *> v(200);
+    for (void *&p : v) ASSERT_NE(p = np_alloc(a, 64), nullptr);
+    for (void *p : v) ASSERT_EQ(np_free(a, p), NP_OK);  // on B's stacks
+    ASSERT_TRUE(PinTo(cpus[0]));
+    uint64_t on_b = Stats(a).cpu_cached_bytes;
+    EXPECT_GE(on_b, 200u * 64);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (int i = 0; i < 64 * 8; i++) ASSERT_EQ(np_free(a, np_alloc(a, 1024)), NP_OK);  // trims on A
+    np_stats s = Stats(a);
+    if (decay_ms < 1000) EXPECT_LT(s.cpu_cached_bytes, 200u * 64) << "B was idle past the decay: emptied";
+    else EXPECT_GE(s.cpu_cached_bytes, on_b) << "B within the decay: kept";
+    // Whatever happened, every block is still whole and handed out once.
+    for (void *&p : v) ASSERT_NE(p = np_alloc(a, 64), nullptr);
+    EXPECT_EQ(std::set<void *>(v.begin(), v.end()).size(), v.size());
+    for (void *p : v) ASSERT_EQ(np_free(a, p), NP_OK);
+    np_thread_cache_flush(a);
+    EXPECT_EQ(Stats(a).small.active, 0u);
+    np_allocator_destroy(a);
+  }
+  sched_setaffinity(0, sizeof old, &old);
 }
 
 // Blocks freed on one CPU reach another CPU that allocates through the
