@@ -26,6 +26,9 @@
 #   memory_<workload>         peak RSS in MiB per allocator, largest thread count
 #   rss_over_live_<workload>  peak RSS / peak live bytes requested, per allocator
 #                             (median of the per-run ratios), largest thread count
+#   rss_<workload>_<dist>     (when the CSV's folder has the sweep's rss/ traces)
+#                             resident set over time per allocator, first repeat,
+#                             largest thread count traced, and the live bytes
 #   where_<workload>          (runs with the breakdown columns) npool's peak RSS
 #                             stacked by where its bytes were, beside the peers'
 #                             peak RSS, largest thread count
@@ -534,6 +537,45 @@ EOF
   render "$base" "$WIDTH" "$HEIGHT" "$body"
 }
 
+# rss_<workload>_<dist>: the resident set over time of the first repeat of
+# each allocator (the sweep's rss/ folder beside the CSV), at the largest
+# thread count traced, and the live bytes of the first allocator's run.
+plot_rss_traces() {
+  local dir key t body base a f ia first plots sep
+  dir=$(dirname -- "$CSV")/rss
+  [ -d "$dir" ] || return 0
+  body=$TMP/body.gp
+  for key in $(ls -- "$dir" | sed -n 's/^\([a-z0-9]*_[a-z0-9]*\)_[0-9]*_.*\.tsv$/\1/p' | sort -u); do
+    t=$(ls -- "$dir" | sed -n "s/^${key}_\\([0-9]*\\)_.*\\.tsv\$/\\1/p" | sort -n | tail -n 1)
+    base=rss_$(fname "$key")
+    plots=()
+    first=""
+    ia=0
+    while IFS= read -r a; do
+      f=$dir/${key}_${t}_$a.tsv
+      if [ -s "$f" ]; then
+        plots+=("$(gq "$f") using 1:(\$2/1048576) with lines $(alloc_style "$a" "$ia") lw 2 title $(gq "$a")")
+        [ -n "$first" ] || first=$a
+      fi
+      ia=$((ia + 1))
+    done < "$TMP/allocs"
+    [ "${#plots[@]}" -gt 0 ] || continue
+    plots+=("$(gq "$dir/${key}_${t}_$first.tsv") using 1:(\$3/1048576) with lines lc rgb '#000000' dt 2 lw 1 title $(gq "live bytes ($first)")")
+    {
+      echo "set title $(gq "${key/_/ }, $t threads: resident set over time, first repeat").\"\\n\".$(gq "machine: $MACHINE") font 'sans,14'"
+      echo "set grid lc rgb '#dddddd'"
+      echo "set key top left reverse Left box opaque samplen 2"
+      echo "set xlabel 'ms since the threads started (warm-up, then the timed window)'"
+      echo "set ylabel 'MiB'"
+      echo "set yrange [0:*]"
+      sep="plot "
+      for f in "${plots[@]}"; do printf '%s%s' "$sep" "$f"; sep=$', \\\n     '; done
+      echo
+    } > "$body"
+    render "$base" 1200 700 "$body"
+  done
+}
+
 # ---------------------------------------------------------------------------
 
 main() {
@@ -554,6 +596,7 @@ main() {
     plot_bars rol "$w"
     plot_where "$w"
   done < "$TMP/workloads"
+  plot_rss_traces
   WRITTEN+=("$OUTDIR/summary.csv")
   printf '%s\n' "${WRITTEN[@]}"
 }

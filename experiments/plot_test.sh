@@ -134,6 +134,22 @@ check "breakdown columns: churn's summary rows the same as without them" \
   bash -c 'diff <(grep "^testbox,churn," "$1") <(grep "^testbox,churn," "$2")' _ "$T/out3/summary.csv" "$OUT/summary.csv"
 check "no breakdown columns: no where_ figure" bash -c '! ls "$1"/where_* >/dev/null 2>&1' _ "$OUT"
 
+# ---- RSS traces beside the CSV: the rss_ figures ---------------------------
+mkdir -p "$T/traced/rss"
+cp "$T/where.csv" "$T/traced/sweep.csv"
+for a in npool-rseq glibc jemalloc; do
+  for t in 2 4; do
+    awk -v t="$t" 'BEGIN { for (i = 0; i < 50; i++) print i, (10 + i) * 1048576 * t, 5 * 1048576 }' \
+      > "$T/traced/rss/churn_fixed64_${t}_$a.tsv"
+  done
+done
+bash "$PLOT" "$T/traced/sweep.csv" "$T/out4" > "$T/stdout4" 2> "$T/stderr4"
+rc=$?
+check "RSS traces: exit 0 (rc=$rc)" [ "$rc" -eq 0 ]
+check "RSS traces: rss_churn_fixed64 drawn and listed, at the largest thread count" \
+  bash -c '[ -s "$1/rss_churn_fixed64.svg" ] && grep -qx "$1/rss_churn_fixed64.svg" "$2" && grep -q "4 threads" "$1/rss_churn_fixed64.svg"' _ "$T/out4" "$T/stdout4"
+check "no traces: no rss_ figure" bash -c '! ls "$1"/rss_churn* >/dev/null 2>&1' _ "$OUT"
+
 # ---- failures -------------------------------------------------------------
 expect_fail() {  # NAME PATTERN CMD...: CMD must exit non-zero, stderr matching PATTERN
   local name=$1 pat=$2 rc; shift 2

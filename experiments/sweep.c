@@ -21,8 +21,11 @@
  * and thread counts.
  *
  * Output: <out>/sweep.csv (result_csv.h), <out>/machine.txt (the machine,
- * the build, the options, what each allocator binary measures) and
- * <out>/figures/ (experiments/plot.sh). <out> defaults to a new folder
+ * the build, the options, what each allocator binary measures),
+ * <out>/rss/<workload>_<dist>_<threads>_<allocator>.tsv (the resident set
+ * every millisecond of the first repeat of churn and prodcons with net
+ * sizes: "<ms> <rss bytes> <live bytes>" a line) and <out>/figures/
+ * (experiments/plot.sh, which draws those too). <out> defaults to a new folder
  * results/<machine>/<kind>-<date>T<time> in the workspace (run_dir.h), kind
  * being "default", "full" or "custom" (any filter or length option): a run
  * never overwrites another, the reference runs committed under results/
@@ -348,6 +351,13 @@ static int cell_runs(const char *workload, const char *dist, int nt) {
   return strcmp(dist, "large") || !strcmp(workload, "churn");
 }
 
+/* The cells whose first repeat records the resident set over time (the
+ * worker's --rss-trace, into <out>/rss/): one thread-local and one
+ * cross-thread workload with a real live set. */
+static int rss_traced(const char *workload, const char *dist) {
+  return !strcmp(dist, "net") && (!strcmp(workload, "churn") || !strcmp(workload, "prodcons"));
+}
+
 /* Globals, so that what they hold stays reachable on an early return. */
 static list workloads, dists, threads, allocs;
 
@@ -466,8 +476,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "sweep: cannot create %s: %s\n", out_opt ? out : "a new run folder", strerror(errno));
     return 1;
   }
-  char csv_path[4200], info_path[4200], fig_dir[4200];
+  char csv_path[4200], info_path[4200], fig_dir[4200], rss_dir[4200];
   snprintf(csv_path, sizeof csv_path, "%s/sweep.csv", out);
+  snprintf(rss_dir, sizeof rss_dir, "%s/rss", out);
   snprintf(info_path, sizeof info_path, "%s/machine.txt", out);
   snprintf(fig_dir, sizeof fig_dir, "%s/figures", out);
 
@@ -563,11 +574,20 @@ int main(int argc, char **argv) {
                     done + 1, total_runs, 100.0 * done / total_runs, wname, dname, nt,
                     allocs.item[a], r + 1, el_s, done ? "~" : "?", done ? left_s : "");
             snprintf(seed_s, sizeof seed_s, "%ld", 1 + r);
+            /* The first repeat of the RSS-over-time cells leaves its samples in rss/. */
+            char trace_path[4400];
+            int traced = r == 0 && rss_traced(wname, dname);
+            if (traced) {
+              snprintf(trace_path, sizeof trace_path, "%s/rss/%s_%s_%d_%s.tsv", out, wname, dname, nt,
+                       allocs.item[a]);
+              run_dir_mkdirs(rss_dir);
+            }
             char *args[] = {path[a],       "--workload", (char *)wname, "--dist",     (char *)dname,
                             "--threads",   thr_s,        "--duration-ms", dur_s,      "--warmup-ms",
                             warm_s,        "--slots",    slots_s,       "--ring",     ring_s,
                             "--batch",     batch_s,      "--handoff",   handoff_s,    "--seed",
-                            seed_s,        pin ? "--pin" : NULL,          NULL};
+                            seed_s,        traced ? "--rss-trace" : (pin ? "--pin" : NULL),
+                            traced ? trace_path : NULL, traced && pin ? "--pin" : NULL, NULL};
             int st;
             char *o = run_capture(args, &st);
             unsigned long long ops = 0, ns = 0, rss = 0;

@@ -118,6 +118,20 @@ for a in "${allocs[@]}"; do
   done
 done
 grep -q '^# machine:' "$out/machine.txt" || { echo "FAIL: no machine description"; fail=1; }
+# The resident set over time: the first repeat of churn and prodcons with net
+# sizes, every allocator, a line per sample (ms, RSS > 0, live), and its figures.
+for a in "${allocs[@]}"; do
+  for cell in churn_net_1 churn_net_2 prodcons_net_2; do
+    f="$out/rss/${cell}_$a.tsv"
+    if ! [ -s "$f" ] || ! awk 'NF != 3 || $2 <= 0 { bad = 1 } END { exit bad || NR < 2 }' "$f"; then
+      echo "FAIL: no RSS trace $f (or a malformed one)"
+      fail=1
+    fi
+  done
+done
+for f in rss_churn_net rss_prodcons_net; do
+  [ -s "$out/figures/$f.svg" ] || { echo "FAIL: no figure $f.svg"; fail=1; }
+done
 for w in churn prodcons larson pipeline xmalloc burst shortlived; do
   for f in "throughput_$w.svg" "throughput_$w.png"; do
     [ -s "$out/figures/$f" ] || { echo "FAIL: no figure $f"; fail=1; }

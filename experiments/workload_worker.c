@@ -9,7 +9,7 @@
  *                    --dist fixed64|small|net|mixed|large|invsq --threads N
  *                    [--duration-ms N] [--warmup-ms N] [--slots N] [--ring N]
  *                    [--batch N] [--handoff N] [--seed N] [--pin] [--leak-one]
- *                    [--thread-blocks N]
+ *                    [--thread-blocks N] [--rss-trace FILE]
  *   workload_<alloc> --info        one line naming what is measured
  *
  * It prints one line on stdout:
@@ -83,6 +83,9 @@
  * transfer, subpage free, free pages resident, free pages purged, retained,
  * metadata, then the resident bytes it was taken at, colon-separated; "-"
  * for an allocator that cannot say.
+ * --rss-trace FILE: every sample (warm-up and window) as a line "<ms since
+ * the start> <resident bytes> <live bytes>" into FILE, written at the end
+ * from an mmap'd buffer (the first 65536 samples).
  * The harness's own memory (slot arrays, rings, tables) comes from mmap, so
  * the allocator under test serves only the workload's blocks.
  * bench_alloc_finish() runs after every thread joined: npool's correctness
@@ -151,6 +154,25 @@ static inline uint64_t ticks(void) {
 #else
   return now_ns();
 #endif
+}
+
+/* --rss-trace: the samples as text, through a buffer of the harness's own
+ * (mmap), so that the allocator under test serves nothing of it. */
+static void write_trace(const char *path, const uint64_t (*t)[3], size_t n) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) die("--rss-trace: %s", strerror(errno));
+  size_t cap = 64 * (n + 1), len = 0;
+  char *buf = xmap(cap);
+  for (size_t i = 0; i < n; i++)
+    len += (size_t)snprintf(buf + len, cap - len, "%llu %llu %llu\n", (unsigned long long)t[i][0],
+                            (unsigned long long)t[i][1], (unsigned long long)t[i][2]);
+  for (size_t off = 0; off < len;) {
+    ssize_t w = write(fd, buf + off, len - off);
+    if (w <= 0) die("--rss-trace: %s", strerror(errno));
+    off += (size_t)w;
+  }
+  close(fd);
+  munmap(buf, cap);
 }
 
 /* The process's resident bytes (/proc/self/statm's second field); 0 if unknown. */
@@ -282,7 +304,8 @@ static struct {
   size_t large_slots; /* churn's live blocks per thread with --dist large */
   size_t burst;       /* burst: blocks per burst (0: 25, 100, 400, 1600 in turn) */
   size_t thread_blocks; /* shortlived: blocks each short-lived thread allocates */
-} g_opt = {WL_CHURN, DIST_FIXED64, 1, 400, 100, 1000, 1024, 32, 1024, 1, 0, 0, 4, 0, 2000};
+  const char *rss_trace; /* --rss-trace FILE, or NULL */
+} g_opt = {WL_CHURN, DIST_FIXED64, 1, 400, 100, 1000, 1024, 32, 1024, 1, 0, 0, 4, 0, 2000, NULL};
 
 static _Alignas(CACHELINE) atomic_int g_phase; /* 0 warm-up, 1 timed, 2 stop */
 /* Counting threads that have done an op inside the window: the window is not
@@ -631,7 +654,7 @@ static void usage(FILE *f) {
           "         --dist %s --threads N\n"
           "         [--duration-ms N] [--warmup-ms N] [--slots N] [--ring N] [--batch N]\n"
           "         [--handoff N] [--seed N] [--pin] [--large-slots N] [--burst N]\n"
-          "         [--thread-blocks N]\n"
+          "         [--thread-blocks N] [--rss-trace FILE]\n"
           "         (--burst: blocks per burst, default 25, 100, 400, 1600 in turn)\n"
           "         (--thread-blocks: shortlived's blocks per thread, default 2000)\n"
           "         (--large-slots: churn's live blocks per thread with --dist large, default 4)\n"
@@ -709,6 +732,9 @@ int main(int argc, char **argv) {
       i++;
     } else if (!strcmp(a, "--thread-blocks") && v) {
       g_opt.thread_blocks = (size_t)parse_long(a, v, 1);
+      i++;
+    } else if (!strcmp(a, "--rss-trace") && v) {
+      g_opt.rss_trace = v;
       i++;
     } else if (!strcmp(a, "--pin")) {
       g_opt.pin = 1;
@@ -814,7 +840,10 @@ int main(int argc, char **argv) {
   /* Where the allocator's bytes are (bench_alloc_breakdown), taken whenever the
    * resident set passed the last one taken by more than 1%: at the peak. */
   bench_breakdown bd = {0};
-  uint64_t bd_rss = 0;
+  uint64_t bd_rss = 0, trace_t0 = now_ns();
+  enum { TRACE_MAX = 65536 };
+  uint64_t(*trace)[3] = g_opt.rss_trace ? xmap(sizeof *trace * TRACE_MAX) : NULL;
+  size_t traced = 0;
   int have_bd = 0, statm = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 #define WAIT_SAMPLING(until, wait_started)                                          \
   for (;;) {                                                                        \
@@ -822,6 +851,11 @@ int main(int argc, char **argv) {
     for (int t = 0; t < nt; t++) sum += atomic_load_explicit(&ws[t].live, memory_order_relaxed); \
     if (sum > peak_live) peak_live = sum;                                           \
     uint64_t rss = resident_bytes(statm);                                           \
+    if (trace && traced < TRACE_MAX) {                                              \
+      trace[traced][0] = (now_ns() - trace_t0) / 1000000u;                          \
+      trace[traced][1] = rss;                                                       \
+      trace[traced++][2] = sum > 0 ? (uint64_t)sum : 0;                             \
+    }                                                                               \
     if (rss > bd_rss + bd_rss / 100) {                                              \
       bench_breakdown now;                                                          \
       if (bench_alloc_breakdown(&now)) {                                            \
@@ -867,6 +901,7 @@ int main(int argc, char **argv) {
     sink += main_w.sink;
   }
   if (statm >= 0) close(statm);
+  if (trace) write_trace(g_opt.rss_trace, trace, traced);
   int status = bench_alloc_finish();
   char where[320] = "-";
   if (have_bd)
