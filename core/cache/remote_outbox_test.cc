@@ -110,4 +110,54 @@ TEST_F(RemoteOutboxTest, OwnerGoneMeansTheArena) {
   for (void *p : blocks) EXPECT_EQ(np_usable_size(a_.get(), p), 0u);
 }
 
+// Blocks waiting in one thread's outbox, then on their owner's remote list,
+// are refused when a third thread frees them again; when the owner exits
+// they reach the arena, where a free is refused too.
+TEST_F(RemoteOutboxTest, WaitingBlocksAreRefusedByAnyone) {
+  std::vector<void *> blocks = FromOwner(std::vector<size_t>(10, 64), false);
+  ASSERT_TRUE(np_alloc(a_.get(), 64) != nullptr);
+  np_tcache *mine = np_tcache_get(a_.get(), NP_CACHE_FIND);
+  ASSERT_NE(mine, nullptr);
+  for (void *p : blocks) ASSERT_EQ(np_free(a_.get(), p), NP_OK);
+  ASSERT_EQ(Waiting(mine), 10u);
+  const uint64_t refused = np_test::Stats(a_.get()).invalid_frees;
+  auto third_frees_all = [&] {
+    std::thread([&] {
+      for (void *p : blocks) EXPECT_EQ(np_free(a_.get(), p), NP_ERR_DOUBLE_FREE);
+    }).join();
+  };
+  third_frees_all();  // in this thread's outbox
+  np_outbox_send_all(&a_->caches, mine);
+  third_frees_all();  // on the owner's remote list
+  EXPECT_EQ(np_test::Stats(a_.get()).invalid_frees, refused + 20);
+  EXPECT_GE(np_test::Stats(a_.get()).remote_cached_bytes, blocks.size() * 64) << "waiting for their owner";
+  release_ = true;
+  owner_.join();  // its exit gives its remote list to the arena
+  EXPECT_EQ(np_test::Stats(a_.get()).remote_cached_bytes, 0u);
+  for (void *p : blocks) EXPECT_EQ(np_usable_size(a_.get(), p), 0u);
+  third_frees_all();  // in the arena
+}
+
+// An owner that exits while frees of its blocks wait in another thread's
+// outbox loses none: sent after its exit, the batch goes to the arena, and
+// nothing stays cached or active.
+TEST_F(RemoteOutboxTest, OwnerExitingWithBatchesOnTheirWayLosesNone) {
+  std::vector<void *> blocks = FromOwner(std::vector<size_t>(kBatch / 2 + 3, 64), false);
+  ASSERT_TRUE(np_alloc(a_.get(), 64) != nullptr);
+  np_tcache *mine = np_tcache_get(a_.get(), NP_CACHE_FIND);
+  ASSERT_NE(mine, nullptr);
+  const uint64_t active = np_test::Stats(a_.get()).small.active;
+  for (void *p : blocks) ASSERT_EQ(np_free(a_.get(), p), NP_OK);
+  ASSERT_EQ(Waiting(mine), blocks.size()) << "on their way";
+  release_ = true;
+  owner_.join();  // the owner exits with them still waiting here
+  np_outbox_send_all(&a_->caches, mine);
+  EXPECT_EQ(Waiting(mine), 0u);
+  np_stats s = np_test::Stats(a_.get());
+  EXPECT_EQ(s.small.active, active - blocks.size());
+  EXPECT_EQ(s.remote_cached_bytes, 0u) << "nothing waits for a dead owner";
+  for (void *p : blocks) EXPECT_EQ(np_usable_size(a_.get(), p), 0u) << "in the arena: not live";
+  for (void *p : blocks) EXPECT_EQ(np_free(a_.get(), p), NP_ERR_DOUBLE_FREE);
+}
+
 }  // namespace
