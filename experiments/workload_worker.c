@@ -14,7 +14,8 @@
  *
  * It prints one line on stdout:
  *   result ops=<pairs> ns=<window> threads=<n> lat_p50=<ns> lat_p99=<ns>
- *          lat_p999=<ns> peak_rss=<bytes> live=<bytes> where=<breakdown> sink=<x>
+ *          lat_p999=<ns> peak_rss=<bytes> live=<bytes> where=<breakdown>
+ *          remote_free=<p50>:<p99>:<p99.9 ns> sink=<x>
  * ops counts alloc+free pairs completed inside the timed window.
  *
  * Workloads (an "op" is one allocation plus one free in each):
@@ -82,7 +83,9 @@
  * one, so at about the peak: active, thread cache, remote, CPU cache,
  * transfer, subpage free, free pages resident, free pages purged, retained,
  * metadata, then the resident bytes it was taken at, colon-separated; "-"
- * for an allocator that cannot say.
+ * for an allocator that cannot say. remote_free: the percentiles of the
+ * consumers' calls alone (prodcons, xmalloc: every one a free of a block
+ * another thread allocated; pipeline: its sampled frees), "-" elsewhere.
  * --rss-trace FILE: every sample (warm-up and window) as a line "<ms since
  * the start> <resident bytes> <live bytes>" into FILE, written at the end
  * from an mmap'd buffer (the first 65536 samples).
@@ -784,7 +787,7 @@ int main(int argc, char **argv) {
   const int nt = g_opt.threads;
   worker *ws = xmap(sizeof(worker) * (size_t)nt);
   uint32_t *size_tables = xmap(sizeof(uint32_t) * SIZE_TABLE * (size_t)nt);
-  latency_histogram *hists = xmap(sizeof(latency_histogram) * ((size_t)nt + 1));
+  latency_histogram *hists = xmap(sizeof(latency_histogram) * ((size_t)nt + 2));
   g_mailbox = xmap(sizeof(*g_mailbox) * (size_t)nt);
   for (int t = 0; t < nt; t++) {
     worker *w = &ws[t];
@@ -880,10 +883,11 @@ int main(int argc, char **argv) {
   pthread_barrier_destroy(&g_start);
 
   uint64_t ops = 0, sink = 0;
-  latency_histogram *all = &hists[nt];
+  latency_histogram *all = &hists[nt], *remote = &hists[nt + 1];
   for (int t = 0; t < nt; t++) {
     if (ws[t].role != ROLE_PRODUCER) ops += ws[t].ops_end - ws[t].ops_start;
     lh_merge(all, ws[t].lat);
+    if (ws[t].role == ROLE_CONSUMER) lh_merge(remote, ws[t].lat);
     sink += ws[t].sink;
   }
   double ns_per_tick = k1 > k0 ? (double)(t1 - t0) / (double)(k1 - k0) : 1.0;
@@ -911,13 +915,18 @@ int main(int argc, char **argv) {
              (unsigned long long)bd.subpage_free, (unsigned long long)bd.pages_resident,
              (unsigned long long)bd.pages_purged, (unsigned long long)bd.retained,
              (unsigned long long)bd.metadata, (unsigned long long)bd_rss);
+  char remote_free[96] = "-"; /* the consumers' calls: frees of other threads' blocks */
+  if (remote->total)
+    snprintf(remote_free, sizeof remote_free, "%.0f:%.0f:%.0f",
+             (double)lh_percentile(remote, 0.50) * ns_per_tick, (double)lh_percentile(remote, 0.99) * ns_per_tick,
+             (double)lh_percentile(remote, 0.999) * ns_per_tick);
   printf("result ops=%llu ns=%llu threads=%d lat_p50=%.0f lat_p99=%.0f lat_p999=%.0f "
-         "peak_rss=%llu live=%lld where=%s sink=%llu\n",
+         "peak_rss=%llu live=%lld where=%s remote_free=%s sink=%llu\n",
          (unsigned long long)ops, (unsigned long long)(t1 - t0), nt,
          (double)lh_percentile(all, 0.50) * ns_per_tick,
          (double)lh_percentile(all, 0.99) * ns_per_tick,
          (double)lh_percentile(all, 0.999) * ns_per_tick,
-         (unsigned long long)ru.ru_maxrss * 1024ull, (long long)peak_live, where,
+         (unsigned long long)ru.ru_maxrss * 1024ull, (long long)peak_live, where, remote_free,
          (unsigned long long)(sink & 0xff));
   fflush(stdout);
   return status;
