@@ -621,10 +621,11 @@ int main(int argc, char **argv) {
             const char *wh = res ? strstr(res, " where=") : NULL;
             if (ok && wh) {
               uint64_t *v = row.where;
-              row.has_where = sscanf(wh, " where=%" SCNu64 ":%" SCNu64 ":%" SCNu64 ":%" SCNu64 ":%" SCNu64
-                                         ":%" SCNu64 ":%" SCNu64 ":%" SCNu64 ":%" SCNu64 ":%" SCNu64 ":%" SCNu64,
+#define U ":%" SCNu64
+              row.has_where = sscanf(wh, " where=%" SCNu64 U U U U U U U U U U,
                                      &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9],
                                      &v[10]) == RESULT_CSV_WHERE_COLUMNS;
+#undef U
             }
             if (result_csv_write_row(csv, &row) != 0 || fflush(csv) != 0) csv_failed = 1;
             free(o);

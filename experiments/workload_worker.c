@@ -269,7 +269,8 @@ static inline void *ring_pop(spsc_ring *r) {
 
 /* ---- Workloads --------------------------------------------------------------- */
 enum { WL_CHURN, WL_PRODCONS, WL_LARSON, WL_PIPELINE, WL_XMALLOC, WL_BURST, WL_SHORTLIVED, WL_COUNT };
-static const char *const wl_names[] = {"churn", "prodcons", "larson", "pipeline", "xmalloc", "burst", "shortlived"};
+static const char *const wl_names[] = {"churn",   "prodcons", "larson",    "pipeline",
+                                       "xmalloc", "burst",    "shortlived"};
 enum { ROLE_CHURN, ROLE_PRODUCER, ROLE_CONSUMER, ROLE_LARSON, ROLE_BURST, ROLE_SHORTLIVED };
 
 /* A live block and the size asked for it. */
@@ -910,7 +911,8 @@ int main(int argc, char **argv) {
   char where[320] = "-";
   if (have_bd)
     snprintf(where, sizeof where, "%llu:%llu:%llu:%llu:%llu:%llu:%llu:%llu:%llu:%llu:%llu",
-             (unsigned long long)bd.active, (unsigned long long)bd.thread_cache, (unsigned long long)bd.remote,
+             (unsigned long long)bd.active, (unsigned long long)bd.thread_cache,
+             (unsigned long long)bd.remote,
              (unsigned long long)bd.cpu_cache, (unsigned long long)bd.transfer,
              (unsigned long long)bd.subpage_free, (unsigned long long)bd.pages_resident,
              (unsigned long long)bd.pages_purged, (unsigned long long)bd.retained,
@@ -918,7 +920,8 @@ int main(int argc, char **argv) {
   char remote_free[96] = "-"; /* the consumers' calls: frees of other threads' blocks */
   if (remote->total)
     snprintf(remote_free, sizeof remote_free, "%.0f:%.0f:%.0f",
-             (double)lh_percentile(remote, 0.50) * ns_per_tick, (double)lh_percentile(remote, 0.99) * ns_per_tick,
+             (double)lh_percentile(remote, 0.50) * ns_per_tick,
+             (double)lh_percentile(remote, 0.99) * ns_per_tick,
              (double)lh_percentile(remote, 0.999) * ns_per_tick);
   printf("result ops=%llu ns=%llu threads=%d lat_p50=%.0f lat_p99=%.0f lat_p999=%.0f "
          "peak_rss=%llu live=%lld where=%s remote_free=%s sink=%llu\n",
