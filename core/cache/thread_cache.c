@@ -18,9 +18,10 @@
  *   owner: T's own blocks go on T's stack (a full stack doubles its capacity
  *   while cache_grow_bytes allows, or else gives its older half back to the
  *   arena in one batch; while T's stacks hold cache_max_bytes, it gives half
- *   back, and so does the class holding the most); another thread's go onto the owner's
- *   remote list (only the owner takes from it), up to the class's capacity.
- *   A full list, a dead owner, or no owner: the arena.
+ *   back and the class holding the most gives up half its capacity); another
+ *   thread's go onto the owner's remote list (only the owner takes from it),
+ *   up to the class's capacity. A full list, a dead owner, or no owner: the
+ *   arena.
  * - Trim: every cache_trim_interval lookups (hits and misses), each class frees
  *   to the arena Netty's amount, its unused room (capacity minus the hits since
  *   the last trim; MemoryRegionCache.trim), but with trim_low_water (the
@@ -500,6 +501,7 @@ void np_caches_stats_add(np_caches *caches, np_stats *out) {
     if (np_percpu_on(caches)) { /* per-CPU pushes are not counted: the blocks they left are */
       uint64_t transferring = np_transfer_count(caches, c);
       cached = np_cpu_cache_blocks(caches, c);
+      if (transferring > cached) transferring = cached; /* (read apart: racy) */
       pushes = cached + hits + flushed - refilled;
       out->transfer_cached_bytes += transferring * size;
       out->cpu_cached_bytes += (cached - transferring) * size;
