@@ -9,8 +9,8 @@
  * Default run: workloads churn, prodcons, larson, pipeline, xmalloc (fixed64
  * only: producers' 64 B blocks freed by every consumer), burst (fixed64,
  * small and invsq: bursts of 25-1600 blocks of one size), shortlived (small,
- * net and invsq: threads that allocate and free 2000 blocks and exit, one
- * after another); distributions
+ * net and invsq: threads that allocate and free 2 x --slots blocks and exit,
+ * one after another); distributions
  * fixed64, small, net, mixed, large (churn only: blocks of 1-32 MiB, 4 live
  * per thread), invsq (4 B-32 KiB, inverse-square); the three npool strategies, glibc, jemalloc,
  * mimalloc, tcmalloc; threads 1, 2, 4, ... up to 2 x the usable CPUs (the
@@ -106,8 +106,8 @@ static void usage(FILE *f) {
           "  --machine NAME       the machine's name in the CSV and the path (default: CPU\n"
           "                       model and count, e.g. amd-epyc-2cpu)\n"
           "  --no-figures         do not run experiments/plot.sh\n"
-          "  --slots N            churn: live blocks per thread; larson: 2 arrays of N/2\n"
-          "                       (default 1000)\n"
+          "  --slots N            churn: live blocks per thread; larson: 2 arrays of N/2;\n"
+          "                       shortlived: 2N blocks per short-lived thread (default 1000)\n"
           "  --ring N             prodcons, pipeline, xmalloc: SPSC ring entries, a power of two\n"
           "                       (default 1024)\n"
           "  --batch N            prodcons, pipeline, xmalloc: producer publishes every N\n"

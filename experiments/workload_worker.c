@@ -54,7 +54,7 @@
  *   shortlived  threads that live briefly (servers that start a thread per
  *             request, thread pools that shrink): every counting thread
  *             starts a thread, waits for it to exit and starts the next; each
- *             allocates --thread-blocks blocks (default 2000) of the
+ *             allocates --thread-blocks blocks (default 2 x --slots: 2000) of the
  *             distribution, writing each, frees them (every other one oldest
  *             first, then the rest newest first) and exits, leaving whatever
  *             the allocator keeps per thread to be given back. ops = blocks
@@ -307,9 +307,9 @@ static struct {
   int pin;      /* pin threads to CPUs (see pin_cpu) */
   size_t large_slots; /* churn's live blocks per thread with --dist large */
   size_t burst;       /* burst: blocks per burst (0: 25, 100, 400, 1600 in turn) */
-  size_t thread_blocks; /* shortlived: blocks each short-lived thread allocates */
+  size_t thread_blocks; /* shortlived: blocks each short-lived thread allocates (0: 2 x slots) */
   const char *rss_trace; /* --rss-trace FILE, or NULL */
-} g_opt = {WL_CHURN, DIST_FIXED64, 1, 400, 100, 1000, 1024, 32, 1024, 1, 0, 0, 4, 0, 2000, NULL};
+} g_opt = {WL_CHURN, DIST_FIXED64, 1, 400, 100, 1000, 1024, 32, 1024, 1, 0, 0, 4, 0, 0, NULL};
 
 static _Alignas(CACHELINE) atomic_int g_phase; /* 0 warm-up, 1 timed, 2 stop */
 /* Counting threads that have done an op inside the window: the window is not
@@ -660,7 +660,7 @@ static void usage(FILE *f) {
           "         [--handoff N] [--seed N] [--pin] [--large-slots N] [--burst N]\n"
           "         [--thread-blocks N] [--rss-trace FILE]\n"
           "         (--burst: blocks per burst, default 25, 100, 400, 1600 in turn)\n"
-          "         (--thread-blocks: shortlived's blocks per thread, default 2000)\n"
+          "         (--thread-blocks: shortlived's blocks per thread, default 2 x --slots)\n"
           "         (--large-slots: churn's live blocks per thread with --dist large, default 4)\n"
           "         [--leak-one]   (churn: thread 0 leaves one block allocated, to test\n"
           "                        npool's end-of-run check, which must then exit 3)\n"
@@ -754,6 +754,7 @@ int main(int argc, char **argv) {
     }
   }
 
+  if (g_opt.thread_blocks == 0) g_opt.thread_blocks = 2 * g_opt.slots;
   if (g_opt.dist == DIST_LARGE && g_opt.workload != WL_CHURN)
     die("--dist %s is for --workload churn only (its live set is a few blocks per thread)", "large");
 
