@@ -39,9 +39,11 @@
 # Needs bash, awk (POSIX; Debian's mawk is fine), sort and gnuplot with the svg
 # and pngcairo terminals (gnuplot-nox). GNUPLOT in the environment overrides
 # the gnuplot command.
-set -euo pipefail
+set -Eeuo pipefail
 
 PROG=plot.sh
+# A command that stops the script names itself (else a SIGPIPE exits silently).
+trap 'echo "$PROG: error: line $LINENO: \"$BASH_COMMAND\" exited $?" >&2' ERR
 HEADER="machine,allocator,strategy,workload,distribution,threads,repeat,ops_per_s,lat_p50_ns,lat_p99_ns,lat_p999_ns,peak_rss_bytes,live_bytes"
 # Runs since 2026-12-07 add npool's breakdown of its bytes at the peak (result_csv.h).
 WHERE="np_active_bytes,np_thread_cache_bytes,np_remote_bytes,np_cpu_cache_bytes,np_transfer_bytes,np_subpage_free_bytes,np_pages_resident_bytes,np_pages_purged_bytes,np_retained_bytes,np_metadata_bytes,np_breakdown_rss_bytes"
@@ -323,7 +325,7 @@ threads_axis() {  # W
   local ts tics lo hi
   ts=$(threads_of "$1")
   tics=$(echo "$ts" | awk '{ printf "%s\"%s\" %s", (NR > 1 ? ", " : ""), $1, $1 }')
-  lo=$(echo "$ts" | head -n 1); hi=$(echo "$ts" | tail -n 1)
+  lo=${ts%%$'\n'*}; hi=${ts##*$'\n'} # not `echo | head`: echo may die of SIGPIPE
   cat <<EOF
 set logscale x 2
 set xrange [$lo/1.35:$hi*1.35]

@@ -167,6 +167,12 @@ expect_fail "missing arguments: non-zero, usage" "usage" bash "$PLOT"
 expect_fail "unreadable CSV: non-zero" "cannot read" bash "$PLOT" "$T/does-not-exist.csv" "$T/neg"
 expect_fail "gnuplot missing: non-zero, says how to install" "install gnuplot-nox" \
   env GNUPLOT="$T/no-gnuplot" bash "$PLOT" "$T/sweep.csv" "$T/neg"
+# A command dying of SIGPIPE (exit 141) under set -e stops plot.sh: it must
+# say which line, not exit silently.
+mkdir -p "$T/pipebin"
+printf '#!/bin/sh\nexit 141\n' > "$T/pipebin/sort"; chmod +x "$T/pipebin/sort"
+expect_fail "a command killed by SIGPIPE: non-zero, names the line" "error: line [0-9]*:" \
+  env PATH="$T/pipebin:$PATH" bash "$PLOT" "$T/sweep.csv" "$T/neg"
 
 if [ "$fails" -gt 0 ]; then echo "$fails check(s) FAILED"; exit 1; fi
 echo "all checks passed"

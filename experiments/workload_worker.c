@@ -296,6 +296,9 @@ typedef struct worker {
    * consumer frees what its producer allocated); only this thread writes it,
    * the main thread sums all of them. Own cache line. */
   _Alignas(CACHELINE) _Atomic int64_t live;
+  /* shortlived: the most `live` reached by one of its threads, which the
+   * main thread's 1 ms samples may all miss when the threads are brief. */
+  _Atomic int64_t own_peak;
 } worker;
 
 static struct {
@@ -460,6 +463,9 @@ static void *short_thread_main(void *arg) {
     memset(blocks[i].p, (int)i, sz < 256 ? sz : 256);
     blocks[i].size = sz;
   }
+  int64_t held = atomic_load_explicit(&w->live, memory_order_relaxed);
+  if (held > atomic_load_explicit(&w->own_peak, memory_order_relaxed))
+    atomic_store_explicit(&w->own_peak, held, memory_order_relaxed);
   for (size_t i = 0; i < n; i += 2) w_free(w, blocks[i].p, blocks[i].size);
   for (long i = (long)((n - 1) | 1); i > 0; i -= 2) /* the odd ones, newest first */
     if ((size_t)i < n) w_free(w, blocks[i].p, blocks[i].size);
@@ -799,6 +805,7 @@ int main(int argc, char **argv) {
     w->sizes = size_tables + (size_t)t * SIZE_TABLE;
     w->lat = &hists[t];
     atomic_init(&w->live, 0);
+    atomic_init(&w->own_peak, 0);
     if (g_opt.workload == WL_CHURN) {
       w->role = ROLE_CHURN;
     } else if (g_opt.workload == WL_LARSON) {
@@ -905,6 +912,11 @@ int main(int argc, char **argv) {
       munmap(s, n * sizeof(slot));
     }
     sink += main_w.sink;
+  }
+  /* The true peak is at least any one thread's own. */
+  for (int t = 0; t < nt; t++) {
+    int64_t own = atomic_load_explicit(&ws[t].own_peak, memory_order_relaxed);
+    if (own > peak_live) peak_live = own;
   }
   if (statm >= 0) close(statm);
   if (trace) write_trace(g_opt.rss_trace, trace, traced);

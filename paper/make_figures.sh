@@ -4,8 +4,11 @@
 #   bash paper/make_figures.sh RUN_DIR...  other runs (e.g. a new one of yours,
 #                                          results/<machine>/default-<date>T<time>)
 # For each run it runs experiments/plot.sh on RUN_DIR/sweep.csv into
-# RUN_DIR/figures/ (paper.md links the paper's run's files). Needs gnuplot
-# (bash tools/setup.sh installs gnuplot-nox); touches nothing else. The
+# RUN_DIR/figures/ (paper.md links the paper's run's files), and for the
+# paper's run it writes paper.md's tables (paper/tables.py, between its
+# `<!-- table: ... -->` markers; //paper:tables_test fails when they differ from
+# the run). Needs gnuplot (bash tools/setup.sh installs gnuplot-nox); touches
+# nothing else. The
 # committed figures are what plot.sh makes from the committed CSV: with
 # Debian 12's gnuplot, rebuilding them leaves `git status` clean.
 set -euo pipefail
@@ -31,5 +34,6 @@ for dir in "${runs[@]}"; do
   [ "$(realpath "$dir")" = "$(realpath "$PAPER_RUN")" ] && what="the paper's run" || what="run"
   echo "paper: $what $csv -> $dir/figures"
   bash experiments/plot.sh "$csv" "$dir/figures" >/dev/null
+  if [ "$what" = "the paper's run" ]; then python3 paper/tables.py "$PAPER_RUN" paper/paper.md; fi
 done
 echo "paper: figures rebuilt"

@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""Writes the paper's tables from a sweep run's CSV, so that no number in them
+is typed by hand.
+
+    python3 paper/tables.py RUN_DIR PAPER_MD            rewrite the tables
+    python3 paper/tables.py --check RUN_DIR PAPER_MD    exit 1 if any differs
+
+Each table lives in PAPER_MD between two marker comments:
+
+    <!-- table: throughput_ratio threads=2 -->
+    ... (generated; edits are overwritten) ...
+    <!-- end table -->
+
+The first marker names the table and its arguments; everything up to the end
+marker is replaced by the table computed from RUN_DIR/sweep.csv. Numbers are
+medians over a cell's repeats that ran (empty ops_per_s: failed, skipped).
+
+Tables (arguments: threads=N, the thread count of the cells; min_live_mib=X,
+only cells whose median live set is at least X MiB):
+  throughput         median Mops/s per workload, distribution and allocator
+  throughput_ratio   median ops/s / jemalloc's in the same cell
+  best               per cell, the best npool strategy / the best peer, that
+                     peer, and whether the two runs' ranges (min..max over the
+                     repeats) overlap: 'within spread' when they do
+  rss_over_live      peak RSS / peak live bytes, medians, per allocator, and
+                     the best npool strategy / the lowest peer
+"""
+import csv
+import os
+import re
+import statistics
+import sys
+
+START = re.compile(r"^<!-- table: ([a-z_]+)((?: [a-z_]+=[^ ]+)*) -->$")
+END = "<!-- end table -->"
+NPOOL = ("npool-mutex", "npool-ck", "npool-rseq")
+PEERS = ("glibc", "jemalloc", "mimalloc", "tcmalloc")
+
+
+class Error(Exception):
+    pass
+
+
+def num(s):
+    try:
+        return float(s)
+    except (TypeError, ValueError):
+        return None
+
+
+def load(run_dir):
+    """cells[(workload, dist, threads)][allocator] = list of row dicts."""
+    path = os.path.join(run_dir, "sweep.csv")
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        raise Error(f"cannot read {path}: {e.strerror}")
+    need = {"allocator", "workload", "distribution", "threads", "ops_per_s",
+            "peak_rss_bytes", "live_bytes"}
+    if not rows or not need <= set(rows[0]):
+        raise Error(f"{path}: not a sweep CSV (needs columns {', '.join(sorted(need))})")
+    cells, order = {}, {"w": [], "d": [], "a": []}
+    for r in rows:
+        for k, col in (("w", "workload"), ("d", "distribution"), ("a", "allocator")):
+            if r[col] not in order[k]:
+                order[k].append(r[col])
+        key = (r["workload"], r["distribution"], int(r["threads"]))
+        cells.setdefault(key, {}).setdefault(r["allocator"], []).append(r)
+    return cells, order
+
+
+def ok_values(rows, col):
+    return [v for v in (num(r[col]) for r in rows) if v is not None and v > 0]
+
+
+def median(rows, col):
+    v = ok_values(rows, col)
+    return statistics.median(v) if v else None
+
+
+def fmt(x, digits=2):
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def table(header, lines):
+    out = ["| " + " | ".join(header) + " |",
+           "|" + "|".join("---" if i < 2 else "---:" for i in range(len(header))) + "|"]
+    out += ["| " + " | ".join(l) + " |" for l in lines]
+    return out
+
+
+def cell_keys(cells, order, threads):
+    for w in order["w"]:
+        for d in order["d"]:
+            if (w, d, threads) in cells:
+                yield w, d
+
+
+def t_throughput(cells, order, threads, ratio):
+    allocs = [a for a in order["a"] if not (ratio and a == "jemalloc")]
+    lines = []
+    for w, d in cell_keys(cells, order, threads):
+        c = cells[(w, d, threads)]
+        base = median(c.get("jemalloc", []), "ops_per_s") if ratio else 1e6
+        vals = []
+        for a in allocs:
+            m = median(c.get(a, []), "ops_per_s")
+            vals.append(fmt(m / base if m is not None and base else None))
+        lines.append([w, d] + vals)
+    return table(["workload", "sizes"] + allocs, lines)
+
+
+def t_best(cells, order, threads):
+    lines = []
+    for w, d in cell_keys(cells, order, threads):
+        c = cells[(w, d, threads)]
+        def best(names):
+            m = [(median(c[a], "ops_per_s"), a) for a in names if a in c]
+            m = [x for x in m if x[0] is not None]
+            return max(m) if m else (None, None)
+        mn, an = best(NPOOL)
+        mp, ap = best(PEERS)
+        if mn is None or mp is None:
+            continue
+        lo_n, hi_n = min(ok_values(c[an], "ops_per_s")), max(ok_values(c[an], "ops_per_s"))
+        lo_p, hi_p = min(ok_values(c[ap], "ops_per_s")), max(ok_values(c[ap], "ops_per_s"))
+        overlap = lo_n <= hi_p and lo_p <= hi_n
+        lines.append([w, d, an, fmt(mn / 1e6), ap, fmt(mp / 1e6), fmt(mn / mp),
+                      "within spread" if overlap else ("ahead" if mn > mp else "behind")])
+    return table(["workload", "sizes", "best npool", "Mops/s", "best peer", "Mops/s",
+                  "npool / peer", "beyond the repeats' spread?"], lines)
+
+
+def t_rss_over_live(cells, order, threads, min_live_mib):
+    allocs = order["a"]
+    lines = []
+    for w, d in cell_keys(cells, order, threads):
+        c = cells[(w, d, threads)]
+        live = [median(c[a], "live_bytes") for a in allocs if a in c]
+        live = [x for x in live if x is not None]
+        if not live or statistics.median(live) < min_live_mib * 1048576:
+            continue
+        ratio = {}
+        for a in allocs:
+            rss, lv = median(c.get(a, []), "peak_rss_bytes"), median(c.get(a, []), "live_bytes")
+            ratio[a] = rss / lv if rss is not None and lv else None
+        n = [ratio[a] for a in NPOOL if ratio.get(a) is not None]
+        p = [ratio[a] for a in PEERS if ratio.get(a) is not None]
+        lines.append([w, d, fmt(statistics.median(live) / 1048576, 0)]
+                     + [fmt(ratio[a]) for a in allocs]
+                     + [fmt(min(n) / min(p) if n and p else None)])
+    return table(["workload", "sizes", "live MiB"] + allocs + ["best npool / lowest peer"],
+                 lines)
+
+
+def generate(name, args, cells, order, run_dir):
+    try:
+        threads = int(args.pop("threads"))
+        min_live = float(args.pop("min_live_mib", "0"))
+    except KeyError:
+        raise Error(f"table {name}: needs threads=N")
+    except ValueError:
+        raise Error(f"table {name}: threads and min_live_mib are numbers")
+    if args:
+        raise Error(f"table {name}: unknown argument(s) {', '.join(sorted(args))}")
+    if not any(k[2] == threads for k in cells):
+        raise Error(f"table {name}: the run has no cells at {threads} thread(s)")
+    if name == "throughput":
+        body = t_throughput(cells, order, threads, ratio=False)
+    elif name == "throughput_ratio":
+        body = t_throughput(cells, order, threads, ratio=True)
+    elif name == "best":
+        body = t_best(cells, order, threads)
+    elif name == "rss_over_live":
+        body = t_rss_over_live(cells, order, threads, min_live)
+    else:
+        raise Error(f"unknown table '{name}' (throughput, throughput_ratio, best, rss_over_live)")
+    return body + ["", f"*Generated by `paper/tables.py` from `{run_dir}/sweep.csv`.*"]
+
+
+def rewrite(text, run_dir, cells, order):
+    out, lines, i, n = [], text.split("\n"), 0, 0
+    while i < len(lines):
+        out.append(lines[i])
+        m = START.match(lines[i])
+        if not m:
+            if lines[i].startswith("<!-- table") or lines[i] == END:
+                raise Error(f"line {i + 1}: malformed or unpaired table marker: {lines[i]}")
+            i += 1
+            continue
+        j = i + 1
+        while j < len(lines) and lines[j] != END:
+            if START.match(lines[j]):
+                raise Error(f"line {i + 1}: table marker without '{END}' before line {j + 1}")
+            j += 1
+        if j == len(lines):
+            raise Error(f"line {i + 1}: table marker without '{END}'")
+        args = dict(a.split("=", 1) for a in m.group(2).split())
+        try:
+            out += generate(m.group(1), args, cells, order, run_dir)
+        except Error as e:
+            raise Error(f"line {i + 1}: {e}")
+        out.append(END)
+        n += 1
+        i = j + 1
+    return "\n".join(out), n
+
+
+def main(argv):
+    check = argv[:1] == ["--check"]
+    if check:
+        argv = argv[1:]
+    if len(argv) != 2:
+        print(__doc__.split("\n\n")[1], file=sys.stderr)
+        return 2
+    run_dir, paper = argv[0].rstrip("/"), argv[1]
+    try:
+        cells, order = load(run_dir)
+        try:
+            with open(paper) as f:
+                text = f.read()
+        except OSError as e:
+            raise Error(f"cannot read {paper}: {e.strerror}")
+        new, n = rewrite(text, run_dir, cells, order)
+    except Error as e:
+        print(f"tables: error: {e}", file=sys.stderr)
+        return 1
+    if check:
+        if new != text:
+            import difflib
+            sys.stdout.writelines(difflib.unified_diff(
+                text.splitlines(True), new.splitlines(True), paper, paper + " (regenerated)"))
+            print(f"tables: {paper} differs from what {run_dir}/sweep.csv gives; "
+                  "run: bash paper/make_figures.sh", file=sys.stderr)
+            return 1
+        print(f"tables: {n} table(s) in {paper} match {run_dir}/sweep.csv")
+        return 0
+    if new != text:
+        with open(paper, "w") as f:
+            f.write(new)
+    print(f"tables: {n} table(s) written into {paper} from {run_dir}/sweep.csv")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

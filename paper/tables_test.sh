@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Test of paper/tables.py:
+#   tables_test.sh TABLES_PY PAPER_MD MAKE_FIGURES_SH PAPER_RUN_CSV
+# 1. paper.md's tables are what the paper's run gives (the CSV given is the
+#    one make_figures.sh names as PAPER_RUN), so the paper cannot drift from
+#    its run; 2. on a synthetic CSV, each table has the numbers computed by
+#    hand here, a changed number is caught by --check and rewritten, and bad
+#    markers, tables and arguments are refused with a message.
+set -uo pipefail
+[ "$#" -eq 4 ] || { echo "usage: $0 TABLES_PY PAPER_MD MAKE_FIGURES_SH PAPER_RUN_CSV"; exit 2; }
+TABLES=$1 PAPER=$2 MAKE=$3 RUNCSV=$4
+T=${TEST_TMPDIR:-$(mktemp -d)}/tables_test
+rm -rf "$T"; mkdir -p "$T"
+fails=0
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# ---- 1. the committed paper against the committed run ----------------------
+run=$(sed -n 's/^PAPER_RUN=//p' "$MAKE")
+if [ "$(dirname "$RUNCSV")" = "$run" ]; then pass "the test's run is make_figures.sh's PAPER_RUN ($run)"
+else fail "make_figures.sh's PAPER_RUN is '$run' but //:paper_run_csv is '$RUNCSV': change both"; fi
+n=$(grep -c '^<!-- table: ' "$PAPER")
+if [ "$n" -ge 1 ]; then pass "paper.md has $n generated table(s)"; else fail "paper.md has no generated table"; fi
+if python3 "$TABLES" --check "$(dirname "$RUNCSV")" "$PAPER" > "$T/check.out" 2>&1; then
+  pass "paper.md's tables match $RUNCSV"
+else
+  fail "paper.md's tables differ from $RUNCSV (run: bash paper/make_figures.sh):"; head -40 "$T/check.out"
+fi
+
+# ---- 2. synthetic run -------------------------------------------------------
+# churn/fixed64 at 1 thread: mutex 10,12,14 Mops/s; rseq 20 (and one failed
+# run); jemalloc 5,6,7; glibc 19,20,30 (overlaps rseq). larson/net at 1
+# thread: live 8 MiB, RSS mutex 16 MiB, jemalloc 12 MiB (peaks).
+mkdir -p "$T/run"
+{
+  echo "machine,allocator,strategy,workload,distribution,threads,repeat,ops_per_s,lat_p50_ns,lat_p99_ns,lat_p999_ns,peak_rss_bytes,live_bytes"
+  r() { echo "m,$1,$2,$3,$4,1,$5,$6,10,20,30,$7,$8"; }
+  r npool-mutex mutex churn fixed64 1 10000000 4194304 65536
+  r npool-mutex mutex churn fixed64 2 12000000 4194304 65536
+  r npool-mutex mutex churn fixed64 3 14000000 4194304 65536
+  r npool-rseq rseq churn fixed64 1 20000000 4194304 65536
+  r npool-rseq rseq churn fixed64 2 "" "" ""
+  r jemalloc - churn fixed64 1 5000000 4194304 65536
+  r jemalloc - churn fixed64 2 6000000 4194304 65536
+  r jemalloc - churn fixed64 3 7000000 4194304 65536
+  r glibc - churn fixed64 1 19000000 4194304 65536
+  r glibc - churn fixed64 2 20000000 4194304 65536
+  r glibc - churn fixed64 3 30000000 4194304 65536
+  r npool-mutex mutex larson net 1 1000000 16777216 8388608
+  r jemalloc - larson net 1 1000000 12582912 8388608
+} > "$T/run/sweep.csv"
+cat > "$T/doc.md" <<'MD'
+# doc
+text before
+<!-- table: throughput_ratio threads=1 -->
+stale text
+<!-- end table -->
+between
+<!-- table: best threads=1 -->
+<!-- end table -->
+<!-- table: rss_over_live threads=1 min_live_mib=4 -->
+<!-- end table -->
+<!-- table: throughput threads=1 -->
+<!-- end table -->
+after
+MD
+cp "$T/doc.md" "$T/doc0.md"
+if python3 "$TABLES" --check "$T/run" "$T/doc.md" > "$T/c0.out" 2>&1; then fail "--check passes a stale table"
+else pass "--check fails on a stale table and shows the diff"; fi
+cmp -s "$T/doc.md" "$T/doc0.md" && pass "--check changes nothing" || fail "--check changed the file"
+python3 "$TABLES" "$T/run" "$T/doc.md" > "$T/w.out" 2>&1 || fail "write: exit $? ($(cat "$T/w.out"))"
+has() { grep -qxF -- "$2" "$T/doc.md" && pass "$1" || { fail "$1: no line '$2' in:"; cat "$T/doc.md"; }; }
+# mutex median 12 / jemalloc 6 = 2.00; rseq: the one ok run, 20 / 6; glibc 20 / 6
+has "ratio table: medians over ok runs, / jemalloc" "| churn | fixed64 | 2.00 | 3.33 | 3.33 |"
+has "ratio table: a cell with no run says -" "| larson | net | 1.00 | - | - |"
+has "best: rseq against glibc, ranges overlap" "| churn | fixed64 | npool-rseq | 20.00 | glibc | 20.00 | 1.00 | within spread |"
+has "best: single equal runs are within spread" "| larson | net | npool-mutex | 1.00 | jemalloc | 1.00 | 1.00 | within spread |"
+has "rss/live: only cells with >= 4 MiB live, best npool / lowest peer" "| larson | net | 8 | 2.00 | - | 1.50 | - | 1.33 |"
+grep -q "| churn | fixed64 | 0" "$T/doc.md" && fail "rss/live: the 64 KiB cell is listed" || pass "rss/live: the 64 KiB cell is left out"
+has "throughput: Mops/s" "| churn | fixed64 | 12.00 | 20.00 | 6.00 | 20.00 |"
+has "text outside the markers is kept" "between"
+grep -q "stale text" "$T/doc.md" && fail "stale text kept" || pass "what was between the markers is replaced"
+python3 "$TABLES" --check "$T/run" "$T/doc.md" > /dev/null 2>&1 && pass "--check passes after writing" || fail "--check fails after writing"
+cp "$T/doc.md" "$T/doc1.md"
+python3 "$TABLES" "$T/run" "$T/doc1.md" > /dev/null 2>&1; cmp -s "$T/doc.md" "$T/doc1.md" && pass "writing twice changes nothing" || fail "not idempotent"
+sed -i 's/| 2.00 | 3.33 | 3.33 |/| 2.10 | 3.33 | 3.33 |/' "$T/doc1.md"
+python3 "$TABLES" --check "$T/run" "$T/doc1.md" > "$T/c1.out" 2>&1 && fail "--check passes a number edited by hand" \
+  || { grep -q '^-| churn | fixed64 | 2.10' "$T/c1.out" && pass "--check names the edited line" || fail "--check's diff: $(cat "$T/c1.out")"; }
+
+# A second ordering check: a 'behind' verdict (peer's range above npool's).
+sed -i 's/^m,jemalloc,-,larson,net,1,1,1000000/m,jemalloc,-,larson,net,1,1,3000000/' "$T/run/sweep.csv"
+python3 "$TABLES" "$T/run" "$T/doc.md" > /dev/null 2>&1
+has "best: behind when the peer's range is above" "| larson | net | npool-mutex | 1.00 | jemalloc | 3.00 | 0.33 | behind |"
+
+bad() {  # NAME PATTERN DOC_TEXT
+  printf '%s\n' "$3" > "$T/bad.md"; cp "$T/bad.md" "$T/bad0.md"
+  if python3 "$TABLES" "$T/run" "$T/bad.md" > "$T/bad.out" 2>&1; then fail "$1: exit 0"
+  elif ! grep -q -- "$2" "$T/bad.out"; then fail "$1: message '$(cat "$T/bad.out")'"
+  elif ! cmp -s "$T/bad.md" "$T/bad0.md"; then fail "$1: the file changed"
+  else pass "$1: refused ($(head -c 100 "$T/bad.out")), file unchanged"; fi
+}
+bad "unknown table" "unknown table 'nope'" $'<!-- table: nope threads=1 -->\n<!-- end table -->'
+bad "no end marker" "without '<!-- end table -->'" $'<!-- table: best threads=1 -->\nx'
+bad "end without start" "unpaired" $'x\n<!-- end table -->'
+bad "no threads argument" "needs threads=N" $'<!-- table: best -->\n<!-- end table -->'
+bad "unknown argument" "unknown argument" $'<!-- table: best threads=1 colour=red -->\n<!-- end table -->'
+bad "thread count not in the run" "no cells at 8 thread" $'<!-- table: best threads=8 -->\n<!-- end table -->'
+python3 "$TABLES" "$T/nowhere" "$T/doc.md" > "$T/nr.out" 2>&1 && fail "missing run: exit 0" \
+  || { grep -q "cannot read" "$T/nr.out" && pass "missing run: says it cannot read the CSV" || fail "missing run: $(cat "$T/nr.out")"; }
+
+if [ "$fails" -gt 0 ]; then echo "$fails check(s) FAILED"; exit 1; fi
+echo "all checks passed"
