@@ -55,7 +55,7 @@ typedef struct __attribute__((aligned(256))) np_cache_class {
 
 /* A freeing thread's batch of blocks for one owner's class, waiting for one
  * handover (remote_outbox.c); linked from first by their first words. */
-#define NP_OUTBOX_SLOTS 8 /* a power of two */
+#define NP_OUTBOX_SLOTS 64 /* a power of two */
 typedef struct np_outbox_slot {
   struct np_tcache *owner;
   unsigned idx, n;

@@ -27,6 +27,17 @@ NP_INTERNAL void np_tcache_give_back_list(np_tcache *tc, unsigned idx, void *lis
  * other threads' blocks wait in its outbox and go over a batch at a time.
  * np_outbox_add: true if ptr waits there (or went with its batch); false if its
  * owner is dead and the block is for the arena. */
+/* The outbox slot of (owner id, class), and the most blocks a batch of the
+ * class holds before it goes: what the owner would take from the arena on a
+ * miss (refill_count: fewer blocks of larger classes), at most
+ * NP_REMOTE_HANDOVER_BATCH. */
+static inline unsigned np_outbox_slot_of(unsigned owner_id, unsigned idx) {
+  return (owner_id * 7u + idx) & (NP_OUTBOX_SLOTS - 1);
+}
+static inline unsigned np_outbox_batch(const np_caches *caches, unsigned idx) {
+  unsigned n = caches->refill_count[idx];
+  return n < NP_REMOTE_HANDOVER_BATCH ? n : NP_REMOTE_HANDOVER_BATCH;
+}
 NP_INTERNAL bool np_outbox_add(np_caches *caches, np_tcache *mine, np_tcache *owner, unsigned idx, void *ptr);
 NP_INTERNAL void np_outbox_send_all(np_caches *caches, np_tcache *mine);
 NP_INTERNAL void np_outbox_drop(np_tcache *mine); /* fork child, a thread that did not come along */

@@ -3,14 +3,15 @@
  * batched per owner class (NP_REMOTE_HANDOVER_BATCH > 1: every strategy's
  * thread caches). Netty's design takes the owner queue's lock for every such
  * free; here the freeing thread collects up to NP_REMOTE_HANDOVER_BATCH blocks
- * for one (owner, class) in one of NP_OUTBOX_SLOTS slots and hands them over
+ * for one (owner, class) in one of NP_OUTBOX_SLOTS slots (fewer for classes
+ * whose arena refill is smaller: refill_count) and hands them over
  * with one np_remote_push_chain: one critical section (mutex) or one CAS (ck,
  * snmalloc's message passing) per batch.
  *
  *   slot = outbox[hash(owner id, class)]
  *   a block for another (owner, class) there: that batch goes first
  *   the block goes in front of the slot's chain (its first word links)
- *   NP_REMOTE_HANDOVER_BATCH blocks: the batch goes
+ *   np_outbox_batch(class) blocks: the batch goes
  *
  * A block whose owner is dead goes to the arena at once; a batch whose owner
  * died meanwhile, or what of it does not fit in the owner's list, goes to the
@@ -33,14 +34,14 @@ static void send(np_caches *caches, np_tcache *mine, np_outbox_slot *s) {
 
 bool np_outbox_add(np_caches *caches, np_tcache *mine, np_tcache *owner, unsigned idx, void *ptr) {
   if (!atomic_load_explicit(&owner->alive, memory_order_relaxed)) return 0;
-  np_outbox_slot *s = &mine->outbox[((unsigned)owner->id * 7u + idx) & (NP_OUTBOX_SLOTS - 1)];
+  np_outbox_slot *s = &mine->outbox[np_outbox_slot_of((unsigned)owner->id, idx)];
   if (s->n && (s->owner != owner || s->idx != idx)) send(caches, mine, s);
   *(void **)ptr = s->first; /* np_remote's link: the first word */
   s->first = ptr;
   s->owner = owner;
   s->idx = idx;
   NP_STORE(&mine->classes[idx].remote_out, mine->classes[idx].remote_out + 1);
-  if (++s->n >= NP_REMOTE_HANDOVER_BATCH) send(caches, mine, s);
+  if (++s->n >= np_outbox_batch(caches, idx)) send(caches, mine, s);
   return 1;
 }
 

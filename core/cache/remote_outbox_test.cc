@@ -1,6 +1,6 @@
 // The remote outbox (remote_outbox.c): a thread's frees of blocks other
 // threads' caches own wait in its outbox, one batch per (owner, class) slot,
-// and go over NP_REMOTE_HANDOVER_BATCH at a time; a block there is claimed
+// and go over np_outbox_batch (at most NP_REMOTE_HANDOVER_BATCH) at a time; a block there is claimed
 // (a second free is refused); a block whose owner is gone goes to the arena.
 // Every strategy's thread caches batch (mutex: one critical section per
 // batch, ck: one CAS); per-CPU caches have no owners.
@@ -78,23 +78,72 @@ TEST_F(RemoteOutboxTest, BatchesWaitClaimedUntilSent) {
   EXPECT_EQ(np_free(a_.get(), blocks.back()), NP_ERR_DOUBLE_FREE) << "on its owner's remote list";
 }
 
-// Blocks of two classes that share a slot: a block for the other class sends
-// the waiting batch first.
-TEST_F(RemoteOutboxTest, AnotherClassInTheSlotSendsTheBatch) {
-  // The slot of (owner, idx) is (owner * 7 + idx) mod NP_OUTBOX_SLOTS: the
-  // class NP_OUTBOX_SLOTS above shares it.
-  const unsigned idx = np_size_to_index(&a_->pool.sc, 64), other = idx + NP_OUTBOX_SLOTS;
-  ASSERT_LT(other, a_->caches.n_cached);
-  std::vector<void *> blocks = FromOwner({64, 64, 64, np_index_to_size(&a_->pool.sc, other)}, false);
+// Blocks of two (owner, class) pairs that share a slot: a block for the
+// other pair sends the waiting batch first. Two owners, whose ids differ, so
+// some pair of their classes shares a slot whatever NP_OUTBOX_SLOTS is.
+TEST_F(RemoteOutboxTest, AnotherOwnerOrClassInTheSlotSendsTheBatch) {
+  std::vector<size_t> sizes;  // 3 blocks of every cached class
+  for (unsigned c = 0; c < a_->caches.n_cached; c++)
+    for (int k = 0; k < 3; k++) sizes.push_back(np_index_to_size(&a_->pool.sc, c));
+  std::vector<void *> first_owner = FromOwner(sizes, false);
+  std::vector<void *> second_owner;
+  unsigned first_id = 0, second_id = 0;
+  std::atomic<bool> release2{false};
+  std::atomic<int> ready2{0};
+  std::thread owner2([&] {
+    for (size_t size : sizes) second_owner.push_back(np_alloc(a_.get(), size));
+    second_id = np_tcache_get(a_.get(), NP_CACHE_FIND)->id;
+    ready2 = 1;
+    while (!release2.load()) std::this_thread::yield();
+  });
+  while (!ready2.load()) std::this_thread::yield();
   ASSERT_TRUE(np_alloc(a_.get(), 64) != nullptr);
   np_tcache *mine = np_tcache_get(a_.get(), NP_CACHE_FIND);
   ASSERT_NE(mine, nullptr);
-  for (int i = 0; i < 3; i++) ASSERT_EQ(np_free(a_.get(), blocks[i]), NP_OK);
+  for (unsigned i = 1; i <= NP_MAX_THREAD_CACHES && first_id == 0; i++) {
+    np_tcache *tc = atomic_load(&a_->caches.tcaches[i - 1]);
+    if (tc && tc != mine && (unsigned)tc->id != second_id) first_id = (unsigned)tc->id;
+  }
+  ASSERT_NE(first_id, 0u);
+  // (first owner, c1) and (second owner, c2) in one slot; c1's batch holds
+  // 3 blocks without going, c2's holds 1.
+  int c1 = -1, c2 = -1;
+  for (unsigned x = 0; x < a_->caches.n_cached && c1 < 0; x++)
+    for (unsigned y = 0; y < a_->caches.n_cached && c1 < 0; y++)
+      if (np_outbox_slot_of(first_id, x) == np_outbox_slot_of(second_id, y) &&
+          np_outbox_batch(&a_->caches, x) > 3 && np_outbox_batch(&a_->caches, y) > 1)
+        c1 = (int)x, c2 = (int)y;
+  ASSERT_GE(c1, 0) << "no two classes of the two owners share a slot";
+  for (int k = 0; k < 3; k++) ASSERT_EQ(np_free(a_.get(), first_owner[3 * c1 + k]), NP_OK);
   EXPECT_EQ(Waiting(mine), 3u);
-  ASSERT_EQ(np_free(a_.get(), blocks[3]), NP_OK);
+  ASSERT_EQ(np_free(a_.get(), second_owner[3 * c2]), NP_OK);
   EXPECT_EQ(Waiting(mine), 1u) << "the three went over; the new one waits";
   np_outbox_send_all(&a_->caches, mine);
   EXPECT_EQ(Waiting(mine), 0u);
+  release2 = true;
+  owner2.join();
+}
+
+// A batch is what its owner would take from the arena on a miss: blocks of a
+// 16 KiB class go over a few at a time, 64 B ones NP_REMOTE_HANDOVER_BATCH
+// at a time, so large blocks do not wait in an outbox while their owner
+// allocates new ones.
+TEST_F(RemoteOutboxTest, LargerClassesGoOverInSmallerBatches) {
+  const unsigned big = np_size_to_index(&a_->pool.sc, 16384), small = np_size_to_index(&a_->pool.sc, 64);
+  ASSERT_LT(big, a_->caches.n_cached);
+  const unsigned big_batch = np_outbox_batch(&a_->caches, big);
+  EXPECT_EQ(np_outbox_batch(&a_->caches, small), kBatch);
+  EXPECT_EQ(big_batch, a_->caches.refill_count[big]);
+  ASSERT_LT(big_batch, kBatch) << "16 KiB refills fewer blocks than a 64 B batch";
+  std::vector<void *> blocks = FromOwner(std::vector<size_t>(big_batch, 16384), false);
+  ASSERT_TRUE(np_alloc(a_.get(), 64) != nullptr);
+  np_tcache *mine = np_tcache_get(a_.get(), NP_CACHE_FIND);
+  ASSERT_NE(mine, nullptr);
+  for (unsigned i = 0; i + 1 < big_batch; i++) ASSERT_EQ(np_free(a_.get(), blocks[i]), NP_OK);
+  EXPECT_EQ(Waiting(mine), big_batch - 1);
+  ASSERT_EQ(np_free(a_.get(), blocks.back()), NP_OK);
+  EXPECT_EQ(Waiting(mine), 0u) << "a full batch of the class went over";
+  EXPECT_EQ(np_free(a_.get(), blocks.back()), NP_ERR_DOUBLE_FREE) << "on its owner's remote list";
 }
 
 // A block whose owner has exited goes to the arena at once.
