@@ -62,6 +62,8 @@ between
 <!-- end table -->
 <!-- table: throughput threads=1 -->
 <!-- end table -->
+<!-- table: spread threads=1 -->
+<!-- end table -->
 after
 MD
 cp "$T/doc.md" "$T/doc0.md"
@@ -78,6 +80,8 @@ has "best: single equal runs are within spread" "| larson | net | npool-mutex | 
 has "rss/live: only cells with >= 4 MiB live, best npool / lowest peer" "| larson | net | 8 | 2.00 | - | 1.50 | - | 1.33 |"
 grep -q "| churn | fixed64 | 0" "$T/doc.md" && fail "rss/live: the 64 KiB cell is listed" || pass "rss/live: the 64 KiB cell is left out"
 has "throughput: Mops/s" "| churn | fixed64 | 12.00 | 20.00 | 6.00 | 20.00 |"
+# (14 - 10) / 12, one run of rseq, (30 - 19) / 20, (7 - 5) / 6
+has "spread: (max - min) / median, - for a single run" "| churn | fixed64 | 33% | - | 33% | 55% |"
 has "text outside the markers is kept" "between"
 grep -q "stale text" "$T/doc.md" && fail "stale text kept" || pass "what was between the markers is replaced"
 python3 "$TABLES" --check "$T/run" "$T/doc.md" > /dev/null 2>&1 && pass "--check passes after writing" || fail "--check fails after writing"
