@@ -2,9 +2,11 @@
  * Cache capacity: how many entries a cache class (a thread's, thread_cache.c,
  * or a CPU's, cpu_cache.c) may hold, for both kinds of cache.
  *
- * A class starts at its configured capacity (small_cache_size, normal_cache_size
- * or large_cache_bytes' room, a power of two: caches->cache_cap); the large classes
- * (above max_cached_buffer_capacity) keep theirs, a byte bound already. Netty keeps it
+ * A class starts at its configured capacity (small_cache_size or
+ * normal_cache_size, a power of two: caches->cache_cap); a large class (above
+ * max_cached_buffer_capacity) starts at one block and doubles on overflow up
+ * to large_cache_bytes' room (its cache_max_cap), a byte bound of its own, so
+ * its growth is not counted against cache_grow_bytes. Netty keeps it
  * there, so a burst of frees larger than it goes to the arena and comes back
  * from it on the next burst (1000 64-byte blocks against 256 entries: three
  * quarters of them take the arena's locks twice per round). Here, as in
@@ -38,13 +40,18 @@
 
 #define GROWTH_FACTOR_MAX 8
 
+static bool is_large(const np_caches *caches, unsigned idx) {
+  return np_index_to_size(&caches->pool->sc, idx) > caches->cfg->max_cached_buffer_capacity;
+}
+
 void np_cache_capacity_init(np_caches *caches) {
   size_t budget = caches->cfg->cache_grow_bytes;
   for (unsigned c = 0; c < caches->n_cached; c++) {
     uint32_t cap = caches->cache_cap[c], max = cap;
     size_t size = np_index_to_size(&caches->pool->sc, c);
-    /* (the large classes' room is a byte bound of its own: they stay) */
-    if (cap && size <= caches->cfg->max_cached_buffer_capacity)
+    /* (a large class grows to its room, set with its start: a byte bound of its own) */
+    if (is_large(caches, c)) continue;
+    if (cap)
       while (max < NP_MAX_CACHE_ENTRIES && max < cap * GROWTH_FACTOR_MAX &&
              (size_t)(max * 2 - cap) * size <= budget)
         max *= 2;
@@ -52,9 +59,13 @@ void np_cache_capacity_init(np_caches *caches) {
   }
 }
 
+size_t np_cache_capacity_growth_bytes(const np_caches *caches, unsigned idx, uint32_t entries) {
+  return is_large(caches, idx) ? 0 : np_cache_capacity_bytes(caches, idx, entries);
+}
+
 uint32_t np_cache_capacity_grown(const np_caches *caches, unsigned idx, uint32_t cap, intptr_t grown) {
   if (cap == 0 || cap >= caches->cache_max_cap[idx]) return cap;
-  if (grown + (intptr_t)np_cache_capacity_bytes(caches, idx, cap) > (intptr_t)caches->cfg->cache_grow_bytes)
+  if (grown + (intptr_t)np_cache_capacity_growth_bytes(caches, idx, cap) > (intptr_t)caches->cfg->cache_grow_bytes)
     return cap;
   if (np_cache_capacity_over_budget(caches, idx, cap * 2)) return cap; /* (it would give it up again) */
   return cap * 2;

@@ -62,6 +62,8 @@ NP_INTERNAL bool np_cache_capacity_over_budget(const np_caches *caches, unsigned
  * (cache_max_bytes) with one more block of class idx. */
 NP_INTERNAL bool np_cache_over_budget(const np_caches *caches, unsigned idx, size_t held);
 NP_INTERNAL size_t np_cache_capacity_bytes(const np_caches *caches, unsigned idx, uint32_t entries);
+/* ... as counted in a cache's growth (`grown`): 0 for a large class. */
+NP_INTERNAL size_t np_cache_capacity_growth_bytes(const np_caches *caches, unsigned idx, uint32_t entries);
 
 /* cpu_cache.c: set up (where the strategy has per-CPU caches) and torn down. */
 NP_INTERNAL int np_cpu_cache_init(np_caches *caches);

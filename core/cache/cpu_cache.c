@@ -170,7 +170,7 @@ static int set_cap(np_caches *caches, unsigned cpu, unsigned idx, uint32_t from,
                                                  __ATOMIC_RELAXED, __ATOMIC_RELAXED))
     return 0;
   intptr_t *grown = &caches->percpu_grown[cpu];
-  intptr_t bytes = (intptr_t)np_cache_capacity_bytes(caches, idx, to > from ? to - from : from - to);
+  intptr_t bytes = (intptr_t)np_cache_capacity_growth_bytes(caches, idx, to > from ? to - from : from - to);
   __atomic_fetch_add(grown, to > from ? bytes : -bytes, __ATOMIC_RELAXED);
   return 1;
 }

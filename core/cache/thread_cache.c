@@ -103,6 +103,11 @@ void np_tcaches_init(np_caches *caches) {
     else if (size <= cfg->large_cache_bytes && cfg->normal_cache_size) cap = large_cap(cfg, size);
     else break;
     caches->cache_cap[i] = cap ? next_pow2(cap) : 0;
+    caches->cache_max_cap[i] = caches->cache_cap[i];
+    /* A large class starts at one block and grows to its room only as the
+     * cache overflows (cache_capacity.c), so that classes a cache does not
+     * reuse hold one block, not large_cache_bytes. */
+    if (cap && size > cfg->max_cached_buffer_capacity) caches->cache_cap[i] = 1;
     caches->refill_count[i] = refill_of(cfg, caches->cache_cap[i], small, size);
     if (cap) caches->n_cached = i + 1;
   }
@@ -159,7 +164,9 @@ static np_tcache *tcache_new(np_caches *caches) {
     if (cc->cap == 0) continue;
     cc->stack = (void **)mem;
     mem += thread_max_cap(caches, c) * sizeof(void *);
-    np_remote_init(&cc->remote, cc->cap);
+    /* (a large class's list holds its room: its capacity starts at one block) */
+    bool large = np_index_to_size(&caches->pool->sc, c) > caches->cfg->max_cached_buffer_capacity;
+    np_remote_init(&cc->remote, large ? caches->cache_max_cap[c] : cc->cap);
   }
   return tc;
 }
@@ -278,7 +285,7 @@ static void set_class_cap(np_tcache *tc, unsigned c, uint32_t cap) {
   np_cache_class *cc = &tc->classes[c];
   if (cap >= cc->cap) return;
   if (cc->count > cap) flush_stack(tc, cc, cc->count - cap);
-  tc->grown -= (intptr_t)np_cache_capacity_bytes(tc->caches, c, cc->cap - cap);
+  tc->grown -= (intptr_t)np_cache_capacity_growth_bytes(tc->caches, c, cc->cap - cap);
   cc->cap = cap;
 }
 
@@ -426,7 +433,7 @@ bool np_tcache_push_full(np_tcache *tc, unsigned idx, void *ptr) {
       set_class_cap(tc, idx, np_cache_capacity_given_up(cc->cap));
     flush_stack(tc, cc, cc->cap > 1 ? cc->cap / 2 : 1);
   } else if (grown > cc->cap) { /* room for the burst instead of a round trip to the arena */
-    tc->grown += (intptr_t)np_cache_capacity_bytes(tc->caches, idx, grown - cc->cap);
+    tc->grown += (intptr_t)np_cache_capacity_growth_bytes(tc->caches, idx, grown - cc->cap);
     cc->cap = grown;
   } else {
     flush_stack(tc, cc, cc->cap > 1 ? cc->cap / 2 : 1); /* the older half goes back */

@@ -635,6 +635,47 @@ TEST(CachePolicy, AByteBudgetBoundsWhatACacheHolds) {
   EXPECT_GE(unbounded, 256u << 10) << "the capacities alone";
 }
 
+// A large class (above max_cached_buffer_capacity) starts at one block and
+// grows to its room (large_cache_bytes) as its stack overflows, while the
+// cache is under its byte budget: a reused class is cached whole, and classes
+// freed past the budget hold about one block each, not their room.
+TEST(CachePolicy, LargeClassesGrowToTheirRoomOnlyUnderTheBudget) {
+  cpu_set_t one, old; /* one CPU: per-CPU caches see one thread on one CPU */
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  sched_getaffinity(0, sizeof old, &old);
+  sched_setaffinity(0, sizeof one, &one);
+  np_config c = np_config_default();
+  c.transfer_cache_bytes = 0; /* rseq: what a CPU gives back goes to the arena */
+  ASSERT_EQ(c.large_cache_bytes, 1u << 20);
+  {
+    Alloc al(c);
+    std::vector<void *> b(16);  // the 64 KiB class's room: 16 blocks
+    for (void *&p : b) p = np_alloc(al.a, 65536);
+    for (void *p : b) EXPECT_EQ(np_free(al.a, p), NP_OK);
+    np_stats s = al.Stats();
+    EXPECT_EQ(s.thread_cached_bytes + s.cpu_cached_bytes, 16u * 65536) << "grown to its room";
+    for (void *&p : b) p = np_alloc(al.a, 65536);
+    EXPECT_EQ(al.Stats().thread_cached_bytes + al.Stats().cpu_cached_bytes, 0u) << "all from the cache";
+    for (void *p : b) EXPECT_EQ(np_free(al.a, p), NP_OK);
+  }
+  c.cache_max_bytes = 512 << 10;
+  std::vector<size_t> sizes;  // 12 large classes, 4 blocks each: 5.6 MiB
+  for (size_t kib : {40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256})
+    for (int k = 0; k < 4; k++) sizes.push_back(kib << 10);
+  size_t one_each = 0;
+  for (size_t i = 0; i < sizes.size(); i += 4) one_each += sizes[i];
+  Alloc al(c);
+  std::vector<void *> b;
+  for (size_t size : sizes) b.push_back(np_alloc(al.a, size));
+  for (void *p : b) EXPECT_EQ(np_free(al.a, p), NP_OK);
+  np_stats s = al.Stats();
+  sched_setaffinity(0, sizeof old, &old);
+  EXPECT_EQ(s.invalid_frees, 0u);
+  EXPECT_LE(s.thread_cached_bytes + s.cpu_cached_bytes, (512u << 10) + one_each)
+      << "the budget and about one block per class";
+}
+
 // A miss takes a batch from the arena: one acquisition of its locks, many blocks.
 TEST(CachePolicy, MissRefillsABatch) {
   Alloc al(np_config_default());

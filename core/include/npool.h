@@ -122,7 +122,9 @@ typedef struct np_config {
   unsigned cache_refill_batch;
   /* Normal classes above max_cached_buffer_capacity, up to this size (and the
    * chunk size), are cached too, with room for this many bytes of blocks per
-   * class (at least one block); default 1 MiB, 0: Netty's, not cached. */
+   * class (at least one block; a class starts at one and grows to its room as
+   * its cache overflows under cache_max_bytes); default 1 MiB, 0: Netty's,
+   * not cached. */
   size_t large_cache_bytes;
   /* Leak detection of pooled buffers (default NP_LEAK_SIMPLE, 1 in 128 sampled). */
   np_leak_level leak_detection;
