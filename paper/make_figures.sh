@@ -5,7 +5,7 @@
 #                                          results/<machine>/default-<date>T<time>)
 # For each run it runs experiments/plot.sh on RUN_DIR/sweep.csv into
 # RUN_DIR/figures/ (paper.md links the paper's run's files), and for the
-# paper's run it writes paper.md's tables (paper/tables.py, between its
+# paper's run it writes the tables of paper.md and README.md (paper/tables.py, between their
 # `<!-- table: ... -->` markers; //paper:tables_test fails when they differ from
 # the run). Needs gnuplot (bash tools/setup.sh installs gnuplot-nox); touches
 # nothing else. The
@@ -34,6 +34,6 @@ for dir in "${runs[@]}"; do
   [ "$(realpath "$dir")" = "$(realpath "$PAPER_RUN")" ] && what="the paper's run" || what="run"
   echo "paper: $what $csv -> $dir/figures"
   bash experiments/plot.sh "$csv" "$dir/figures" >/dev/null
-  if [ "$what" = "the paper's run" ]; then python3 paper/tables.py "$PAPER_RUN" paper/paper.md; fi
+  if [ "$what" = "the paper's run" ]; then python3 paper/tables.py "$PAPER_RUN" paper/paper.md README.md; fi
 done
 echo "paper: figures rebuilt"

@@ -2,17 +2,19 @@
 """Writes the paper's tables from a sweep run's CSV, so that no number in them
 is typed by hand.
 
-    python3 paper/tables.py RUN_DIR PAPER_MD            rewrite the tables
-    python3 paper/tables.py --check RUN_DIR PAPER_MD    exit 1 if any differs
+    python3 paper/tables.py RUN_DIR DOC.md...            rewrite the tables
+    python3 paper/tables.py --check RUN_DIR DOC.md...    exit 1 if any differs
 
-Each table lives in PAPER_MD between two marker comments:
+(paper/make_figures.sh runs it on paper.md and README.md.) Each table lives in
+a document between two marker comments:
 
     <!-- table: throughput_ratio threads=2 -->
     ... (generated; edits are overwritten) ...
     <!-- end table -->
 
 The first marker names the table and its arguments; everything up to the end
-marker is replaced by the table computed from RUN_DIR/sweep.csv. Numbers are
+marker is replaced by the table computed from RUN_DIR/sweep.csv; nothing is
+written unless every document's markers are well formed. Numbers are
 medians over a cell's repeats that ran (empty ops_per_s: failed, skipped).
 
 Tables (arguments: threads=N, the thread count of the cells; min_live_mib=X,
@@ -208,7 +210,7 @@ def rewrite(text, run_dir, cells, order):
             continue
         j = i + 1
         while j < len(lines) and lines[j] != END:
-            if START.match(lines[j]):
+            if START.match(lines[j]) or lines[j].startswith("<!-- table"):
                 raise Error(f"line {i + 1}: table marker without '{END}' before line {j + 1}")
             j += 1
         if j == len(lines):
@@ -228,36 +230,45 @@ def main(argv):
     check = argv[:1] == ["--check"]
     if check:
         argv = argv[1:]
-    if len(argv) != 2:
+    if len(argv) < 2:
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
-    run_dir, paper = argv[0].rstrip("/"), argv[1]
+    run_dir, docs = argv[0].rstrip("/"), argv[1:]
     try:
         cells, order = load(run_dir)
-        try:
-            with open(paper) as f:
-                text = f.read()
-        except OSError as e:
-            raise Error(f"cannot read {paper}: {e.strerror}")
-        new, n = rewrite(text, run_dir, cells, order)
+        done = []
+        for doc in docs:
+            try:
+                with open(doc) as f:
+                    text = f.read()
+            except OSError as e:
+                raise Error(f"cannot read {doc}: {e.strerror}")
+            try:
+                new, n = rewrite(text, run_dir, cells, order)
+            except Error as e:
+                raise Error(f"{doc}: {e}")
+            done.append((doc, text, new, n))
     except Error as e:
         print(f"tables: error: {e}", file=sys.stderr)
         return 1
-    if check:
-        if new != text:
-            import difflib
-            sys.stdout.writelines(difflib.unified_diff(
-                text.splitlines(True), new.splitlines(True), paper, paper + " (regenerated)"))
-            print(f"tables: {paper} differs from what {run_dir}/sweep.csv gives; "
-                  "run: bash paper/make_figures.sh", file=sys.stderr)
-            return 1
-        print(f"tables: {n} table(s) in {paper} match {run_dir}/sweep.csv")
-        return 0
-    if new != text:
-        with open(paper, "w") as f:
-            f.write(new)
-    print(f"tables: {n} table(s) written into {paper} from {run_dir}/sweep.csv")
-    return 0
+    rc = 0
+    for doc, text, new, n in done:
+        if check:
+            if new != text:
+                import difflib
+                sys.stdout.writelines(difflib.unified_diff(
+                    text.splitlines(True), new.splitlines(True), doc, doc + " (regenerated)"))
+                print(f"tables: {doc} differs from what {run_dir}/sweep.csv gives; "
+                      "run: bash paper/make_figures.sh", file=sys.stderr)
+                rc = 1
+            else:
+                print(f"tables: {n} table(s) in {doc} match {run_dir}/sweep.csv")
+        else:
+            if new != text:
+                with open(doc, "w") as f:
+                    f.write(new)
+            print(f"tables: {n} table(s) written into {doc} from {run_dir}/sweep.csv")
+    return rc
 
 
 if __name__ == "__main__":

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Test of paper/tables.py:
-#   tables_test.sh TABLES_PY PAPER_MD MAKE_FIGURES_SH PAPER_RUN_CSV
-# 1. paper.md's tables are what the paper's run gives (the CSV given is the
+#   tables_test.sh TABLES_PY PAPER_MD MAKE_FIGURES_SH PAPER_RUN_CSV README_MD
+# 1. paper.md's and README.md's tables are what the paper's run gives (the CSV given is the
 #    one make_figures.sh names as PAPER_RUN), so the paper cannot drift from
 #    its run; 2. on a synthetic CSV, each table has the numbers computed by
 #    hand here, a changed number is caught by --check and rewritten, and bad
 #    markers, tables and arguments are refused with a message.
 set -uo pipefail
-[ "$#" -eq 4 ] || { echo "usage: $0 TABLES_PY PAPER_MD MAKE_FIGURES_SH PAPER_RUN_CSV"; exit 2; }
-TABLES=$1 PAPER=$2 MAKE=$3 RUNCSV=$4
+[ "$#" -eq 5 ] || { echo "usage: $0 TABLES_PY PAPER_MD MAKE_FIGURES_SH PAPER_RUN_CSV README_MD"; exit 2; }
+TABLES=$1 PAPER=$2 MAKE=$3 RUNCSV=$4 README=$5
 T=${TEST_TMPDIR:-$(mktemp -d)}/tables_test
 rm -rf "$T"; mkdir -p "$T"
 fails=0
@@ -21,11 +21,14 @@ if [ "$(dirname "$RUNCSV")" = "$run" ]; then pass "the test's run is make_figure
 else fail "make_figures.sh's PAPER_RUN is '$run' but //:paper_run_csv is '$RUNCSV': change both"; fi
 n=$(grep -c '^<!-- table: ' "$PAPER")
 if [ "$n" -ge 1 ]; then pass "paper.md has $n generated table(s)"; else fail "paper.md has no generated table"; fi
-if python3 "$TABLES" --check "$(dirname "$RUNCSV")" "$PAPER" > "$T/check.out" 2>&1; then
-  pass "paper.md's tables match $RUNCSV"
+grep -q '^<!-- table: ' "$README" && pass "README.md has generated table(s)" || fail "README.md has no generated table"
+if python3 "$TABLES" --check "$(dirname "$RUNCSV")" "$PAPER" "$README" > "$T/check.out" 2>&1; then
+  pass "paper.md's and README.md's tables match $RUNCSV"
 else
-  fail "paper.md's tables differ from $RUNCSV (run: bash paper/make_figures.sh):"; head -40 "$T/check.out"
+  fail "tables differ from $RUNCSV (run: bash paper/make_figures.sh):"; head -40 "$T/check.out"
 fi
+grep -q "tables.py.*README.md" "$MAKE" && pass "make_figures.sh writes README.md's tables too" \
+  || fail "make_figures.sh does not pass README.md to tables.py"
 
 # ---- 2. synthetic run -------------------------------------------------------
 # churn/fixed64 at 1 thread: mutex 10,12,14 Mops/s; rseq 20 (and one failed
@@ -109,6 +112,10 @@ bad "end without start" "unpaired" $'x\n<!-- end table -->'
 bad "no threads argument" "needs threads=N" $'<!-- table: best -->\n<!-- end table -->'
 bad "unknown argument" "unknown argument" $'<!-- table: best threads=1 colour=red -->\n<!-- end table -->'
 bad "thread count not in the run" "no cells at 8 thread" $'<!-- table: best threads=8 -->\n<!-- end table -->'
+cp "$T/doc0.md" "$T/first.md"; printf 'x\n<!-- end table -->\n' > "$T/second.md"
+python3 "$TABLES" "$T/run" "$T/first.md" "$T/second.md" > "$T/two.out" 2>&1 && fail "two documents, the second bad: exit 0" \
+  || { cmp -s "$T/first.md" "$T/doc0.md" && grep -q "second.md" "$T/two.out" \
+       && pass "two documents, the second bad: neither written, the bad one named" || fail "two documents: $(cat "$T/two.out")"; }
 python3 "$TABLES" "$T/nowhere" "$T/doc.md" > "$T/nr.out" 2>&1 && fail "missing run: exit 0" \
   || { grep -q "cannot read" "$T/nr.out" && pass "missing run: says it cannot read the CSV" || fail "missing run: $(cat "$T/nr.out")"; }
 
