@@ -240,7 +240,7 @@ TEST_F(Concurrency, OwnersExitWhileOthersHoldTheirBlocks) {
 // No block may be stranded in a dead cache: nothing cached at the end.
 TEST_F(Concurrency, OwnersExitRacingRemoteFrees) {
   Channel ch[2];
-  std::atomic<int> freed{0}, flushes{0};
+  std::atomic<int> freed{0}, flushes[2] = {{0}, {0}};
   std::thread freers[2];
   for (int f = 0; f < 2; f++)
     freers[f] = std::thread([&, f] {
@@ -250,8 +250,8 @@ TEST_F(Concurrency, OwnersExitRacingRemoteFrees) {
         if (ch[f].Pop(&b, &done)) {
           Free(b), freed++;
         } else {
-          np_thread_cache_flush(a_);  // idle: its batched frees go (mutex's outbox)
-          flushes++;
+          np_thread_cache_flush(a_);  // idle: its batched frees go (the outbox)
+          flushes[f]++;
           std::this_thread::yield();
         }
       }
@@ -268,8 +268,12 @@ TEST_F(Concurrency, OwnersExitRacingRemoteFrees) {
     });
     owner.join();  // the owner is gone; its blocks may still be on their way home
     while (freed.load() < per_round * (round + 1)) std::this_thread::yield();
-    int since = flushes.load();  // both freers idle and flushed once after that
-    while (flushes.load() < since + 2) std::this_thread::yield();
+    // Each freer flushed once after that (one freer flushing twice is not
+    // enough: the other's outbox may still hold its last batch). A flush under
+    // way now began after its thread's last free, so one more counts.
+    int since[2] = {flushes[0].load(), flushes[1].load()};
+    for (int f = 0; f < 2; f++)
+      while (flushes[f].load() < since[f] + 1) std::this_thread::yield();
     // Every block of the round is freed and its owner dead: none may sit in a
     // thread cache (the freeing threads' caches hold no blocks of their own,
     // and have flushed what they batched). Per-CPU caches (rseq) keep blocks
