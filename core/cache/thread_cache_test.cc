@@ -44,6 +44,28 @@ struct Alloc {
   np_allocator *a = nullptr;
 };
 
+// Pins the calling thread to the CPU it runs on, until Restore() or the end of
+// its scope: per-CPU caches then see one thread on one CPU.
+class OnOneCpu {
+ public:
+  OnOneCpu() {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    sched_getaffinity(0, sizeof old_, &old_);
+    sched_setaffinity(0, sizeof one, &one);
+  }
+  ~OnOneCpu() { Restore(); }
+  void Restore() {
+    if (pinned_) sched_setaffinity(0, sizeof old_, &old_);
+    pinned_ = false;
+  }
+
+ private:
+  cpu_set_t old_;
+  bool pinned_ = true;
+};
+
 // These tests are about per-thread caches. With the rseq strategy they run
 // where rseq is off (the fallback: GLIBC_TUNABLES=glibc.pthread.rseq=0, see
 // core/BUILD); per-CPU caches have cpu_cache_test.
@@ -521,12 +543,7 @@ uint64_t ArenaTraffic(np_allocator *a) {
 uint64_t SteadyStateTraffic(np_config c) {
   c.cache_trim_interval = 1024;
   Alloc al(c);
-  cpu_set_t one; /* one CPU: per-CPU caches then see one thread on one CPU */
-  CPU_ZERO(&one);
-  CPU_SET(sched_getcpu(), &one);
-  cpu_set_t old;
-  sched_getaffinity(0, sizeof old, &old);
-  sched_setaffinity(0, sizeof one, &one);
+  OnOneCpu pin;
   std::vector<void *> v(200);
   uint64_t before = 0;
   for (int round = 0; round < 60; round++) {
@@ -534,9 +551,7 @@ uint64_t SteadyStateTraffic(np_config c) {
     for (int i = 0; i < 200; i++) v[i] = np_alloc(al.a, 16 + (size_t)(i % 40) * 700);
     for (int i = 0; i < 200; i++) EXPECT_EQ(np_free(al.a, v[i]), NP_OK);
   }
-  uint64_t traffic = ArenaTraffic(al.a) - before;
-  sched_setaffinity(0, sizeof old, &old);
-  return traffic;
+  return ArenaTraffic(al.a) - before;
 }
 
 TEST(CachePolicy, TrimKeepsAWorkingSetInUse) {
@@ -567,11 +582,7 @@ TEST(CachePolicy, ABurstGrowsItsClassWithinTheBudgetAndTrimsGiveItBack) {
   c.cache_grow_bytes = 768 * 64; /* 64 B: 256 -> 1024 entries; then 48 B cannot grow */
   c.transfer_cache_bytes = 0;    /* rseq: arena traffic shows the CPU's own capacity */
   Alloc al(c);
-  cpu_set_t one, old; /* one CPU: per-CPU caches see one thread on one CPU */
-  CPU_ZERO(&one);
-  CPU_SET(sched_getcpu(), &one);
-  sched_getaffinity(0, sizeof old, &old);
-  sched_setaffinity(0, sizeof one, &one);
+  OnOneCpu pin;
   EXPECT_GT(RoundTraffic(al.a, 64, 1000), 0u);  // the first round fills the cache
   EXPECT_EQ(RoundTraffic(al.a, 64, 1000), 0u) << "grown to 1024: the burst stays cached";
   EXPECT_GE(al.Stats().cached_bytes, 1000u * 64);
@@ -582,7 +593,7 @@ TEST(CachePolicy, ABurstGrowsItsClassWithinTheBudgetAndTrimsGiveItBack) {
   EXPECT_LE(al.Stats().cached_bytes, 256u * 64 + 256u * 48 + 256u * 16);
   RoundTraffic(al.a, 48, 1000);
   EXPECT_EQ(RoundTraffic(al.a, 48, 1000), 0u) << "the 64 B class gave its growth back";
-  sched_setaffinity(0, sizeof old, &old);
+  pin.Restore();
   // Netty's fixed capacity: every round takes the arena's locks.
   np_config fixed = c;
   fixed.cache_grow_bytes = 0;
@@ -619,18 +630,14 @@ size_t HeldAfterStream(np_config c) {
 }
 
 TEST(CachePolicy, AByteBudgetBoundsWhatACacheHolds) {
-  cpu_set_t one, old; /* one CPU: per-CPU caches see one thread on one CPU */
-  CPU_ZERO(&one);
-  CPU_SET(sched_getcpu(), &one);
-  sched_getaffinity(0, sizeof old, &old);
-  sched_setaffinity(0, sizeof one, &one);
+  OnOneCpu pin;
   np_config c = np_config_default();
   c.transfer_cache_bytes = 0; /* rseq: what a CPU gives back goes to the arena */
   c.cache_max_bytes = 64 << 10;
   size_t bounded = HeldAfterStream(c);
   c.cache_max_bytes = 0;
   size_t unbounded = HeldAfterStream(c);
-  sched_setaffinity(0, sizeof old, &old);
+  pin.Restore();
   EXPECT_LE(bounded, 2u * (64 << 10)) << "about the budget";
   EXPECT_GE(unbounded, 256u << 10) << "the capacities alone";
 }
@@ -640,11 +647,7 @@ TEST(CachePolicy, AByteBudgetBoundsWhatACacheHolds) {
 // cache is under its byte budget: a reused class is cached whole, and classes
 // freed past the budget hold about one block each, not their room.
 TEST(CachePolicy, LargeClassesGrowToTheirRoomOnlyUnderTheBudget) {
-  cpu_set_t one, old; /* one CPU: per-CPU caches see one thread on one CPU */
-  CPU_ZERO(&one);
-  CPU_SET(sched_getcpu(), &one);
-  sched_getaffinity(0, sizeof old, &old);
-  sched_setaffinity(0, sizeof one, &one);
+  OnOneCpu pin;
   np_config c = np_config_default();
   c.transfer_cache_bytes = 0; /* rseq: what a CPU gives back goes to the arena */
   ASSERT_EQ(c.large_cache_bytes, 1u << 20);
@@ -670,7 +673,7 @@ TEST(CachePolicy, LargeClassesGrowToTheirRoomOnlyUnderTheBudget) {
   for (size_t size : sizes) b.push_back(np_alloc(al.a, size));
   for (void *p : b) EXPECT_EQ(np_free(al.a, p), NP_OK);
   np_stats s = al.Stats();
-  sched_setaffinity(0, sizeof old, &old);
+  pin.Restore();
   EXPECT_EQ(s.invalid_frees, 0u);
   EXPECT_LE(s.thread_cached_bytes + s.cpu_cached_bytes, (512u << 10) + one_each)
       << "the budget and about one block per class";
