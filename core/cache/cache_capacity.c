@@ -40,17 +40,13 @@
 
 #define GROWTH_FACTOR_MAX 8
 
-static bool is_large(const np_caches *caches, unsigned idx) {
-  return np_index_to_size(&caches->pool->sc, idx) > caches->cfg->max_cached_buffer_capacity;
-}
-
 void np_cache_capacity_init(np_caches *caches) {
   size_t budget = caches->cfg->cache_grow_bytes;
   for (unsigned c = 0; c < caches->n_cached; c++) {
     uint32_t cap = caches->cache_cap[c], max = cap;
     size_t size = np_index_to_size(&caches->pool->sc, c);
     /* (a large class grows to its room, set with its start: a byte bound of its own) */
-    if (is_large(caches, c)) continue;
+    if (np_cache_class_is_large(caches, c)) continue;
     if (cap)
       while (max < NP_MAX_CACHE_ENTRIES && max < cap * GROWTH_FACTOR_MAX &&
              (size_t)(max * 2 - cap) * size <= budget)
@@ -60,7 +56,7 @@ void np_cache_capacity_init(np_caches *caches) {
 }
 
 size_t np_cache_capacity_growth_bytes(const np_caches *caches, unsigned idx, uint32_t entries) {
-  return is_large(caches, idx) ? 0 : np_cache_capacity_bytes(caches, idx, entries);
+  return np_cache_class_is_large(caches, idx) ? 0 : np_cache_capacity_bytes(caches, idx, entries);
 }
 
 uint32_t np_cache_capacity_grown(const np_caches *caches, unsigned idx, uint32_t cap, intptr_t grown) {
@@ -87,6 +83,10 @@ bool np_cache_capacity_over_budget(const np_caches *caches, unsigned idx, uint32
 bool np_cache_over_budget(const np_caches *caches, unsigned idx, size_t held) {
   size_t budget = caches->cfg->cache_max_bytes;
   return budget && held + np_index_to_size(&caches->pool->sc, idx) > budget;
+}
+
+bool np_cache_class_is_large(const np_caches *caches, unsigned idx) {
+  return np_index_to_size(&caches->pool->sc, idx) > caches->cfg->max_cached_buffer_capacity;
 }
 
 size_t np_cache_capacity_bytes(const np_caches *caches, unsigned idx, uint32_t entries) {

@@ -23,10 +23,6 @@ NP_INTERNAL void *np_tcache_hand_over(np_caches *caches, np_tcache *mine, np_tca
  * as tc's flushes. */
 NP_INTERNAL void np_tcache_give_back_list(np_tcache *tc, unsigned idx, void *list);
 
-/* remote_outbox.c: with NP_REMOTE_HANDOVER_BATCH > 1, a thread's frees of
- * other threads' blocks wait in its outbox and go over a batch at a time.
- * np_outbox_add: true if ptr waits there (or went with its batch); false if its
- * owner is dead and the block is for the arena. */
 /* The outbox slot of (owner id, class), and the most blocks a batch of the
  * class holds before it goes: what the owner would take from the arena on a
  * miss (refill_count: fewer blocks of larger classes), at most
@@ -38,6 +34,10 @@ static inline unsigned np_outbox_batch(const np_caches *caches, unsigned idx) {
   unsigned n = caches->refill_count[idx];
   return n < NP_REMOTE_HANDOVER_BATCH ? n : NP_REMOTE_HANDOVER_BATCH;
 }
+/* remote_outbox.c: with NP_REMOTE_HANDOVER_BATCH > 1, a thread's frees of
+ * other threads' blocks wait in its outbox and go over a batch at a time.
+ * np_outbox_add: true if ptr waits there (or went with its batch); false if its
+ * owner is dead and the block is for the arena. */
 NP_INTERNAL bool np_outbox_add(np_caches *caches, np_tcache *mine, np_tcache *owner, unsigned idx, void *ptr);
 NP_INTERNAL void np_outbox_send_all(np_caches *caches, np_tcache *mine);
 NP_INTERNAL void np_outbox_drop(np_tcache *mine); /* fork child, a thread that did not come along */
@@ -62,6 +62,9 @@ NP_INTERNAL bool np_cache_capacity_over_budget(const np_caches *caches, unsigned
  * (cache_max_bytes) with one more block of class idx. */
 NP_INTERNAL bool np_cache_over_budget(const np_caches *caches, unsigned idx, size_t held);
 NP_INTERNAL size_t np_cache_capacity_bytes(const np_caches *caches, unsigned idx, uint32_t entries);
+/* A class above max_cached_buffer_capacity: it starts at one block and grows
+ * to its room (cache_max_cap), outside cache_grow_bytes. */
+NP_INTERNAL bool np_cache_class_is_large(const np_caches *caches, unsigned idx);
 /* ... as counted in a cache's growth (`grown`): 0 for a large class. */
 NP_INTERNAL size_t np_cache_capacity_growth_bytes(const np_caches *caches, unsigned idx, uint32_t entries);
 

@@ -107,7 +107,7 @@ void np_tcaches_init(np_caches *caches) {
     /* A large class starts at one block and grows to its room only as the
      * cache overflows (cache_capacity.c), so that classes a cache does not
      * reuse hold one block, not large_cache_bytes. */
-    if (cap && size > cfg->max_cached_buffer_capacity) caches->cache_cap[i] = 1;
+    if (cap && np_cache_class_is_large(caches, i)) caches->cache_cap[i] = 1;
     caches->refill_count[i] = refill_of(cfg, caches->cache_cap[i], small, size);
     if (cap) caches->n_cached = i + 1;
   }
@@ -165,8 +165,7 @@ static np_tcache *tcache_new(np_caches *caches) {
     cc->stack = (void **)mem;
     mem += thread_max_cap(caches, c) * sizeof(void *);
     /* (a large class's list holds its room: its capacity starts at one block) */
-    bool large = np_index_to_size(&caches->pool->sc, c) > caches->cfg->max_cached_buffer_capacity;
-    np_remote_init(&cc->remote, large ? caches->cache_max_cap[c] : cc->cap);
+    np_remote_init(&cc->remote, np_cache_class_is_large(caches, c) ? caches->cache_max_cap[c] : cc->cap);
   }
   return tc;
 }
