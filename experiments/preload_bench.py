@@ -2,7 +2,8 @@
 """Real programs from Debian's archive under each allocator's LD_PRELOAD.
 
 Runs each program (python3, sort, gcc, perl: allocation-heavy, each with a fixed
-input) under glibc's malloc (no preload), npool's libnpool_malloc_<strategy>.so,
+input; prodcons: a C program compiled here whose 64 B blocks are all freed by
+another thread) under glibc's malloc (no preload), npool's libnpool_malloc_<strategy>.so,
 jemalloc's, mimalloc's and tcmalloc's, repeats interleaved and their order
 rotated, and reports the median wall time (with its ratio to jemalloc's, from
 the same run) and peak RSS (ru_maxrss of the program and the children it
@@ -77,6 +78,76 @@ for my $i (1 .. SCALE) {
 print scalar(keys %h), " ", length(join("", @keep)), "\n";
 '''
 
+# Producer-consumer: producers malloc 64 B blocks, write them and pass them
+# through a lock-free ring each to its consumer, which reads and frees them:
+# every free is of a block another thread allocated (issue 31's program
+# shape). Compiled here with the system's cc, without any allocator; prints
+# the sum of what the consumers read.
+PRODCONS_C = r"""
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#define RING 1024
+#define SIZE 64
+struct ring {
+  _Alignas(64) atomic_size_t head;
+  _Alignas(64) atomic_size_t tail;
+  _Alignas(64) void *slot[RING];
+};
+static long blocks;
+static void *produce(void *arg) {
+  struct ring *r = arg;
+  for (long i = 0; i < blocks; i++) {
+    uint64_t *p = malloc(SIZE);
+    if (!p) abort();
+    memset(p, (int)i, SIZE);
+    p[0] = (uint64_t)i;
+    size_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+    while (h - atomic_load_explicit(&r->tail, memory_order_acquire) == RING) sched_yield();
+    r->slot[h % RING] = p;
+    atomic_store_explicit(&r->head, h + 1, memory_order_release);
+  }
+  return NULL;
+}
+static void *consume(void *arg) {
+  struct ring *r = arg;
+  uint64_t sum = 0;
+  for (long i = 0; i < blocks; i++) {
+    size_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    while (atomic_load_explicit(&r->head, memory_order_acquire) == t) sched_yield();
+    uint64_t *p = r->slot[t % RING];
+    atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+    sum += p[0] + ((unsigned char *)p)[SIZE - 1];
+    free(p);
+  }
+  return (void *)(uintptr_t)sum;
+}
+int main(int argc, char **argv) {
+  int pairs = argc > 1 ? atoi(argv[1]) : 1;
+  blocks = argc > 2 ? atol(argv[2]) : 1000000;
+  struct ring *rings = aligned_alloc(64, sizeof(struct ring) * pairs);
+  memset(rings, 0, sizeof(struct ring) * pairs);
+  pthread_t *t = malloc(sizeof(pthread_t) * 2 * pairs);
+  for (int k = 0; k < pairs; k++) {
+    pthread_create(&t[2 * k], NULL, produce, &rings[k]);
+    pthread_create(&t[2 * k + 1], NULL, consume, &rings[k]);
+  }
+  uint64_t total = 0;
+  for (int k = 0; k < pairs; k++) {
+    void *sum;
+    pthread_join(t[2 * k], NULL);
+    pthread_join(t[2 * k + 1], &sum);
+    total += (uint64_t)(uintptr_t)sum;
+  }
+  printf("%llu\n", (unsigned long long)total);
+  return 0;
+}
+"""
+
 
 def make_inputs(work, scale):
     with open(os.path.join(work, "work.py"), "w") as f:
@@ -95,7 +166,12 @@ def make_inputs(work, scale):
             f.write("struct s%d { int a[%d]; double d; };\n" % (i, 1 + i % 9))
             f.write("int f%d(struct s%d *p, int n) { int t = 0; for (int i = 0; i < n; i++)"
                     " t += p->a[i %% %d] * (i ^ %d); return t + (int)p->d; }\n" % (i, i, 1 + i % 9, i))
+    with open(os.path.join(work, "prodcons.c"), "w") as f:
+        f.write(PRODCONS_C)
+    subprocess.run(["cc", "-O2", "-pthread", "-o", os.path.join(work, "prodcons"),
+                    os.path.join(work, "prodcons.c")], check=True)
     return {
+        "prodcons": [os.path.join(work, "prodcons"), "1", str(4000000 * scale)],
         "python3": ["/usr/bin/python3", os.path.join(work, "work.py")],
         "sort": ["sort", "--parallel=2", "-S", "64M", "-T", work, os.path.join(work, "lines.txt")],
         "gcc": ["gcc", "-O2", "-c", os.path.join(work, "big.c"), "-o", os.path.join(work, "big.o")],
@@ -173,7 +249,7 @@ def main():
                     help="an npool preload library, e.g. mutex=core/libnpool_malloc_mutex.so")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--scale", type=int, default=1, help="input size multiplier")
-    ap.add_argument("--programs", default="python3,sort,gcc,perl")
+    ap.add_argument("--programs", default="python3,sort,gcc,perl,prodcons")
     ap.add_argument("--out", help="output folder, replacing what a run there wrote (default: a new "
                     "folder results/<machine>/preload-<date>T<time> in the workspace)")
     ap.add_argument("--quick", action="store_true", help="1 repeat (a smoke run)")

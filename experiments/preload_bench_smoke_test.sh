@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# A tiny preload benchmark (one repeat, sort and perl) into a temporary folder:
+# A tiny preload benchmark (one repeat: sort, perl and the producer-consumer program) into a temporary folder:
 # every allocator runs, each run's output equals glibc's (the benchmark checks
 # that and exits non-zero otherwise), and the CSV has a row per run.
 # Usage: preload_bench_smoke_test.sh PRELOAD_BENCH_SH
 set -euo pipefail
 out=${TEST_TMPDIR:-$(mktemp -d)}/preload
-"$1" --quick --programs sort,perl --out "$out" >"$out.log" 2>&1 || { cat "$out.log"; exit 1; }
+"$1" --quick --programs sort,perl,prodcons --out "$out" >"$out.log" 2>&1 || { cat "$out.log"; exit 1; }
 cat "$out.log"
 header=$(head -n 1 "$out/preload.csv")
 [ "$header" = "machine,program,allocator,repeat,wall_s,peak_rss_kib" ] || { echo "bad header: $header"; exit 1; }
-for prog in sort perl; do
+for prog in sort perl prodcons; do
   for alloc in glibc npool-mutex npool-ck npool-rseq jemalloc mimalloc tcmalloc; do
     n=$(awk -F, -v p="$prog" -v a="$alloc" '$2 == p && $3 == a && $5 > 0 && $6 > 0' "$out/preload.csv" | wc -l)
     [ "$n" -eq 1 ] || { echo "expected 1 row for $prog/$alloc, found $n"; exit 1; }
