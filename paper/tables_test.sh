@@ -99,6 +99,17 @@ sed -i 's/^m,jemalloc,-,larson,net,1,1,1000000/m,jemalloc,-,larson,net,1,1,30000
 python3 "$TABLES" "$T/run" "$T/doc.md" > /dev/null 2>&1
 has "best: behind when the peer's range is above" "| larson | net | npool-mutex | 1.00 | jemalloc | 3.00 | 0.33 | behind |"
 
+# A table of another run (run=DIR): its numbers, and its folder in the note.
+mkdir -p "$T/run2"
+{ head -n 1 "$T/run/sweep.csv"; echo "m,jemalloc,-,churn,fixed64,1,1,9000000,10,20,30,4194304,65536"; } > "$T/run2/sweep.csv"
+printf '%s\n' "<!-- table: throughput threads=1 run=$T/run2 -->" "<!-- end table -->" \
+  "<!-- table: throughput threads=1 -->" "<!-- end table -->" > "$T/two_runs.md"
+python3 "$TABLES" "$T/run" "$T/two_runs.md" > "$T/tr.out" 2>&1 || fail "run=: exit $? ($(cat "$T/tr.out"))"
+grep -qxF "| churn | fixed64 | 9.00 |" "$T/two_runs.md" && grep -qF "from \`$T/run2/sweep.csv\`" "$T/two_runs.md" \
+  && grep -qxF "| churn | fixed64 | 12.00 | 20.00 | 6.00 | 20.00 |" "$T/two_runs.md" \
+  && pass "run=DIR: that run's numbers and name; the next table the main run's" \
+  || { fail "run=DIR:"; cat "$T/two_runs.md"; }
+
 bad() {  # NAME PATTERN DOC_TEXT
   printf '%s\n' "$3" > "$T/bad.md"; cp "$T/bad.md" "$T/bad0.md"
   if python3 "$TABLES" "$T/run" "$T/bad.md" > "$T/bad.out" 2>&1; then fail "$1: exit 0"
@@ -116,6 +127,7 @@ cp "$T/doc0.md" "$T/first.md"; printf 'x\n<!-- end table -->\n' > "$T/second.md"
 python3 "$TABLES" "$T/run" "$T/first.md" "$T/second.md" > "$T/two.out" 2>&1 && fail "two documents, the second bad: exit 0" \
   || { cmp -s "$T/first.md" "$T/doc0.md" && grep -q "second.md" "$T/two.out" \
        && pass "two documents, the second bad: neither written, the bad one named" || fail "two documents: $(cat "$T/two.out")"; }
+bad "run= names no run" "cannot read" $'<!-- table: best threads=1 run=/nowhere -->\n<!-- end table -->'
 python3 "$TABLES" "$T/nowhere" "$T/doc.md" > "$T/nr.out" 2>&1 && fail "missing run: exit 0" \
   || { grep -q "cannot read" "$T/nr.out" && pass "missing run: says it cannot read the CSV" || fail "missing run: $(cat "$T/nr.out")"; }
 
