@@ -21,7 +21,8 @@
  * and thread counts.
  *
  * Output: <out>/sweep.csv (result_csv.h), <out>/machine.txt (the machine,
- * the build, the options, what each allocator binary measures),
+ * the build, the commit of the workspace and the tracked files that differ
+ * from it, the options, what each allocator binary measures),
  * <out>/rss/<workload>_<dist>_<threads>_<allocator>.tsv (the resident set
  * every millisecond of the first repeat of churn and prodcons with net
  * sizes: "<ms> <rss bytes> <live bytes>" a line) and <out>/figures/
@@ -288,6 +289,36 @@ static void print_machine(FILE *out) {
 #endif
 }
 
+/* The commit the workspace (bazel run's) is at, which the binaries were built
+ * from, and the tracked files that differ from it: "# commit:" in machine.txt. */
+static void print_commit(FILE *out, const char *ws) {
+  if (!ws || !*ws || access("/usr/bin/git", X_OK) != 0) {
+    fprintf(out, "# commit:  unknown (not started by bazel run in a git checkout)\n");
+    return;
+  }
+  char *head_args[] = {"/usr/bin/git", "-C", (char *)ws, "rev-parse", "HEAD", NULL};
+  int st;
+  char *head = run_capture(head_args, &st);
+  head[strcspn(head, "\n")] = '\0';
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !*head) {
+    fprintf(out, "# commit:  unknown (%s is not a git checkout)\n", ws);
+    free(head);
+    return;
+  }
+  char *status_args[] = {"/usr/bin/git", "-C", (char *)ws, "status", "--porcelain", "--untracked-files=no", NULL};
+  char *changed = run_capture(status_args, &st);
+  int n = 0;
+  for (char *c = changed; *c; c++) n += *c == '\n';
+  if (n == 0) fprintf(out, "# commit:  %s\n", head);
+  else {
+    changed[strcspn(changed, "\n")] = '\0';
+    fprintf(out, "# commit:  %s, with uncommitted changes to %d tracked file(s) (the first: %s)\n", head, n,
+            changed + (strlen(changed) > 3 ? 3 : 0));
+  }
+  free(changed);
+  free(head);
+}
+
 /* "AMD EPYC" with 2 CPUs -> "amd-epyc-2cpu". */
 static void machine_slug(char *buf, size_t len, int cpus) {
   char model[256] = "unknown-cpu";
@@ -490,6 +521,7 @@ int main(int argc, char **argv) {
   }
   fprintf(info, "# sweep of %s\n", machine);
   print_machine(info);
+  print_commit(info, ws);
   fprintf(info, "# run: %ld repeat(s) of %ld ms after %ld ms warm-up, one process per run, "
                 "threads %s; slots %ld, ring %ld, batch %ld, handoff %ld\n",
           repeats, duration_ms, warmup_ms, pin ? "pinned" : "unpinned", slots, ring, batch,

@@ -118,6 +118,7 @@ for a in "${allocs[@]}"; do
   done
 done
 grep -q '^# machine:' "$out/machine.txt" || { echo "FAIL: no machine description"; fail=1; }
+grep -q '^# commit:  unknown' "$out/machine.txt" || { echo "FAIL: no '# commit:  unknown' line outside bazel run"; fail=1; }
 # The resident set over time: the first repeat of churn and prodcons with net
 # sizes, every allocator, a line per sample (ms, RSS > 0, live), and its figures.
 for a in "${allocs[@]}"; do
@@ -172,8 +173,23 @@ small_run() {
   BUILD_WORKSPACE_DIRECTORY="$ws" "$sweep" --quick --threads 1 --workloads churn --dists fixed64 \
     --allocators "${allocs[0]}" --machine smoke-test --no-figures --slots 200 2>/dev/null
 }
+# The workspace is a git checkout: machine.txt names its commit, then the
+# tracked files that differ from it.
+have_git=0
+if [ -x /usr/bin/git ]; then
+  echo one >"$ws/tracked"
+  git -C "$ws" init -q && git -C "$ws" add tracked &&
+    git -C "$ws" -c user.name=t -c user.email=t@t commit -qm one && have_git=1
+fi
 first=$(small_run | tail -n 1)
 run1=$(ls "$ws/results/smoke-test" | grep -v '^default$')
+if [ "$have_git" = 1 ]; then
+  head=$(git -C "$ws" rev-parse HEAD)
+  grep -qxF "# commit:  $head" "$ws/results/smoke-test/$run1/machine.txt" &&
+    echo "ok: machine.txt names the workspace's commit" ||
+    { echo "FAIL: machine.txt lacks '# commit:  $head': $(grep commit "$ws/results/smoke-test/$run1/machine.txt")"; fail=1; }
+  echo two >"$ws/tracked"
+fi
 sum1=$(md5sum "$ws/results/smoke-test/$run1/sweep.csv" 2>/dev/null)
 second=$(small_run | tail -n 1)
 runs=$(ls "$ws/results/smoke-test" | grep -v '^default$' | wc -l)
@@ -198,6 +214,12 @@ elif [ "$(cat "$ws/results/smoke-test/default/sweep.csv")" != reference ] ||
   fail=1
 else
   echo "ok: two runs without --out: $run1 and $(basename "${second#sweep: results in }" " (a new run)"), the reference run untouched"
+fi
+if [ "$have_git" = 1 ]; then
+  run2=$(basename "${second#sweep: results in }" " (a new run)")
+  grep -qxF "# commit:  $head, with uncommitted changes to 1 tracked file(s) (the first: tracked)" \
+    "$ws/results/smoke-test/$run2/machine.txt" && echo "ok: machine.txt says the tracked files differ" ||
+    { echo "FAIL: machine.txt of a changed checkout: $(grep commit "$ws/results/smoke-test/$run2/machine.txt")"; fail=1; }
 fi
 
 # The correctness guard must catch a leaked block.
