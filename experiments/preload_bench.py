@@ -215,6 +215,22 @@ def check_loaded(name, preload):
     return os.path.basename(preload) in maps
 
 
+def commit_line(ws):
+    """machine.txt's "# commit:" line: the workspace's commit (the libraries'
+    source) and whether tracked files differ from it, as the sweep writes it."""
+    def git(*args):
+        r = subprocess.run(["git", "-C", ws] + list(args), capture_output=True, text=True)
+        return r.stdout if r.returncode == 0 else None
+    head = git("rev-parse", "HEAD") if os.path.exists("/usr/bin/git") else None
+    if not head:
+        return "# commit:  unknown (%s is not a git checkout)" % ws
+    changed = (git("status", "--porcelain", "--untracked-files=no") or "").splitlines()
+    if not changed:
+        return "# commit:  %s" % head.strip()
+    return "# commit:  %s, with uncommitted changes to %d tracked file(s) (the first: %s)" % (
+        head.strip(), len(changed), changed[0][3:])
+
+
 def machine_slug():
     model = "unknown-cpu"
     with open("/proc/cpuinfo") as f:
@@ -314,6 +330,7 @@ def main():
         f.write("# preload benchmark on %s\n" % machine)
         f.write("# %s, %d usable CPUs, kernel %s, %s\n" % (platform.processor() or platform.machine(),
                 len(os.sched_getaffinity(0)), platform.release(), " ".join(platform.libc_ver())))
+        f.write(commit_line(ws) + "\n")
         f.write("# command: bazel run //experiments:preload_bench -- %s\n" % " ".join(sys.argv[1:]))
         for name, lib in allocators:
             f.write("# %s: %s\n" % (name, lib or "(no preload: glibc's malloc)"))

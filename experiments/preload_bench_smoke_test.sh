@@ -16,4 +16,5 @@ for prog in sort perl prodcons; do
   done
 done
 grep -q '^# npool-mutex: .*libnpool_malloc_mutex.so' "$out/machine.txt" || { echo "machine.txt lacks npool"; exit 1; }
+grep -q "^# commit:  " "$out/machine.txt" || { echo "machine.txt lacks the commit line"; exit 1; }
 echo "preload_bench smoke: ok"
