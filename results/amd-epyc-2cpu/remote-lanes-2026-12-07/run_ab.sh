@@ -1,8 +1,14 @@
 #!/bin/bash
-# alternate builds; print cell strategy build ops
+# Alternates builds (/tmp/ab/<build>/ copies of bazel-bin/experiments); prints
+# "workload dist strategy build ops" per run. ROUNDS (default 4) and CELLS
+# ("workload dist" pairs, default the nine below) may be set.
+#   run_ab.sh base lanes4                                         (run1.txt, run2.txt)
+#   ROUNDS=6 CELLS="larson fixed64,xmalloc fixed64,pipeline fixed64,prodcons fixed64" \
+#     run_ab.sh base pfw                                          (run3.txt)
 builds="$*"
-for round in 1 2 3 4; do
-  for cell in "larson fixed64" "larson small" "prodcons small" "prodcons fixed64" "xmalloc fixed64" "pipeline fixed64" "pipeline small" "larson net" "prodcons net"; do
+IFS=, read -r -a cells <<<"${CELLS:-larson fixed64,larson small,prodcons small,prodcons fixed64,xmalloc fixed64,pipeline fixed64,pipeline small,larson net,prodcons net}"
+for round in $(seq "${ROUNDS:-4}"); do
+  for cell in "${cells[@]}"; do
     set -- $cell
     for s in ck mutex; do
       for b in $builds; do
