@@ -35,8 +35,11 @@ static inline __attribute__((always_inline)) void *np_alloc_inline(np_allocator 
     return np_alloc_slow(a, size);
   np_tcache *tc = slot->tc;
   if (__builtin_expect(np_percpu_on(&a->caches), NP_PERCPU_COMPILED)) { /* the thread's stacks stay empty */
-    void *p = idx < a->caches.n_cached ? np_cpu_cache_pop(&a->caches, tc, idx) : NULL;
-    return __builtin_expect(p != NULL, 1) ? p : np_alloc_slow(a, size);
+    if (__builtin_expect(idx >= a->caches.n_cached, 0)) return np_alloc_slow(a, size);
+    void *p = np_cpu_cache_pop(&a->caches, tc, idx);
+    /* A miss asks for the class's own size (the same class), so that size
+     * need not live across the sequence: no callee-saved register. */
+    return __builtin_expect(p != NULL, 1) ? p : np_alloc_slow(a, np_index_to_size(&a->pool.sc, idx));
   }
   np_cache_class *cc = &tc->classes[idx];
   if (__builtin_expect(np_tcache_can_pop(tc, cc), 1)) return np_tcache_pop(tc, cc);

@@ -68,13 +68,19 @@ static inline int np_percpu_current_cpu(void) {
 }
 
 /* This CPU's region in %rax, or a jump to `changed` when the thread is not
- * on the CPU cur remembers. Inside a sequence. A stack's field f is then
- * f(%rax,%[off]) ([off]: cls x 32) and entry word w is (%rax,w,8). */
+ * on the CPU cur remembers. Inside a sequence, %rdx still holding
+ * __rseq_offset (NP_RSEQ_SEQUENCE). A stack's field f is then f(%rax,%[off])
+ * ([off]: cls x 32) and entry word w is (%rax,w,8). cur's fields are memory
+ * operands ([cpu], [stacks]: NP_RSEQ_CUR), so that the compiler addresses
+ * them from the thread's cache it holds already: fewer registers, and the
+ * fast paths that inline a sequence save no callee-saved one. */
 #define NP_RSEQ_FIND_REGION(changed)                                 \
-  "movl %%fs:" NP_STR(NP_RSEQ_CPU_ID_OFFSET) "(%[rseq]), %%eax\n\t"  \
-  "cmpl (%[cur]), %%eax\n\t"          /* cur->cpu */                \
+  "movl %%fs:" NP_STR(NP_RSEQ_CPU_ID_OFFSET) "(%%rdx), %%eax\n\t"    \
+  "cmpl %[cpu], %%eax\n\t"                                           \
   "jne %l[" #changed "]\n\t"                                         \
-  "movq 8(%[cur]), %%rax\n\t"         /* cur->stacks */
+  "movq %[stacks], %%rax\n\t"
+/* The asm operands NP_RSEQ_SEQUENCE and NP_RSEQ_FIND_REGION use. */
+#define NP_RSEQ_CUR(cur) [rso] "m"(__rseq_offset), [cpu] "m"((cur)->cpu), [stacks] "m"((cur)->stacks)
 _Static_assert(offsetof(np_percpu_stack, top) == 0 && offsetof(np_percpu_stack, end) == 8 &&
                    offsetof(np_percpu_stack, floor) == 12 && offsetof(np_percpu_stack, low_water) == 20 &&
                    sizeof(np_percpu_stack) == 32 && offsetof(np_percpu_cpu, cpu) == 0 &&
@@ -122,8 +128,9 @@ _Static_assert(offsetof(np_percpu_stack, top) == 0 && offsetof(np_percpu_stack, 
   ".long 0x0, 0x0\n\t"                                               \
   ".quad 1f, (2f - 1f), 4f\n\t"                                      \
   ".popsection\n\t"                                                  \
+  "movq %[rso], %%rdx\n\t"            /* the rseq area: %fs:(%rdx) */ \
   "leaq 3b(%%rip), %%rax\n\t"                                        \
-  "movq %%rax, %%fs:" NP_STR(NP_RSEQ_CS_OFFSET) "(%[rseq])\n\t"      \
+  "movq %%rax, %%fs:" NP_STR(NP_RSEQ_CS_OFFSET) "(%%rdx)\n\t"        \
   "1:\n\t" body "2:\n\t"                                             \
   ".pushsection __rseq_failure, \"ax\"\n\t"                          \
   ".long 0x53053053\n\t"                                             \
@@ -136,7 +143,6 @@ _Static_assert(offsetof(np_percpu_stack, top) == 0 && offsetof(np_percpu_stack, 
  * calls np_percpu_switch_cpu before it tries again). */
 static inline void *np_percpu_pop(np_percpu *pc, np_percpu_cpu *cur, unsigned cls) {
   (void)pc;
-  ptrdiff_t rseq = __rseq_offset; /* the thread's rseq area: %fs:rseq */
   void *out; /* an output of asm goto (GCC 11, clang 11): the block stays in a register */
 retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
@@ -148,7 +154,7 @@ retry:
                                 NP_RSEQ_LOWER_LOW_WATER
                                 "movq %%rcx, (%%rax,%[off])\n\t")  /* commit */
                             : [out] "=&r"(out)
-                            : [rseq] "r"(rseq), [cur] "r"(cur), [off] "r"(NP_RSEQ_STACK_OFF(cls))
+                            : NP_RSEQ_CUR(cur), [off] "r"(NP_RSEQ_STACK_OFF(cls))
                             : "rax", "rcx", "rdx", "memory", "cc"
                             : aborted, changed, miss);
   return out;
@@ -163,7 +169,6 @@ miss:
  * under maintenance, or not the one cur says, as for np_percpu_pop). */
 static inline int np_percpu_push(np_percpu *pc, np_percpu_cpu *cur, unsigned cls, void *p) {
   (void)pc;
-  ptrdiff_t rseq = __rseq_offset; /* the thread's rseq area: %fs:rseq */
 retry:
   __asm__ __volatile__ goto(NP_RSEQ_SEQUENCE(
                                 NP_RSEQ_FIND_REGION(changed)
@@ -173,7 +178,7 @@ retry:
                                 "incq %%rcx\n\t"
                                 "movq %%rcx, (%%rax,%[off])\n\t")  /* commit */
                             :
-                            : [rseq] "r"(rseq), [cur] "r"(cur), [off] "r"(NP_RSEQ_STACK_OFF(cls)), [p] "r"(p)
+                            : NP_RSEQ_CUR(cur), [off] "r"(NP_RSEQ_STACK_OFF(cls)), [p] "r"(p)
                             : "rax", "rcx", "rdx", "memory", "cc"
                             : aborted, changed, miss);
   return 1;
@@ -188,7 +193,6 @@ miss:
  * one commit of the new top. Returns how many. */
 static inline unsigned np_percpu_push_batch(np_percpu *pc, np_percpu_cpu *cur, unsigned cls, void *const *src,
                                             unsigned n) {
-  ptrdiff_t rseq = __rseq_offset; /* the thread's rseq area: %fs:rseq */
   uintptr_t pushed;
   uintptr_t want = n;
 retry:
@@ -205,7 +209,7 @@ retry:
                                 "addq %%rdx, %%rcx\n\t"
                                 "movq %%rcx, (%%rax,%[off])\n\t")  /* commit */
                             :
-                            : [rseq] "r"(rseq), [cur] "r"(cur), [off] "r"(NP_RSEQ_STACK_OFF(cls)),
+                            : NP_RSEQ_CUR(cur), [off] "r"(NP_RSEQ_STACK_OFF(cls)),
                               [src] "r"(src), [want] "r"(want), [pushed] "r"(&pushed)
                             : "rax", "rcx", "rdx", "r8", "r9", "r10", "memory", "cc"
                             : aborted, changed, miss);
@@ -221,7 +225,6 @@ miss:
 /* Pops up to n (>= 1) of the top entries into dst in one sequence. Returns how many. */
 static inline unsigned np_percpu_pop_batch(np_percpu *pc, np_percpu_cpu *cur, unsigned cls, void **dst,
                                            unsigned n) {
-  ptrdiff_t rseq = __rseq_offset; /* the thread's rseq area: %fs:rseq */
   uintptr_t popped;
   uintptr_t want = n;
 retry:
@@ -241,7 +244,7 @@ retry:
                                 NP_RSEQ_LOWER_LOW_WATER
                                 "movq %%rcx, (%%rax,%[off])\n\t")  /* commit */
                             :
-                            : [rseq] "r"(rseq), [cur] "r"(cur), [off] "r"(NP_RSEQ_STACK_OFF(cls)),
+                            : NP_RSEQ_CUR(cur), [off] "r"(NP_RSEQ_STACK_OFF(cls)),
                               [dst] "r"(dst), [want] "r"(want), [popped] "r"(&popped)
                             : "rax", "rcx", "rdx", "r8", "r9", "r10", "memory", "cc"
                             : aborted, changed, miss);
