@@ -12,6 +12,8 @@
 #include "core/runtime/runtime.h"
 #include "core/test_support.h"
 
+extern "C" int np_probe_remote_stale_count(void);  // remote_list_probe.c
+
 namespace {
 
 using np_test::AllocPtr;
@@ -144,6 +146,15 @@ TEST_F(RemoteOutboxTest, LargerClassesGoOverInSmallerBatches) {
   ASSERT_EQ(np_free(a_.get(), blocks.back()), NP_OK);
   EXPECT_EQ(Waiting(mine), 0u) << "a full batch of the class went over";
   EXPECT_EQ(np_free(a_.get(), blocks.back()), NP_ERR_DOUBLE_FREE) << "on its owner's remote list";
+}
+
+// A list whose count says full while it holds nothing (ck: a producer adds
+// its count after its CAS, so an owner's take between the two leaves the
+// count of a batch it already took) takes pushes again after the owner's next
+// take finds it empty, or a class whose limit is about one batch would send
+// every later remote free to the arena (remote_list_probe.c: the steps).
+TEST(RemoteList, AnEmptyTakeGivesAStaleCountItsRoomBack) {
+  EXPECT_EQ(np_probe_remote_stale_count(), 0) << "failed at step (see remote_list_probe.c)";
 }
 
 // A block whose owner has exited goes to the arena at once.

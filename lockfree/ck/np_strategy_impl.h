@@ -121,8 +121,15 @@ static inline unsigned np_remote_push_chain(np_remote *r, void *first, unsigned 
   return k;
 }
 
+/* The whole list (the owner; or a producer that found the owner dead). An
+ * empty list gets its count back to 0: a producer adds its count after its
+ * CAS, so a take between the two leaves the count of a batch already taken,
+ * and a list whose limit is about a batch would refuse every push for good. */
 static inline void *np_remote_take_all(np_remote *r) {
-  if (ck_pr_load_ptr(&r->stack.head) == NULL) return NULL;
+  if (ck_pr_load_ptr(&r->stack.head) == NULL) {
+    if (ck_pr_load_uint(&r->count) != 0) ck_pr_store_uint(&r->count, 0);
+    return NULL;
+  }
   void *list = ck_stack_batch_pop_upmc(NP_CK_STACK(r));
   ck_pr_store_uint(&r->count, 0);
   NP_TSAN_ACQUIRE(r);
