@@ -109,6 +109,37 @@ TEST(Retained, AHugeBlockIsReusedSplitAndMerged) {
   EXPECT_EQ(np_free(al.a, again), NP_OK);
 }
 
+// A huge block of 5 MiB spans 2 chunks. From a fresh mapping, the 3 MiB past
+// it were never touched; from a retained span that an 8 MiB block wrote, they
+// stay resident (giving them back would cost the next larger block a fault per
+// page), and the stats say so until the block is freed.
+TEST(Retained, TheReusedSpanPastAHugeBlockIsCounted) {
+  Alloc al(PoolOnly());
+  char* fresh = static_cast<char*>(np_alloc(al.a, 5 * MiB));
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_EQ(Stats(al.a).huge_tail_bytes, 0u) << "a new mapping: nothing past it was touched";
+  ASSERT_EQ(np_free(al.a, fresh), NP_OK);
+  char* big = static_cast<char*>(np_alloc(al.a, 2 * kChunk));
+  ASSERT_EQ(big, fresh) << "the retained span";
+  Touch(big, 2 * kChunk);
+  EXPECT_EQ(Stats(al.a).huge_tail_bytes, 0u) << "an exact span";
+  ASSERT_EQ(np_free(al.a, big), NP_OK);
+  char* p = static_cast<char*>(np_alloc(al.a, 5 * MiB));
+  ASSERT_EQ(p, big);
+  np_stats s = Stats(al.a);
+  EXPECT_EQ(s.huge_tail_bytes, 3 * MiB);
+  EXPECT_EQ(s.huge.active_bytes, 5 * MiB);
+#ifndef __SANITIZE_THREAD__  // TSan's shadow of the touched memory stays resident
+  EXPECT_EQ(ResidentBytes(p + 5 * MiB, 3 * MiB), 3 * MiB) << "what the count stands for";
+#endif
+  ASSERT_EQ(np_free(al.a, p), NP_OK);
+  EXPECT_EQ(Stats(al.a).huge_tail_bytes, 0u) << "freed: back with the span in retained";
+  char* q = static_cast<char*>(np_alloc(al.a, 5 * MiB));
+  ASSERT_EQ(q, big);
+  EXPECT_EQ(Stats(al.a).huge_tail_bytes, 3 * MiB);
+  ASSERT_EQ(np_free(al.a, q), NP_OK);
+}
+
 TEST(Retained, CallocOfReusedMemoryIsZero) {
   Alloc al(PoolOnly());
   for (size_t size : {2 * kChunk + 4096, 3 * MiB}) {

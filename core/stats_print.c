@@ -75,10 +75,10 @@ static void text(np_allocator *a, writer *w) {
   put(w, "returning  %llu B retained, %llu B dirty, %llu B reused; %llu B purged in %llu purges\n",
       (ull)s.retained_bytes, (ull)s.dirty_bytes, (ull)s.reused_bytes, (ull)s.purged_bytes, (ull)s.purges);
   put(w, "where      cached %llu B: %llu thread, %llu remote, %llu per-CPU, %llu transfer; free %llu B in "
-         "subpages, %llu B of pages resident, %llu B purged; %llu B metadata\n",
+         "subpages, %llu B of pages resident, %llu B purged; %llu B past reused huge blocks; %llu B metadata\n",
       (ull)s.cached_bytes, (ull)s.thread_cached_bytes, (ull)s.remote_cached_bytes, (ull)s.cpu_cached_bytes,
       (ull)s.transfer_cached_bytes, (ull)s.subpage_free_bytes, (ull)s.chunk_free_dirty_bytes,
-      (ull)s.chunk_free_purged_bytes, (ull)s.metadata_bytes);
+      (ull)s.chunk_free_purged_bytes, (ull)s.huge_tail_bytes, (ull)s.metadata_bytes);
 
   put(w, "\nkind         allocations  deallocations        active      active bytes\n");
   text_kind(w, "small", &s.small);
@@ -209,10 +209,10 @@ static void json(np_allocator *a, writer *w) {
       (ull)s.invalid_frees);
   put(w, "  \"thread_cached_bytes\": %llu, \"remote_cached_bytes\": %llu, \"cpu_cached_bytes\": %llu, "
          "\"transfer_cached_bytes\": %llu,\n  \"subpage_free_bytes\": %llu, \"chunk_free_dirty_bytes\": %llu, "
-         "\"chunk_free_purged_bytes\": %llu, \"metadata_bytes\": %llu,\n",
+         "\"chunk_free_purged_bytes\": %llu, \"huge_tail_bytes\": %llu, \"metadata_bytes\": %llu,\n",
       (ull)s.thread_cached_bytes, (ull)s.remote_cached_bytes, (ull)s.cpu_cached_bytes,
       (ull)s.transfer_cached_bytes, (ull)s.subpage_free_bytes, (ull)s.chunk_free_dirty_bytes,
-      (ull)s.chunk_free_purged_bytes, (ull)s.metadata_bytes);
+      (ull)s.chunk_free_purged_bytes, (ull)s.huge_tail_bytes, (ull)s.metadata_bytes);
   json_counters(w, &s, "  ");
   put(w, ",\n");
   json_small_classes(w, &s, 0, "  ");

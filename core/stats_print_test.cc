@@ -484,6 +484,7 @@ void CheckJson(np_allocator* a) {
   EXPECT_EQ(j["chunk_free_dirty_bytes"].U(), s.chunk_free_dirty_bytes);
   EXPECT_EQ(j["chunk_free_purged_bytes"].U(), s.chunk_free_purged_bytes);
   EXPECT_EQ(j["metadata_bytes"].U(), s.metadata_bytes);
+  EXPECT_EQ(j["huge_tail_bytes"].U(), s.huge_tail_bytes);
   EXPECT_EQ(j["invalid_frees"].U(), s.invalid_frees);
   CheckCounters(j, s);
   // Every small class, in order.

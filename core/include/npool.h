@@ -359,6 +359,9 @@ typedef struct np_stats {
                                      * touched since mapped, or purged) */
   uint64_t metadata_bytes;        /* mapped for npool's own records: arena metadata,
                                    * thread caches, per-CPU and transfer caches */
+  uint64_t huge_tail_bytes;       /* past the huge blocks in use, to the end of the whole
+                                   * chunks each spans, where the span was reused from
+                                   * retained memory: maybe resident (an upper bound) */
 } np_stats;
 
 /* Fills *out with a consistent snapshot summed over all arenas. */

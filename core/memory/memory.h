@@ -58,6 +58,8 @@ typedef struct np_region {
   char *base;                  /* start of the mapping */
   size_t size;                 /* bytes mapped */
   np_region_kind kind;
+  bool span_reused;            /* huge: its span came from retained memory, so the pages
+                                * past the block may hold an earlier user's writes */
 } np_region;
 
 /* ---- Registry: address -> region, readable without a lock ------------------- */
