@@ -54,6 +54,7 @@ typedef struct bench_breakdown {
   uint64_t pages_resident, pages_purged; /* free pages of chunks in use */
   uint64_t retained;                 /* emptied chunks and huge blocks kept mapped */
   uint64_t metadata;                 /* the allocator's own records (mapped) */
+  uint64_t huge_tail;                /* past huge blocks whose span was reused, to the span's end */
 } bench_breakdown;
 
 /* 1 with *out filled, or 0 when the allocator cannot say (the peers). */

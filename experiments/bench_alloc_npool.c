@@ -68,6 +68,7 @@ int bench_alloc_breakdown(bench_breakdown *out) {
   out->pages_purged = st.chunk_free_purged_bytes;
   out->retained = st.retained_bytes;
   out->metadata = st.metadata_bytes;
+  out->huge_tail = st.huge_tail_bytes;
   return 1;
 }
 

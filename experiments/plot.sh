@@ -7,7 +7,7 @@
 #   machine,allocator,strategy,workload,distribution,threads,repeat,ops_per_s,
 #   lat_p50_ns,lat_p99_ns,lat_p999_ns,peak_rss_bytes,live_bytes
 # or that followed by $WHERE below (npool's bytes at the peak, by where they
-# are: runs since 2026-12-07), one row per run. A run with ops_per_s empty or 0 failed: it is skipped,
+# are: runs since 2026-12-07), or by $WHERE,$HUGE_TAIL (later runs), one row per run. A run with ops_per_s empty or 0 failed: it is skipped,
 # counted and warned about on stderr. Workloads, distributions and allocators
 # are taken in their order of first appearance; known allocators keep a fixed
 # colour in every figure.
@@ -47,6 +47,8 @@ trap 'echo "$PROG: error: line $LINENO: \"$BASH_COMMAND\" exited $?" >&2' ERR
 HEADER="machine,allocator,strategy,workload,distribution,threads,repeat,ops_per_s,lat_p50_ns,lat_p99_ns,lat_p999_ns,peak_rss_bytes,live_bytes"
 # Runs since 2026-12-07 add npool's breakdown of its bytes at the peak (result_csv.h).
 WHERE="np_active_bytes,np_thread_cache_bytes,np_remote_bytes,np_cpu_cache_bytes,np_transfer_bytes,np_subpage_free_bytes,np_pages_resident_bytes,np_pages_purged_bytes,np_retained_bytes,np_metadata_bytes,np_breakdown_rss_bytes"
+# and, later, the span past huge blocks whose span was reused (maybe resident).
+HUGE_TAIL="np_huge_tail_bytes"
 GNUPLOT=${GNUPLOT:-gnuplot}
 
 die() { echo "$PROG: error: $*" >&2; exit 1; }
@@ -102,8 +104,8 @@ check_input() {
   local line
   line=$(head -n 1 "$TMP/input.csv" | tr -d '\r' | sed 's/^\xef\xbb\xbf//')
   [ -n "$line" ] || die "'$CSV' is empty (no header line)"
-  [ "$line" = "$HEADER" ] || [ "$line" = "$HEADER,$WHERE" ] && return 0
-  awk -v want="$HEADER,$WHERE" -v got="$line" 'BEGIN {
+  [ "$line" = "$HEADER" ] || [ "$line" = "$HEADER,$WHERE" ] || [ "$line" = "$HEADER,$WHERE,$HUGE_TAIL" ] && return 0
+  awk -v want="$HEADER,$WHERE,$HUGE_TAIL" -v got="$line" 'BEGIN {
     nw = split(want, w, ","); ng = split(got, g, ",")
     for (i = 1; i <= nw || i <= ng; i++) {
       if (i > ng) { printf "column %d: expected \"%s\", header ends after %d column(s)\n", i, w[i], ng; exit }
@@ -161,7 +163,7 @@ aggregate() {
       if (isnum($12)) rss[k]  = add(rss[k],  $12 + 0)
       if (isnum($13)) live[k] = add(live[k], $13 + 0)
       if (isnum($12) && isnum($13) && $13 + 0 > 0) rol[k] = add(rol[k], ($12 + 0) / ($13 + 0))
-      if (NF >= 24 && isnum($14) && isnum($24)) { wn[k]++; for (c = 14; c <= 24; c++) wsum[k, c] += $c }
+      if (NF >= 24 && isnum($14) && isnum($24)) { wn[k]++; for (c = 14; c <= 25; c++) wsum[k, c] += (c <= NF && isnum($c)) ? $c : 0 }
     }
     END {
       if (bad > 5) printf "plot.sh: warning: %d malformed rows skipped in all\n", bad > "/dev/stderr"
@@ -211,7 +213,7 @@ aggregate() {
         # the runs that have them ("-" for an allocator without)
         if (nok[k] > 0) {
           printf "%s\t%s\t%s\t%s\t%s", w, d, t, a, (vr == "" ? "-" : vr) > (tmp "/where.tsv")
-          for (c = 14; c <= 24; c++) printf "\t%s", (wn[k] ? wsum[k, c] / wn[k] : "-") > (tmp "/where.tsv")
+          for (c = 14; c <= 25; c++) printf "\t%s", (wn[k] ? wsum[k, c] / wn[k] : "-") > (tmp "/where.tsv")
           printf "\n" > (tmp "/where.tsv")
         }
         # tab-separated, unformatted, for the figures (cells with a valid run only)
@@ -499,20 +501,20 @@ plot_where() {  # W
       fi
       f=$TMP/where.$(fname "$w").$(fname "$d").dat
       # allocator, then MiB: active, thread caches + remote, CPU + transfer caches,
-      # free in subpages, free pages resident, retained, metadata, the rest of the
-      # peak RSS, a peer's RSS
+      # free in subpages, free pages resident, retained, metadata, past reused huge
+      # blocks, the rest of the peak RSS, a peer's RSS
       : > "$f"
       while IFS= read -r a; do
         awk -F'\t' -v w="$w" -v d="$d" -v t="$t" -v a="$a" '
           $1 == w && $2 == d && $3 + 0 == t + 0 && $4 == a {
             m = 1048576; rss = ($5 == "-") ? 0 : $5
-            if ($6 == "-") { printf "\"%s\" 0 0 0 0 0 0 0 0 %.3f\n", a, rss / m; next }
+            if ($6 == "-") { printf "\"%s\" 0 0 0 0 0 0 0 0 0 %.3f\n", a, rss / m; next }
             part[1] = $6; part[2] = $7 + $8; part[3] = $9 + $10; part[4] = $11; part[5] = $12
-            part[6] = $14; part[7] = $15
-            s = 0; for (i = 1; i <= 7; i++) s += part[i]
+            part[6] = $14; part[7] = $15; part[8] = $17
+            s = 0; for (i = 1; i <= 8; i++) s += part[i]
             rest = rss - s; if (rest < 0) rest = 0
             printf "\"%s\"", a
-            for (i = 1; i <= 7; i++) printf " %.3f", part[i] / m
+            for (i = 1; i <= 8; i++) printf " %.3f", part[i] / m
             printf " %.3f 0\n", rest / m
           }' "$TMP/where.tsv" >> "$f"
       done < "$TMP/allocs"
@@ -531,8 +533,9 @@ plot $(gq "$f") using 2:xtic(1) title 'active (handed out)' lc rgb '#2166ac', \\
      '' using 6 title 'free pages, resident' lc rgb '#ef8a62', \\
      '' using 7 title 'retained chunks' lc rgb '#b2182b', \\
      '' using 8 title 'metadata' lc rgb '#762a83', \\
-     '' using 9 title 'rest of the RSS' lc rgb '#bbbbbb', \\
-     '' using 10 title 'peer: whole RSS' lc rgb '#555555'
+     '' using 9 title 'past reused huge blocks' lc rgb '#e7d4e8', \\
+     '' using 10 title 'rest of the RSS' lc rgb '#bbbbbb', \\
+     '' using 11 title 'peer: whole RSS' lc rgb '#555555'
 EOF
     done < "$TMP/dists"
   } > "$body"

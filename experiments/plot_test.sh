@@ -132,6 +132,16 @@ check "breakdown columns: the figure names its parts" \
   bash -c 'grep -q "free pages, resident" "$1" && grep -q "peer: whole RSS" "$1"' _ "$T/out3/where_churn.svg"
 check "breakdown columns: churn's summary rows the same as without them" \
   bash -c 'diff <(grep "^testbox,churn," "$1") <(grep "^testbox,churn," "$2")' _ "$T/out3/summary.csv" "$OUT/summary.csv"
+# Later runs add np_huge_tail_bytes (the span past reused huge blocks): 3 MiB.
+awk -F, 'BEGIN { OFS = "," } NR == 1 { print $0, "np_huge_tail_bytes"; next }
+  { print $0, ($2 ~ /^npool-/) ? 3 * 1048576 : "" }' "$T/where.csv" > "$T/tail.csv"
+bash "$PLOT" "$T/tail.csv" "$T/out4" > "$T/stdout4" 2> "$T/stderr4"
+rc=$?
+check "huge tail column: exit 0 (rc=$rc)" [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || cat "$T/stderr4"
+check "huge tail column: the figure names it" grep -q "past reused huge blocks" "$T/out4/where_churn.svg"
+check "huge tail column: summary rows the same as without it" \
+  bash -c 'diff <(grep "^testbox,churn," "$1") <(grep "^testbox,churn," "$2")' _ "$T/out4/summary.csv" "$T/out3/summary.csv"
 check "no breakdown columns: no where_ figure" bash -c '! ls "$1"/where_* >/dev/null 2>&1' _ "$OUT"
 
 # ---- RSS traces beside the CSV: the rss_ figures ---------------------------

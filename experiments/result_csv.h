@@ -13,7 +13,7 @@
 extern "C" {
 #endif
 
-#define RESULT_CSV_WHERE_COLUMNS 11
+#define RESULT_CSV_WHERE_COLUMNS 12
 
 typedef struct result_row {
   const char *machine, *allocator, *strategy, *workload, *distribution;
@@ -31,11 +31,11 @@ typedef struct result_row {
 
 /* The header line, the same every time: the measurement, then the breakdown
  * (npool only; bytes). Readers of older runs' 13 columns still work on the
- * first 13. */
+ * first 13, and of the 24 before np_huge_tail_bytes on the first 24. */
 #define RESULT_CSV_WHERE                                                                       \
   "np_active_bytes,np_thread_cache_bytes,np_remote_bytes,np_cpu_cache_bytes,np_transfer_bytes," \
   "np_subpage_free_bytes,np_pages_resident_bytes,np_pages_purged_bytes,np_retained_bytes,"      \
-  "np_metadata_bytes,np_breakdown_rss_bytes"
+  "np_metadata_bytes,np_breakdown_rss_bytes,np_huge_tail_bytes"
 #define RESULT_CSV_HEADER                                                                      \
   "machine,allocator,strategy,workload,distribution,threads,repeat,ops_per_s,lat_p50_ns,"     \
   "lat_p99_ns,lat_p999_ns,peak_rss_bytes,live_bytes," RESULT_CSV_WHERE

@@ -654,9 +654,9 @@ int main(int argc, char **argv) {
             if (ok && wh) {
               uint64_t *v = row.where;
 #define U ":%" SCNu64
-              row.has_where = sscanf(wh, " where=%" SCNu64 U U U U U U U U U U,
+              row.has_where = sscanf(wh, " where=%" SCNu64 U U U U U U U U U U U,
                                      &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9],
-                                     &v[10]) == RESULT_CSV_WHERE_COLUMNS;
+                                     &v[10], &v[11]) == RESULT_CSV_WHERE_COLUMNS;
 #undef U
             }
             if (result_csv_write_row(csv, &row) != 0 || fflush(csv) != 0) csv_failed = 1;

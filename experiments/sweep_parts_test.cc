@@ -181,28 +181,28 @@ TEST(ResultCsv, HeaderAndRow) {
       "lat_p50_ns,lat_p99_ns,lat_p999_ns,peak_rss_bytes,live_bytes,np_active_bytes,"
       "np_thread_cache_bytes,np_remote_bytes,np_cpu_cache_bytes,np_transfer_bytes,"
       "np_subpage_free_bytes,np_pages_resident_bytes,np_pages_purged_bytes,np_retained_bytes,"
-      "np_metadata_bytes,np_breakdown_rss_bytes\n";
+      "np_metadata_bytes,np_breakdown_rss_bytes,np_huge_tail_bytes\n";
   EXPECT_EQ(Written(&r), header +
                              "amd-epyc-2cpu,npool-ck,ck,churn,fixed64,4,2,12345678,30,250,1200,1073741824,"
-                             "5000000,,,,,,,,,,,\n");
-  // With the allocator's breakdown: its eleven columns.
+                             "5000000,,,,,,,,,,,,\n");
+  // With the allocator's breakdown: its twelve columns.
   r.has_where = 1;
   for (int i = 0; i < RESULT_CSV_WHERE_COLUMNS; i++) r.where[i] = 100 + i;
   EXPECT_EQ(Written(&r), header +
                              "amd-epyc-2cpu,npool-ck,ck,churn,fixed64,4,2,12345678,30,250,1200,1073741824,"
-                             "5000000,100,101,102,103,104,105,106,107,108,109,110\n");
+                             "5000000,100,101,102,103,104,105,106,107,108,109,110,111\n");
 }
 
 TEST(ResultCsv, FailedRunLeavesMeasurementsEmpty) {
   result_row r = {"m", "glibc", "-", "larson", "net", 1, 3, 0, 99, 1, 2, 3, 4, 5, 0, {}};
   std::string s = Written(&r);
-  EXPECT_EQ(s.substr(s.find('\n') + 1), "m,glibc,-,larson,net,1,3,,,,,,,,,,,,,,,,,\n");
+  EXPECT_EQ(s.substr(s.find('\n') + 1), "m,glibc,-,larson,net,1,3,,,,,,,,,,,,,,,,,,\n");
 }
 
 TEST(ResultCsv, QuotesTextWithCommasAndQuotes) {
   result_row r = {"box, \"big\"", "jemalloc", "-", "churn", "small", 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, {}};
   std::string s = Written(&r);
-  EXPECT_EQ(s.substr(s.find('\n') + 1), "\"box, \"\"big\"\"\",jemalloc,-,churn,small,1,1,1,1,1,1,1,1,,,,,,,,,,,\n");
+  EXPECT_EQ(s.substr(s.find('\n') + 1), "\"box, \"\"big\"\"\",jemalloc,-,churn,small,1,1,1,1,1,1,1,1,,,,,,,,,,,,\n");
 }
 
 TEST(ResultCsv, NullTextIsAnError) {

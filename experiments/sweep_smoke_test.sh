@@ -71,7 +71,7 @@ done
 grep -q '^sweep: \[1/' "$out.stderr" || { echo "FAIL: no progress lines on stderr"; fail=1; }
 
 csv="$out/sweep.csv"
-header="machine,allocator,strategy,workload,distribution,threads,repeat,ops_per_s,lat_p50_ns,lat_p99_ns,lat_p999_ns,peak_rss_bytes,live_bytes,np_active_bytes,np_thread_cache_bytes,np_remote_bytes,np_cpu_cache_bytes,np_transfer_bytes,np_subpage_free_bytes,np_pages_resident_bytes,np_pages_purged_bytes,np_retained_bytes,np_metadata_bytes,np_breakdown_rss_bytes"
+header="machine,allocator,strategy,workload,distribution,threads,repeat,ops_per_s,lat_p50_ns,lat_p99_ns,lat_p999_ns,peak_rss_bytes,live_bytes,np_active_bytes,np_thread_cache_bytes,np_remote_bytes,np_cpu_cache_bytes,np_transfer_bytes,np_subpage_free_bytes,np_pages_resident_bytes,np_pages_purged_bytes,np_retained_bytes,np_metadata_bytes,np_breakdown_rss_bytes,np_huge_tail_bytes"
 if [ "$(head -1 "$csv")" != "$header" ]; then
   echo "FAIL: $csv header is '$(head -1 "$csv")'"
   fail=1

@@ -82,7 +82,8 @@
  * the resident set (/proc/self/statm) had grown by more than 1% since the last
  * one, so at about the peak: active, thread cache, remote, CPU cache,
  * transfer, subpage free, free pages resident, free pages purged, retained,
- * metadata, then the resident bytes it was taken at, colon-separated; "-"
+ * metadata, then the resident bytes it was taken at, then the span past
+ * huge blocks whose span was reused (maybe resident), colon-separated; "-"
  * for an allocator that cannot say. remote_free: the percentiles of the
  * consumers' calls alone (prodcons, xmalloc: every one a free of a block
  * another thread allocated; pipeline: its sampled frees), "-" elsewhere.
@@ -923,13 +924,14 @@ int main(int argc, char **argv) {
   int status = bench_alloc_finish();
   char where[320] = "-";
   if (have_bd)
-    snprintf(where, sizeof where, "%llu:%llu:%llu:%llu:%llu:%llu:%llu:%llu:%llu:%llu:%llu",
+    snprintf(where, sizeof where, "%llu:%llu:%llu:%llu:%llu:%llu:%llu:%llu:%llu:%llu:%llu:%llu",
              (unsigned long long)bd.active, (unsigned long long)bd.thread_cache,
              (unsigned long long)bd.remote,
              (unsigned long long)bd.cpu_cache, (unsigned long long)bd.transfer,
              (unsigned long long)bd.subpage_free, (unsigned long long)bd.pages_resident,
              (unsigned long long)bd.pages_purged, (unsigned long long)bd.retained,
-             (unsigned long long)bd.metadata, (unsigned long long)bd_rss);
+             (unsigned long long)bd.metadata, (unsigned long long)bd_rss,
+             (unsigned long long)bd.huge_tail);
   char remote_free[96] = "-"; /* the consumers' calls: frees of other threads' blocks */
   if (remote->total)
     snprintf(remote_free, sizeof remote_free, "%.0f:%.0f:%.0f",
