@@ -19,7 +19,8 @@
 #                             per allocator, error bars min..max over repeats
 #   relative_<workload>       median throughput / jemalloc's median in the same
 #                             (workload, distribution, threads) cell; a line at
-#                             1.0 (not drawn when the CSV has no jemalloc rows)
+#                             1.0 (not drawn when the CSV has no jemalloc rows);
+#                             a log scale in a panel whose ratios span > 10x
 #   latency_<workload>        p50, p99, p99.9 per allocator call (ns, log y),
 #                             clustered bars per allocator, at the largest thread
 #                             count of each panel
@@ -338,7 +339,7 @@ EOF
 
 # throughput_<w> (KIND=abs) or relative_<w> (KIND=rel).
 plot_lines() {  # KIND W
-  local kind=$1 w=$2 d n ia a f body plots base what
+  local kind=$1 w=$2 d n ia a f body plots files base what
   body=$TMP/body.gp
   if [ "$kind" = abs ]; then
     base=throughput_$(fname "$w")
@@ -360,6 +361,7 @@ plot_lines() {  # KIND W
         continue
       fi
       plots=()
+      files=()
       ia=0
       while IFS= read -r a; do
         f=$TMP/$kind.$(fname "$w").$(fname "$d").$(fname "$a").dat
@@ -369,6 +371,7 @@ plot_lines() {  # KIND W
             else if ($18 != "-") printf "%s %.6g %.6g %.6g\n", $4, $8 / $18, $9 / $18, $10 / $18
           }' | sort -n > "$f"
         if [ -s "$f" ]; then
+          files+=("$f")
           plots+=("$(gq "$f") using 1:2:3:4 with yerrorlines $(alloc_style "$a" "$ia") lw 2 ps 1.2 title $(gq "$a")")
         fi
         ia=$((ia + 1))
@@ -377,6 +380,13 @@ plot_lines() {  # KIND W
       if [ "$kind" = abs ]; then
         echo "set ylabel 'Mops/s (median over repeats)'"
         echo "set yrange [0:*]"
+      elif [ "${#files[@]}" -gt 0 ] && awk '{ for (i = 2; i <= 4; i++) if ($i > 0) {
+               if (lo == "" || $i < lo) lo = $i; if ($i > hi) hi = $i } }
+             END { exit !(lo > 0 && hi / lo > 10) }' "${files[@]}"; then
+        # (ratios over more than 10x: a linear axis would flatten the small ones)
+        echo "set ylabel 'throughput / jemalloc throughput, log scale'"
+        echo "set logscale y 10"
+        echo "set yrange [*:*]"
       else
         echo "set ylabel 'throughput / jemalloc throughput'"
         echo "set yrange [0:*]"
@@ -390,6 +400,7 @@ plot_lines() {  # KIND W
       local sep="plot "
       for f in "${plots[@]}"; do printf '%s%s' "$sep" "$f"; sep=$', \\\n     '; done
       echo
+      echo "unset logscale y"
     done < "$TMP/dists"
   } > "$body"
   render "$base" "$WIDTH" "$HEIGHT" "$body"

@@ -132,6 +132,16 @@ check "breakdown columns: the figure names its parts" \
   bash -c 'grep -q "free pages, resident" "$1" && grep -q "peer: whole RSS" "$1"' _ "$T/out3/where_churn.svg"
 check "breakdown columns: churn's summary rows the same as without them" \
   bash -c 'diff <(grep "^testbox,churn," "$1") <(grep "^testbox,churn," "$2")' _ "$T/out3/summary.csv" "$OUT/summary.csv"
+# ---- relative figures: a log scale where a panel's ratios span more than 10x --
+check "relative: ratios within 3x: linear axis" bash -c '! grep -q "log scale" "$1"' _ "$OUT/relative_churn.svg"
+awk -F, 'BEGIN { OFS = "," } NR > 1 && $2 == "glibc" && $8 != "" { $8 = $8 / 40 } { print }' "$T/sweep.csv" > "$T/span.csv"
+bash "$PLOT" "$T/span.csv" "$T/out5" > /dev/null 2> "$T/stderr5"
+rc=$?
+check "relative, glibc at 1/20 of jemalloc: exit 0 (rc=$rc)" [ "$rc" -eq 0 ]
+check "relative, ratios over 10x apart: log scale" grep -q "jemalloc throughput, log scale" "$T/out5/relative_churn.svg"
+check "relative, ratios over 10x apart: the throughput figure stays linear" \
+  bash -c '! grep -q "log scale" "$1"' _ "$T/out5/throughput_churn.svg"
+
 # Later runs add np_huge_tail_bytes (the span past reused huge blocks): 3 MiB.
 awk -F, 'BEGIN { OFS = "," } NR == 1 { print $0, "np_huge_tail_bytes"; next }
   { print $0, ($2 ~ /^npool-/) ? 3 * 1048576 : "" }' "$T/where.csv" > "$T/tail.csv"
