@@ -26,7 +26,8 @@
  * <out>/rss/<workload>_<dist>_<threads>_<allocator>.tsv (the resident set
  * every millisecond of the first repeat of churn and prodcons with net
  * sizes: "<ms> <rss bytes> <live bytes>" a line) and <out>/figures/
- * (experiments/plot.sh, which draws those too). <out> defaults to a new folder
+ * (experiments/plot.sh, which draws those too), then <out>/index.html
+ * (experiments/run_page.py: the run on one page). <out> defaults to a new folder
  * results/<machine>/<kind>-<date>T<time> in the workspace (run_dir.h), kind
  * being "default", "full" or "custom" (any filter or length option): a run
  * never overwrites another, the reference runs committed under results/
@@ -187,6 +188,23 @@ static char *worker_path(const char *bindir, const char *alloc) {
   for (char *c = p + strlen(bindir) + 1; *c; c++)
     if (*c == '-') *c = '_';
   return p;
+}
+
+/* Runs argv with its stdout sent to stderr (the sweep's stdout is its
+ * tables); 0 if it exited 0. */
+static int run_to_stderr(char *const argv[]) {
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(STDERR_FILENO, STDOUT_FILENO);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  int st = 0;
+  while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
 /* Runs argv, returns its stdout (malloc'd) and its wait status. stderr is
@@ -710,23 +728,22 @@ int main(int argc, char **argv) {
     char plot[4200];
     snprintf(plot, sizeof plot, "%s/plot.sh", bindir);
     char *args[] = {"/bin/bash", plot, csv_path, fig_dir, NULL};
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-      dup2(STDERR_FILENO, STDOUT_FILENO);
-      execv(args[0], args);
-      _exit(127);
-    }
-    int st = 0;
-    while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    if (run_to_stderr(args) != 0) {
       fprintf(stderr, "sweep: making the figures failed (%s %s %s)\n", plot, csv_path, fig_dir);
       any_failed = 1;
     } else {
       figures_ok = 1;
     }
+  }
+  /* The run's page, index.html: machine, command, commit, summary, figures. */
+  char page_py[4200], page_path[4200];
+  snprintf(page_py, sizeof page_py, "%s/run_page.py", bindir);
+  snprintf(page_path, sizeof page_path, "%s/index.html", out);
+  char *page_args[] = {"/usr/bin/env", "python3", page_py, out, NULL};
+  int page_ok = run_to_stderr(page_args) == 0;
+  if (!page_ok) {
+    fprintf(stderr, "sweep: writing the run's page failed (python3 %s %s)\n", page_py, out);
+    any_failed = 1;
   }
 
   /* The summary: one row per workload x distribution, one column per
@@ -769,6 +786,7 @@ int main(int argc, char **argv) {
   /* Last: where everything is. */
   printf("\nresults: %s\nmachine: %s\n", csv_path, info_path);
   if (figures_ok) printf("figures: %s\n", fig_dir);
+  if (page_ok) printf("page:    %s\n", page_path);
   printf("sweep: results in %s%s\n", out, out_opt ? "" : " (a new run)");
 #undef CELL
   fflush(stdout);

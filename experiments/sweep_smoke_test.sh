@@ -7,7 +7,8 @@
 # ThreadSanitizer build. Passes when the sweep exits 0, reports every
 # allocator with all its runs and none failed, writes a CSV with the header
 # and exactly one row per run, every row measured (ops/s, latencies, RSS,
-# live bytes all > 0), machine.txt, and the figures, and ends with the
+# live bytes all > 0), machine.txt, the figures and the run's page
+# (index.html), and ends with the
 # summary (a row per workload x distribution: the best npool strategy against
 # the best peer) and where the results are; when an npool worker is made to
 # leak one block (--leak-one), its end-of-run check fails it with exit
@@ -162,6 +163,10 @@ grep -Eq "^npool's best strategy is at least as fast as the best peer in [0-9]+ 
 last=$(tail -n 1 "$out.stdout")
 [ "$last" = "sweep: results in $out" ] || { echo "FAIL: the last line is '$last', not where the results are"; fail=1; }
 grep -qxF "results: $out/sweep.csv" "$out.stdout" || { echo "FAIL: no 'results: $out/sweep.csv' line"; fail=1; }
+# The run's page: written, named on stdout, showing the run's figures.
+grep -qxF "page:    $out/index.html" "$out.stdout" || { echo "FAIL: no 'page:    $out/index.html' line"; fail=1; }
+grep -q '<img src="figures/throughput_churn.svg"' "$out/index.html" 2>/dev/null ||
+  { echo "FAIL: no index.html showing figures/throughput_churn.svg"; fail=1; }
 
 # Without --out, each run is a new folder under results/<machine>/ in the
 # workspace (bazel run sets BUILD_WORKSPACE_DIRECTORY): a second run, even in

@@ -4,7 +4,8 @@
 #   bash paper/make_figures.sh RUN_DIR...  other runs (e.g. a new one of yours,
 #                                          results/<machine>/default-<date>T<time>)
 # For each run it runs experiments/plot.sh on RUN_DIR/sweep.csv into
-# RUN_DIR/figures/ (paper.md links the paper's run's files), and for the
+# RUN_DIR/figures/ (paper.md links the paper's run's files) and writes the
+# run's page, RUN_DIR/index.html (experiments/run_page.py), and for the
 # paper's run it writes the tables of paper.md and README.md (paper/tables.py, between their
 # `<!-- table: ... -->` markers; //paper:tables_test fails when they differ from
 # the run). Needs gnuplot (bash tools/setup.sh installs gnuplot-nox); touches
@@ -34,6 +35,7 @@ for dir in "${runs[@]}"; do
   [ "$(realpath "$dir")" = "$(realpath "$PAPER_RUN")" ] && what="the paper's run" || what="run"
   echo "paper: $what $csv -> $dir/figures"
   bash experiments/plot.sh "$csv" "$dir/figures" >/dev/null
+  python3 experiments/run_page.py "$dir" >/dev/null
   if [ "$what" = "the paper's run" ]; then python3 paper/tables.py "$PAPER_RUN" paper/paper.md README.md; fi
 done
 echo "paper: figures rebuilt"

@@ -30,58 +30,16 @@ folder, relative to the current directory like RUN_DIR, instead of RUN_DIR):
   spread             per allocator, (max - min) / median of ops/s over the
                      repeats that ran, in percent ('-': fewer than 2 ran)
 """
-import csv
 import os
 import re
 import statistics
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiments"))
+from sweep_cells import NPOOL, PEERS, Error, best_vs_peer, cell_keys, load, median, ok_values  # noqa: E402
+
 START = re.compile(r"^<!-- table: ([a-z_]+)((?: [a-z_]+=[^ ]+)*) -->$")
 END = "<!-- end table -->"
-NPOOL = ("npool-mutex", "npool-ck", "npool-rseq")
-PEERS = ("glibc", "jemalloc", "mimalloc", "tcmalloc")
-
-
-class Error(Exception):
-    pass
-
-
-def num(s):
-    try:
-        return float(s)
-    except (TypeError, ValueError):
-        return None
-
-
-def load(run_dir):
-    """cells[(workload, dist, threads)][allocator] = list of row dicts."""
-    path = os.path.join(run_dir, "sweep.csv")
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except OSError as e:
-        raise Error(f"cannot read {path}: {e.strerror}")
-    need = {"allocator", "workload", "distribution", "threads", "ops_per_s",
-            "peak_rss_bytes", "live_bytes"}
-    if not rows or not need <= set(rows[0]):
-        raise Error(f"{path}: not a sweep CSV (needs columns {', '.join(sorted(need))})")
-    cells, order = {}, {"w": [], "d": [], "a": []}
-    for r in rows:
-        for k, col in (("w", "workload"), ("d", "distribution"), ("a", "allocator")):
-            if r[col] not in order[k]:
-                order[k].append(r[col])
-        key = (r["workload"], r["distribution"], int(r["threads"]))
-        cells.setdefault(key, {}).setdefault(r["allocator"], []).append(r)
-    return cells, order
-
-
-def ok_values(rows, col):
-    return [v for v in (num(r[col]) for r in rows) if v is not None and v > 0]
-
-
-def median(rows, col):
-    v = ok_values(rows, col)
-    return statistics.median(v) if v else None
 
 
 def fmt(x, digits=2):
@@ -93,13 +51,6 @@ def table(header, lines):
            "|" + "|".join("---" if i < 2 else "---:" for i in range(len(header))) + "|"]
     out += ["| " + " | ".join(l) + " |" for l in lines]
     return out
-
-
-def cell_keys(cells, order, threads):
-    for w in order["w"]:
-        for d in order["d"]:
-            if (w, d, threads) in cells:
-                yield w, d
 
 
 def t_throughput(cells, order, threads, ratio):
@@ -119,20 +70,11 @@ def t_throughput(cells, order, threads, ratio):
 def t_best(cells, order, threads):
     lines = []
     for w, d in cell_keys(cells, order, threads):
-        c = cells[(w, d, threads)]
-        def best(names):
-            m = [(median(c[a], "ops_per_s"), a) for a in names if a in c]
-            m = [x for x in m if x[0] is not None]
-            return max(m) if m else (None, None)
-        mn, an = best(NPOOL)
-        mp, ap = best(PEERS)
-        if mn is None or mp is None:
+        b = best_vs_peer(cells[(w, d, threads)])
+        if b is None:
             continue
-        lo_n, hi_n = min(ok_values(c[an], "ops_per_s")), max(ok_values(c[an], "ops_per_s"))
-        lo_p, hi_p = min(ok_values(c[ap], "ops_per_s")), max(ok_values(c[ap], "ops_per_s"))
-        overlap = lo_n <= hi_p and lo_p <= hi_n
-        lines.append([w, d, an, fmt(mn / 1e6), ap, fmt(mp / 1e6), fmt(mn / mp),
-                      "within spread" if overlap else ("ahead" if mn > mp else "behind")])
+        lines.append([w, d, b.npool, fmt(b.npool_ops / 1e6), b.peer, fmt(b.peer_ops / 1e6),
+                      fmt(b.ratio), b.verdict])
     return table(["workload", "sizes", "best npool", "Mops/s", "best peer", "Mops/s",
                   "npool / peer", "beyond the repeats' spread?"], lines)
 
