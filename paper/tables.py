@@ -29,6 +29,23 @@ folder, relative to the current directory like RUN_DIR, instead of RUN_DIR):
                      the best npool strategy / the lowest peer
   spread             per allocator, (max - min) / median of ops/s over the
                      repeats that ran, in percent ('-': fewer than 2 ran)
+  strategies         per cell, the three npool strategies' Mops/s, ck / mutex
+                     and rseq / mutex, the fastest, and whether it is ahead of
+                     the second beyond the repeats' spread
+
+A number in the prose is written the same way, inline, between
+`<!-- value: NAME ARGS -->` and `<!-- /value -->` (several on a line are fine),
+ARGS naming the cell (w=WORKLOAD d=DIST t=THREADS) and, where needed, the
+allocator (a=ALLOC) and run=DIR:
+  mops a=A                 median Mops/s of A in the cell
+  ratio a=A b=B            median ops/s of A / of B in the cell
+  rss_over_live a=A        median peak RSS / median peak live bytes of A
+  best field=F             best npool strategy against best peer in the cell:
+                           F = ratio, npool, peer or verdict (as in `best`)
+  count what=W t=N         cells at N threads (w= and d= optional filters) where
+                           the best npool strategy is W: ahead, behind, within
+                           (the spread), at_par (ratio >= 1) or all
+(digits=K: decimals of a number, 2 unless given.)
 """
 import os
 import re
@@ -40,6 +57,7 @@ from sweep_cells import NPOOL, PEERS, Error, best_vs_peer, cell_keys, load, medi
 
 START = re.compile(r"^<!-- table: ([a-z_]+)((?: [a-z_]+=[^ ]+)*) -->$")
 END = "<!-- end table -->"
+VALUE = re.compile(r"<!-- value: ([a-z_]+)((?: [a-z_]+=[^ ]+)*) -->(.*?)<!-- /value -->")
 
 
 def fmt(x, digits=2):
@@ -114,6 +132,103 @@ def t_spread(cells, order, threads):
     return table(["workload", "sizes"] + allocs, lines)
 
 
+def t_strategies(cells, order, threads):
+    lines = []
+    for w, d in cell_keys(cells, order, threads):
+        c = cells[(w, d, threads)]
+        m = {a: median(c.get(a, []), "ops_per_s") for a in NPOOL}
+        ran = sorted(((m[a], a) for a in NPOOL if m[a] is not None), reverse=True)
+        if not ran:
+            continue
+        if len(ran) > 1:
+            v1, v2 = ok_values(c[ran[0][1]], "ops_per_s"), ok_values(c[ran[1][1]], "ops_per_s")
+            verdict = "within spread" if min(v1) <= max(v2) else "ahead"
+        else:
+            verdict = "-"
+        mu = m["npool-mutex"]
+        lines.append([w, d] + [fmt(m[a] / 1e6 if m[a] is not None else None) for a in NPOOL]
+                     + [fmt(m[a] / mu if m[a] is not None and mu else None) for a in NPOOL[1:]]
+                     + [ran[0][1], verdict])
+    return table(["workload", "sizes"] + list(NPOOL) + ["ck / mutex", "rseq / mutex", "fastest",
+                                                        "ahead of the second beyond the spread?"], lines)
+
+
+def value(name, args, runs, run_dir):
+    """One inline number (or name) of the prose, from the run's cells."""
+    digits = int(args.pop("digits", "2"))
+    rd = args.pop("run", run_dir).rstrip("/")
+    if rd not in runs:
+        runs[rd] = load(rd)
+    cells, order = runs[rd]
+    if name == "count":
+        what, t = args.pop("what", None), int(args.pop("t", "0"))
+        fw, fd = args.pop("w", None), args.pop("d", None)
+        if args:
+            raise Error(f"value {name}: unknown argument(s) {', '.join(sorted(args))}")
+        if what not in ("ahead", "behind", "within", "at_par", "all"):
+            raise Error("value count: what= is ahead, behind, within, at_par or all")
+        n = 0
+        for (w, d, tt), c in cells.items():
+            if tt != t or (fw and w != fw) or (fd and d != fd):
+                continue
+            b = best_vs_peer(c)
+            if b is None:
+                continue
+            n += (what == "all" or (what == "at_par" and b.ratio >= 1)
+                  or b.verdict == {"ahead": "ahead", "behind": "behind", "within": "within spread"}.get(what))
+        return str(n)
+    try:
+        key = (args.pop("w"), args.pop("d"), int(args.pop("t")))
+    except KeyError:
+        raise Error(f"value {name}: needs w=, d= and t=")
+    if key not in cells:
+        raise Error(f"value {name}: the run has no cell {key[0]} {key[1]} at {key[2]} thread(s)")
+    c = cells[key]
+    def rows(a):
+        if a not in c:
+            raise Error(f"value {name}: no {a} in {key[0]} {key[1]} at {key[2]} thread(s)")
+        return c[a]
+    def one(x):
+        if x is None:
+            raise Error(f"value {name}: no run of that cell ran")
+        return x
+    if name == "mops":
+        v = one(median(rows(args.pop("a")), "ops_per_s")) / 1e6
+    elif name == "ratio":
+        v = one(median(rows(args.pop("a")), "ops_per_s")) / one(median(rows(args.pop("b")), "ops_per_s"))
+    elif name == "rss_over_live":
+        r = rows(args.pop("a"))
+        v = one(median(r, "peak_rss_bytes")) / one(median(r, "live_bytes"))
+    elif name == "best":
+        b = best_vs_peer(c)
+        field = args.pop("field", None)
+        if b is None:
+            raise Error("value best: the cell lacks npool or a peer")
+        if field not in ("ratio", "npool", "peer", "verdict"):
+            raise Error("value best: field= is ratio, npool, peer or verdict")
+        v = b.ratio if field == "ratio" else getattr(b, field)
+    else:
+        raise Error(f"unknown value '{name}' (mops, ratio, rss_over_live, best, count)")
+    if args:
+        raise Error(f"value {name}: unknown argument(s) {', '.join(sorted(args))}")
+    return v if isinstance(v, str) else fmt(v, digits)
+
+
+def values(line, runs, run_dir):
+    def sub(m):
+        args = dict(a.split("=", 1) for a in m.group(2).split())
+        try:
+            return f"<!-- value: {m.group(1)}{m.group(2)} -->{value(m.group(1), args, runs, run_dir)}<!-- /value -->"
+        except KeyError as e:
+            raise Error(f"value {m.group(1)}: needs {e.args[0]}=")
+        except ValueError:
+            raise Error(f"value {m.group(1)}: t= and digits= are numbers")
+    out = VALUE.sub(sub, line)
+    if "<!-- value" in VALUE.sub("", out) or "<!-- /value" in VALUE.sub("", out):
+        raise Error(f"malformed or unpaired value marker: {line.strip()}")
+    return out
+
+
 def generate(name, args, cells, order, run_dir):
     try:
         threads = int(args.pop("threads"))
@@ -136,8 +251,11 @@ def generate(name, args, cells, order, run_dir):
         body = t_rss_over_live(cells, order, threads, min_live)
     elif name == "spread":
         body = t_spread(cells, order, threads)
+    elif name == "strategies":
+        body = t_strategies(cells, order, threads)
     else:
-        raise Error(f"unknown table '{name}' (throughput, throughput_ratio, best, rss_over_live, spread)")
+        raise Error(f"unknown table '{name}' (throughput, throughput_ratio, best, rss_over_live, spread, "
+                    "strategies)")
     return body + ["", f"*Generated by `paper/tables.py` from `{run_dir}/sweep.csv`.*"]
 
 
@@ -145,15 +263,20 @@ def rewrite(text, run_dir, cells, order, runs=None):
     """runs: the loaded runs by folder (run=DIR loads into it)."""
     runs = {} if runs is None else runs
     runs.setdefault(run_dir, (cells, order))
-    out, lines, i, n = [], text.split("\n"), 0, 0
+    out, lines, i, n, nv = [], text.split("\n"), 0, 0, 0
     while i < len(lines):
-        out.append(lines[i])
         m = START.match(lines[i])
         if not m:
             if lines[i].startswith("<!-- table") or lines[i] == END:
                 raise Error(f"line {i + 1}: malformed or unpaired table marker: {lines[i]}")
+            try:
+                out.append(values(lines[i], runs, run_dir))
+                nv += len(VALUE.findall(lines[i]))
+            except Error as e:
+                raise Error(f"line {i + 1}: {e}")
             i += 1
             continue
+        out.append(lines[i])
         j = i + 1
         while j < len(lines) and lines[j] != END:
             if START.match(lines[j]) or lines[j].startswith("<!-- table"):
@@ -172,7 +295,7 @@ def rewrite(text, run_dir, cells, order, runs=None):
         out.append(END)
         n += 1
         i = j + 1
-    return "\n".join(out), n
+    return "\n".join(out), (n, nv)
 
 
 def main(argv):
@@ -212,12 +335,12 @@ def main(argv):
                       "run: bash paper/make_figures.sh", file=sys.stderr)
                 rc = 1
             else:
-                print(f"tables: {n} table(s) in {doc} match {run_dir}/sweep.csv")
+                print(f"tables: {n[0]} table(s) and {n[1]} value(s) in {doc} match {run_dir}/sweep.csv")
         else:
             if new != text:
                 with open(doc, "w") as f:
                     f.write(new)
-            print(f"tables: {n} table(s) written into {doc} from {run_dir}/sweep.csv")
+            print(f"tables: {n[0]} table(s) and {n[1]} value(s) written into {doc} from {run_dir}/sweep.csv")
     return rc
 
 

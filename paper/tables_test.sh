@@ -110,6 +110,33 @@ grep -qxF "| churn | fixed64 | 9.00 |" "$T/two_runs.md" && grep -qF "from \`$T/r
   && pass "run=DIR: that run's numbers and name; the next table the main run's" \
   || { fail "run=DIR:"; cat "$T/two_runs.md"; }
 
+# The strategies table: mutex and rseq ran in churn/fixed64 (rseq's one run,
+# 20, above mutex's 10..14: ahead beyond the spread); ck did not.
+printf '%s\n' "<!-- table: strategies threads=1 -->" "<!-- end table -->" > "$T/strat.md"
+python3 "$TABLES" "$T/run" "$T/strat.md" > "$T/st.out" 2>&1 || fail "strategies: exit $? ($(cat "$T/st.out"))"
+grep -qxF "| churn | fixed64 | 12.00 | - | 20.00 | - | 1.67 | npool-rseq | ahead |" "$T/strat.md" \
+  && grep -qxF "| larson | net | 1.00 | - | - | - | - | npool-mutex | - |" "$T/strat.md" \
+  && pass "strategies: Mops/s, ratios to mutex, the fastest and its verdict" || { fail "strategies:"; cat "$T/strat.md"; }
+
+# Values in the prose: computed inline, several on a line, checked like tables.
+cat > "$T/prose.md" <<'MD'
+mutex runs at <!-- value: mops w=churn d=fixed64 t=1 a=npool-mutex -->99<!-- /value --> Mops/s, <!-- value: ratio w=churn d=fixed64 t=1 a=npool-mutex b=jemalloc digits=1 -->9<!-- /value -->x jemalloc.
+Best: <!-- value: best w=churn d=fixed64 t=1 field=npool -->x<!-- /value --> / <!-- value: best w=churn d=fixed64 t=1 field=peer -->x<!-- /value --> = <!-- value: best w=churn d=fixed64 t=1 field=ratio -->x<!-- /value --> (<!-- value: best w=churn d=fixed64 t=1 field=verdict -->x<!-- /value -->); RSS/live <!-- value: rss_over_live w=larson d=net t=1 a=npool-mutex -->x<!-- /value -->.
+Cells: <!-- value: count what=all t=1 -->x<!-- /value --> at 1 thread, <!-- value: count what=within t=1 -->x<!-- /value --> within the spread, <!-- value: count what=at_par t=1 w=churn -->x<!-- /value --> churn cell at par.
+MD
+python3 "$TABLES" "$T/run" "$T/prose.md" > "$T/pr.out" 2>&1 || fail "values: exit $? ($(cat "$T/pr.out"))"
+pv() { grep -qF -- "$2" "$T/prose.md" && pass "$1" || { fail "$1: no '$2' in:"; cat "$T/prose.md"; }; }
+pv "value mops" "a=npool-mutex -->12.00<!-- /value --> Mops/s"
+pv "value ratio, digits=1" "digits=1 -->2.0<!-- /value -->x jemalloc."
+pv "value best, every field" "field=npool -->npool-rseq<!-- /value --> / <!-- value: best w=churn d=fixed64 t=1 field=peer -->glibc<!-- /value --> = <!-- value: best w=churn d=fixed64 t=1 field=ratio -->1.00<!-- /value --> (<!-- value: best w=churn d=fixed64 t=1 field=verdict -->within spread<!-- /value -->)"
+pv "value rss_over_live" "a=npool-mutex -->2.00<!-- /value -->."
+pv "value count: all, within, at_par with a filter" "what=all t=1 -->2<!-- /value --> at 1 thread, <!-- value: count what=within t=1 -->1<!-- /value --> within the spread, <!-- value: count what=at_par t=1 w=churn -->1<!-- /value -->"
+grep -q "0 table(s) and 10 value(s) written" "$T/pr.out" && pass "values counted in the message" || fail "message: $(cat "$T/pr.out")"
+python3 "$TABLES" --check "$T/run" "$T/prose.md" > /dev/null 2>&1 && pass "values: --check passes after writing" || fail "values: --check fails after writing"
+sed -i 's/-->12.00<!-- \/value --> Mops/-->13.00<!-- \/value --> Mops/' "$T/prose.md"
+python3 "$TABLES" --check "$T/run" "$T/prose.md" > /dev/null 2>&1 && fail "values: --check passes a value edited by hand" \
+  || pass "values: --check catches a value edited by hand"
+
 bad() {  # NAME PATTERN DOC_TEXT
   printf '%s\n' "$3" > "$T/bad.md"; cp "$T/bad.md" "$T/bad0.md"
   if python3 "$TABLES" "$T/run" "$T/bad.md" > "$T/bad.out" 2>&1; then fail "$1: exit 0"
@@ -127,6 +154,12 @@ cp "$T/doc0.md" "$T/first.md"; printf 'x\n<!-- end table -->\n' > "$T/second.md"
 python3 "$TABLES" "$T/run" "$T/first.md" "$T/second.md" > "$T/two.out" 2>&1 && fail "two documents, the second bad: exit 0" \
   || { cmp -s "$T/first.md" "$T/doc0.md" && grep -q "second.md" "$T/two.out" \
        && pass "two documents, the second bad: neither written, the bad one named" || fail "two documents: $(cat "$T/two.out")"; }
+bad "unknown value" "unknown value 'nope'" 'x <!-- value: nope w=churn d=fixed64 t=1 -->1<!-- /value -->'
+bad "value of a cell not in the run" "no cell churn net at 1" 'x <!-- value: mops w=churn d=net t=1 a=jemalloc -->1<!-- /value -->'
+bad "value of an allocator not in the cell" "no npool-ck in churn fixed64" 'x <!-- value: mops w=churn d=fixed64 t=1 a=npool-ck -->1<!-- /value -->'
+bad "value without its cell" "needs w=, d= and t=" 'x <!-- value: mops a=jemalloc -->1<!-- /value -->'
+bad "value without its end" "unpaired value marker" 'x <!-- value: mops w=churn d=fixed64 t=1 a=jemalloc -->1'
+bad "value: unknown argument" "unknown argument" 'x <!-- value: mops w=churn d=fixed64 t=1 a=jemalloc colour=red -->1<!-- /value -->'
 bad "run= names no run" "cannot read" $'<!-- table: best threads=1 run=/nowhere -->\n<!-- end table -->'
 python3 "$TABLES" "$T/nowhere" "$T/doc.md" > "$T/nr.out" 2>&1 && fail "missing run: exit 0" \
   || { grep -q "cannot read" "$T/nr.out" && pass "missing run: says it cannot read the CSV" || fail "missing run: $(cat "$T/nr.out")"; }
