@@ -137,6 +137,20 @@ sed -i 's/-->12.00<!-- \/value --> Mops/-->13.00<!-- \/value --> Mops/' "$T/pros
 python3 "$TABLES" --check "$T/run" "$T/prose.md" > /dev/null 2>&1 && fail "values: --check passes a value edited by hand" \
   || pass "values: --check catches a value edited by hand"
 
+# The preload benchmark's tables: medians per program and allocator, time
+# with its ratio to jemalloc's, RSS in MiB; an allocator missing for a program: -.
+mkdir -p "$T/pre"
+printf '%s\n' machine,program,allocator,repeat,wall_s,peak_rss_kib m,sort,glibc,0,1.0,10240 \
+  m,sort,glibc,1,3.0,10240 m,sort,jemalloc,0,1.0,20480 m,sort,npool-mutex,0,0.5,15360 \
+  m,sort,npool-mutex,1,0.7,15360 m,sort,npool-mutex,2,0.9,17408 m,perl,jemalloc,0,2.0,1024 > "$T/pre/preload.csv"
+printf '%s\n' "<!-- table: preload_time run=$T/pre -->" "<!-- end table -->" \
+  "<!-- table: preload_rss run=$T/pre -->" "<!-- end table -->" > "$T/pre.md"
+python3 "$TABLES" "$T/run" "$T/pre.md" > "$T/pre.out" 2>&1 || fail "preload: exit $? ($(cat "$T/pre.out"))"
+grep -qxF "| sort | 2.000 (2.00) | 1.000 (1.00) | 0.700 (0.70) |" "$T/pre.md" \
+  && grep -qxF "| perl | - | 2.000 (1.00) | - |" "$T/pre.md" \
+  && grep -qxF "| sort | 10.0 | 20.0 | 15.0 |" "$T/pre.md" && grep -qF "from \`$T/pre/preload.csv\`" "$T/pre.md" \
+  && pass "preload tables: medians, ratio to jemalloc, MiB, - where missing" || { fail "preload tables:"; cat "$T/pre.md"; }
+
 bad() {  # NAME PATTERN DOC_TEXT
   printf '%s\n' "$3" > "$T/bad.md"; cp "$T/bad.md" "$T/bad0.md"
   if python3 "$TABLES" "$T/run" "$T/bad.md" > "$T/bad.out" 2>&1; then fail "$1: exit 0"
@@ -160,6 +174,10 @@ bad "value of an allocator not in the cell" "no npool-ck in churn fixed64" 'x <!
 bad "value without its cell" "needs w=, d= and t=" 'x <!-- value: mops a=jemalloc -->1<!-- /value -->'
 bad "value without its end" "unpaired value marker" 'x <!-- value: mops w=churn d=fixed64 t=1 a=jemalloc -->1'
 bad "value: unknown argument" "unknown argument" 'x <!-- value: mops w=churn d=fixed64 t=1 a=jemalloc colour=red -->1<!-- /value -->'
+bad "preload table without its run" "needs run=DIR" $'<!-- table: preload_time -->\n<!-- end table -->'
+bad "unknown preload table" "unknown table 'preload_x'" $'<!-- table: preload_x run=/x -->\n<!-- end table -->'
+mkdir -p "$T/badpre"; cp "$T/run/sweep.csv" "$T/badpre/preload.csv"
+bad "preload table of a sweep CSV" "not a preload benchmark CSV" "$(printf '%s\n' "<!-- table: preload_rss run=$T/badpre -->" "<!-- end table -->")"
 bad "run= names no run" "cannot read" $'<!-- table: best threads=1 run=/nowhere -->\n<!-- end table -->'
 python3 "$TABLES" "$T/nowhere" "$T/doc.md" > "$T/nr.out" 2>&1 && fail "missing run: exit 0" \
   || { grep -q "cannot read" "$T/nr.out" && pass "missing run: says it cannot read the CSV" || fail "missing run: $(cat "$T/nr.out")"; }
