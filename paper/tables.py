@@ -44,6 +44,9 @@ allocator (a=ALLOC) and run=DIR:
   mops a=A                 median Mops/s of A in the cell
   ratio a=A b=B            median ops/s of A / of B in the cell
   rss_over_live a=A        median peak RSS / median peak live bytes of A
+  rss_mib a=A              median peak RSS of A, MiB
+  lat a=A q=Q              median over repeats of A's latency percentile Q (p50,
+                           p99 or p999), ns
   best field=F             best npool strategy against best peer in the cell:
                            F = ratio, npool, peer or verdict (as in `best`)
   count what=W t=N         cells at N threads (w= and d= optional filters) where
@@ -204,6 +207,13 @@ def value(name, args, runs, run_dir):
     elif name == "rss_over_live":
         r = rows(args.pop("a"))
         v = one(median(r, "peak_rss_bytes")) / one(median(r, "live_bytes"))
+    elif name == "rss_mib":
+        v = one(median(rows(args.pop("a")), "peak_rss_bytes")) / 1048576
+    elif name == "lat":
+        r, q = rows(args.pop("a")), args.pop("q", None)
+        if q not in ("p50", "p99", "p999"):
+            raise Error("value lat: q= is p50, p99 or p999")
+        v = one(median(r, f"lat_{q}_ns"))
     elif name == "best":
         b = best_vs_peer(c)
         field = args.pop("field", None)
@@ -213,7 +223,7 @@ def value(name, args, runs, run_dir):
             raise Error("value best: field= is ratio, npool, peer or verdict")
         v = b.ratio if field == "ratio" else getattr(b, field)
     else:
-        raise Error(f"unknown value '{name}' (mops, ratio, rss_over_live, best, count)")
+        raise Error(f"unknown value '{name}' (mops, ratio, rss_over_live, rss_mib, lat, best, count)")
     if args:
         raise Error(f"value {name}: unknown argument(s) {', '.join(sorted(args))}")
     return v if isinstance(v, str) else fmt(v, digits)

@@ -122,6 +122,7 @@ grep -qxF "| churn | fixed64 | 12.00 | - | 20.00 | - | 1.67 | npool-rseq | ahead
 cat > "$T/prose.md" <<'MD'
 mutex runs at <!-- value: mops w=churn d=fixed64 t=1 a=npool-mutex -->99<!-- /value --> Mops/s, <!-- value: ratio w=churn d=fixed64 t=1 a=npool-mutex b=jemalloc digits=1 -->9<!-- /value -->x jemalloc.
 Best: <!-- value: best w=churn d=fixed64 t=1 field=npool -->x<!-- /value --> / <!-- value: best w=churn d=fixed64 t=1 field=peer -->x<!-- /value --> = <!-- value: best w=churn d=fixed64 t=1 field=ratio -->x<!-- /value --> (<!-- value: best w=churn d=fixed64 t=1 field=verdict -->x<!-- /value -->); RSS/live <!-- value: rss_over_live w=larson d=net t=1 a=npool-mutex -->x<!-- /value -->.
+Latency <!-- value: lat w=churn d=fixed64 t=1 a=jemalloc q=p999 digits=0 -->x<!-- /value --> ns, RSS <!-- value: rss_mib w=larson d=net t=1 a=jemalloc digits=1 -->x<!-- /value --> MiB.
 Cells: <!-- value: count what=all t=1 -->x<!-- /value --> at 1 thread, <!-- value: count what=within t=1 -->x<!-- /value --> within the spread, <!-- value: count what=at_par t=1 w=churn -->x<!-- /value --> churn cell at par.
 MD
 python3 "$TABLES" "$T/run" "$T/prose.md" > "$T/pr.out" 2>&1 || fail "values: exit $? ($(cat "$T/pr.out"))"
@@ -130,8 +131,9 @@ pv "value mops" "a=npool-mutex -->12.00<!-- /value --> Mops/s"
 pv "value ratio, digits=1" "digits=1 -->2.0<!-- /value -->x jemalloc."
 pv "value best, every field" "field=npool -->npool-rseq<!-- /value --> / <!-- value: best w=churn d=fixed64 t=1 field=peer -->glibc<!-- /value --> = <!-- value: best w=churn d=fixed64 t=1 field=ratio -->1.00<!-- /value --> (<!-- value: best w=churn d=fixed64 t=1 field=verdict -->within spread<!-- /value -->)"
 pv "value rss_over_live" "a=npool-mutex -->2.00<!-- /value -->."
+pv "value lat, rss_mib" "q=p999 digits=0 -->30<!-- /value --> ns, RSS <!-- value: rss_mib w=larson d=net t=1 a=jemalloc digits=1 -->12.0<!-- /value --> MiB."
 pv "value count: all, within, at_par with a filter" "what=all t=1 -->2<!-- /value --> at 1 thread, <!-- value: count what=within t=1 -->1<!-- /value --> within the spread, <!-- value: count what=at_par t=1 w=churn -->1<!-- /value -->"
-grep -q "0 table(s) and 10 value(s) written" "$T/pr.out" && pass "values counted in the message" || fail "message: $(cat "$T/pr.out")"
+grep -q "0 table(s) and 12 value(s) written" "$T/pr.out" && pass "values counted in the message" || fail "message: $(cat "$T/pr.out")"
 python3 "$TABLES" --check "$T/run" "$T/prose.md" > /dev/null 2>&1 && pass "values: --check passes after writing" || fail "values: --check fails after writing"
 sed -i 's/-->12.00<!-- \/value --> Mops/-->13.00<!-- \/value --> Mops/' "$T/prose.md"
 python3 "$TABLES" --check "$T/run" "$T/prose.md" > /dev/null 2>&1 && fail "values: --check passes a value edited by hand" \
