@@ -29,17 +29,22 @@ def num(s):
         return None
 
 
-def load(run_dir):
-    path = os.path.join(run_dir, "sweep.csv")
+def read_csv(path, need, what):
+    """The rows of a CSV that has at least the columns need (Error if not)."""
     try:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
     except OSError as e:
         raise Error(f"cannot read {path}: {e.strerror}")
-    need = {"allocator", "workload", "distribution", "threads", "ops_per_s",
-            "peak_rss_bytes", "live_bytes"}
     if not rows or not need <= set(rows[0]):
-        raise Error(f"{path}: not a sweep CSV (needs columns {', '.join(sorted(need))})")
+        raise Error(f"{path}: not a {what} CSV (needs columns {', '.join(sorted(need))})")
+    return rows
+
+
+def load(run_dir):
+    rows = read_csv(os.path.join(run_dir, "sweep.csv"),
+                    {"allocator", "workload", "distribution", "threads", "ops_per_s",
+                     "peak_rss_bytes", "live_bytes"}, "sweep")
     cells, order = {}, {"w": [], "d": [], "a": []}
     for r in rows:
         for k, col in (("w", "workload"), ("d", "distribution"), ("a", "allocator")):

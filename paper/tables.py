@@ -54,14 +54,13 @@ allocator (a=ALLOC) and run=DIR:
                            (the spread), at_par (ratio >= 1) or all
 (digits=K: decimals of a number, 2 unless given.)
 """
-import csv
 import os
 import re
 import statistics
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiments"))
-from sweep_cells import NPOOL, PEERS, Error, best_vs_peer, cell_keys, load, median, ok_values  # noqa: E402
+from sweep_cells import NPOOL, PEERS, Error, best_vs_peer, cell_keys, load, median, ok_values, read_csv  # noqa: E402
 
 START = re.compile(r"^<!-- table: ([a-z_]+)((?: [a-z_]+=[^ ]+)*) -->$")
 END = "<!-- end table -->"
@@ -253,14 +252,8 @@ def generate_preload(name, args):
         raise Error(f"table {name}: needs run=DIR (a preload benchmark's folder)")
     if args:
         raise Error(f"table {name}: unknown argument(s) {', '.join(sorted(args))}")
-    path = os.path.join(rd, "preload.csv")
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except OSError as e:
-        raise Error(f"cannot read {path}: {e.strerror}")
-    if not rows or not {"program", "allocator", "wall_s", "peak_rss_kib"} <= set(rows[0]):
-        raise Error(f"{path}: not a preload benchmark CSV")
+    rows = read_csv(os.path.join(rd, "preload.csv"), {"program", "allocator", "wall_s", "peak_rss_kib"},
+                    "preload benchmark")
     progs, allocs, by = [], [], {}
     for r in rows:
         progs += [r["program"]] if r["program"] not in progs else []
