@@ -318,7 +318,8 @@ def main():
                 rss.setdefault((prog, name), []).append(r)
 
     if args.out:
-        out_dir = args.out
+        # (relative to where `bazel run` was started, as the sweep's --out)
+        out_dir = os.path.join(os.environ.get("BUILD_WORKING_DIRECTORY", os.getcwd()), args.out)
         os.makedirs(out_dir, exist_ok=True)
     else:
         out_dir = new_run_dir(os.path.join(ws, "results", machine), "preload")

@@ -15,9 +15,9 @@
  * per thread), invsq (4 B-32 KiB, inverse-square); the three npool strategies, glibc, jemalloc,
  * mimalloc, tcmalloc; threads 1, 2, 4, ... up to 2 x the usable CPUs (the
  * paired workloads, prodcons, pipeline and xmalloc, only even counts); 3 repeats of
- * 200 ms after 50 ms warm-up: about 5 minutes on 2 CPUs (the paper's
- * reference run, results/amd-epyc-2cpu/default, is one). --full runs longer
- * (5 repeats of 1 s). Filters choose allocators, workloads, distributions
+ * 200 ms after 50 ms warm-up: about 5 minutes on 2 CPUs. --full runs longer
+ * (5 repeats of 1 s: about 52 minutes on 2 CPUs; the paper's reference run,
+ * results/intel-r-xeon-r-processor-2cpu/full, is one). Filters choose allocators, workloads, distributions
  * and thread counts.
  *
  * Output: <out>/sweep.csv (result_csv.h), <out>/machine.txt (the machine,

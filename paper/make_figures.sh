@@ -19,10 +19,10 @@ for dir in "$@"; do # relative to where it was started
 done
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# The run every number and figure of paper.md comes from (2 vCPUs, AMD EPYC;
-# `bazel run //experiments:sweep`, default settings). The sweep never writes
-# here unless told to (--out results/amd-epyc-2cpu/default).
-PAPER_RUN=results/amd-epyc-2cpu/default
+# The run every number and figure of paper.md's section 3 comes from (2 vCPUs,
+# Intel Xeon; `bazel run //experiments:sweep -- --full`). The sweep never writes
+# here unless told to (--out results/intel-r-xeon-r-processor-2cpu/full).
+PAPER_RUN=results/intel-r-xeon-r-processor-2cpu/full
 
 [ "${#runs[@]}" -gt 0 ] || runs=("$PAPER_RUN")
 for dir in "${runs[@]}"; do
