@@ -149,6 +149,34 @@ int main(int argc, char **argv) {
 """
 
 
+# Runs a program as the child of this small process and writes the child's
+# peak RSS (KiB) into a file; exits as the child did. A program forked straight
+# from this Python would count Python's pages in its ru_maxrss (the maximum
+# survives exec); forked from here it starts from this program's few.
+SPAWN_C = r"""
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  if (argc < 3) return 126;
+  pid_t pid = fork();
+  if (pid < 0) return 126;
+  if (pid == 0) {
+    execvp(argv[2], argv + 2);
+    _exit(127);
+  }
+  int st;
+  struct rusage ru;
+  if (wait4(pid, &st, 0, &ru) < 0) return 126;
+  FILE *f = fopen(argv[1], "w");
+  if (!f || fprintf(f, "%ld\n", ru.ru_maxrss) < 0 || fclose(f) != 0) return 126;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+"""
+SPAWN = None  # the compiled SPAWN_C (make_inputs)
+
+
 def make_inputs(work, scale):
     with open(os.path.join(work, "work.py"), "w") as f:
         f.write(PYTHON_WORK.replace("SCALE", str(60000 * scale)))
@@ -170,6 +198,11 @@ def make_inputs(work, scale):
         f.write(PRODCONS_C)
     subprocess.run(["cc", "-O2", "-pthread", "-o", os.path.join(work, "prodcons"),
                     os.path.join(work, "prodcons.c")], check=True)
+    with open(os.path.join(work, "spawn.c"), "w") as f:
+        f.write(SPAWN_C)
+    global SPAWN
+    SPAWN = os.path.join(work, "spawn")
+    subprocess.run(["cc", "-O2", "-o", SPAWN, os.path.join(work, "spawn.c")], check=True)
     return {
         "prodcons": [os.path.join(work, "prodcons"), "1", str(4000000 * scale)],
         "python3": ["/usr/bin/python3", os.path.join(work, "work.py")],
@@ -187,6 +220,9 @@ def run_measured(argv, preload):
     if preload:
         env["LD_PRELOAD"] = preload
     out_fd, out_path = tempfile.mkstemp()
+    rss_fd, rss_path = tempfile.mkstemp()
+    os.close(rss_fd)
+    argv = [SPAWN, rss_path] + list(argv)
     start = time.perf_counter()
     pid = os.fork()
     if pid == 0:
@@ -197,13 +233,17 @@ def run_measured(argv, preload):
             os.execvpe(argv[0], argv, env)
         finally:
             os._exit(127)
-    _, status, usage = os.wait4(pid, 0)
+    _, status, _ = os.wait4(pid, 0)
     wall = time.perf_counter() - start
     os.close(out_fd)
     with open(out_path, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()[:16]
     os.unlink(out_path)
-    return wall, usage.ru_maxrss, digest, os.waitstatus_to_exitcode(status)
+    with open(rss_path) as f:
+        text = f.read().strip()
+    os.unlink(rss_path)
+    code = os.waitstatus_to_exitcode(status)
+    return wall, int(text) if text.isdigit() else 0, digest, code
 
 
 def check_loaded(name, preload):

@@ -15,6 +15,9 @@ for prog in sort perl prodcons; do
     [ "$n" -eq 1 ] || { echo "expected 1 row for $prog/$alloc, found $n"; exit 1; }
   done
 done
+# The program's own peak RSS, not the benchmark's Python's (which a child
+# forked straight from it would count): prodcons holds at most 1024 blocks.
+awk -F, '$2 == "prodcons" && $3 == "glibc" && $6 >= 8192 { print "prodcons peak RSS " $6 " KiB: the Python parent'"'"'s?"; bad = 1 } END { exit bad }' "$out/preload.csv"
 grep -q '^# npool-mutex: .*libnpool_malloc_mutex.so' "$out/machine.txt" || { echo "machine.txt lacks npool"; exit 1; }
 grep -q "^# commit:  " "$out/machine.txt" || { echo "machine.txt lacks the commit line"; exit 1; }
 echo "preload_bench smoke: ok"
