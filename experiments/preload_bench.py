@@ -174,7 +174,15 @@ int main(int argc, char **argv) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 """
-SPAWN = None  # the compiled SPAWN_C (make_inputs)
+
+
+def build_spawn(work):
+    """The compiled SPAWN_C."""
+    with open(os.path.join(work, "spawn.c"), "w") as f:
+        f.write(SPAWN_C)
+    spawn = os.path.join(work, "spawn")
+    subprocess.run(["cc", "-O2", "-o", spawn, os.path.join(work, "spawn.c")], check=True)
+    return spawn
 
 
 def make_inputs(work, scale):
@@ -198,11 +206,6 @@ def make_inputs(work, scale):
         f.write(PRODCONS_C)
     subprocess.run(["cc", "-O2", "-pthread", "-o", os.path.join(work, "prodcons"),
                     os.path.join(work, "prodcons.c")], check=True)
-    with open(os.path.join(work, "spawn.c"), "w") as f:
-        f.write(SPAWN_C)
-    global SPAWN
-    SPAWN = os.path.join(work, "spawn")
-    subprocess.run(["cc", "-O2", "-o", SPAWN, os.path.join(work, "spawn.c")], check=True)
     return {
         "prodcons": [os.path.join(work, "prodcons"), "1", str(4000000 * scale)],
         "python3": ["/usr/bin/python3", os.path.join(work, "work.py")],
@@ -213,7 +216,7 @@ def make_inputs(work, scale):
     }
 
 
-def run_measured(argv, preload):
+def run_measured(spawn, argv, preload):
     """Wall seconds, peak RSS (KiB), stdout digest, exit status."""
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
@@ -222,7 +225,7 @@ def run_measured(argv, preload):
     out_fd, out_path = tempfile.mkstemp()
     rss_fd, rss_path = tempfile.mkstemp()
     os.close(rss_fd)
-    argv = [SPAWN, rss_path] + list(argv)
+    argv = [spawn, rss_path] + list(argv)
     start = time.perf_counter()
     pid = os.fork()
     if pid == 0:
@@ -329,6 +332,7 @@ def main():
     ws = os.environ.get("BUILD_WORKSPACE_DIRECTORY", os.getcwd())
     work = tempfile.mkdtemp(prefix="npool-preload-")
     programs = make_inputs(work, args.scale)
+    spawn = build_spawn(work)
     chosen = [p for p in args.programs.split(",") if p]
 
     rows, wall, rss = [], {}, {}
@@ -341,7 +345,7 @@ def main():
             order = allocators[rep % len(allocators):] + allocators[:rep % len(allocators)]
             reference = None
             for name, lib in order:
-                w, r, digest, code = run_measured(argv, lib)
+                w, r, digest, code = run_measured(spawn, argv, lib)
                 done += 1
                 left = (time.time() - t0) / done * (total - done)
                 print("[%3d/%d] %-8s %-12s %7.3f s %7.1f MiB  (about %.0f s left)" %

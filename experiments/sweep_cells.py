@@ -71,6 +71,13 @@ def cell_keys(cells, order, threads):
                 yield w, d
 
 
+def ranges_overlap(a_rows, b_rows):
+    """Whether two allocators' ops/s ranges (min..max over the repeats that
+    ran) overlap: a difference within the repeats' spread."""
+    va, vb = ok_values(a_rows, "ops_per_s"), ok_values(b_rows, "ops_per_s")
+    return min(va) <= max(vb) and min(vb) <= max(va)
+
+
 class Best:
     """npool's best strategy and the best peer in one cell: medians of ops/s,
     their ratio, and the verdict: 'within spread' when the two repeats' ranges
@@ -91,6 +98,5 @@ def best_vs_peer(cell):
     mp, ap = best(PEERS)
     if mn is None or mp is None:
         return None
-    vn, vp = ok_values(cell[an], "ops_per_s"), ok_values(cell[ap], "ops_per_s")
-    overlap = min(vn) <= max(vp) and min(vp) <= max(vn)
-    return Best(an, mn, ap, mp, "within spread" if overlap else ("ahead" if mn > mp else "behind"))
+    return Best(an, mn, ap, mp,
+                "within spread" if ranges_overlap(cell[an], cell[ap]) else ("ahead" if mn > mp else "behind"))

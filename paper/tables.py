@@ -60,7 +60,8 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiments"))
-from sweep_cells import NPOOL, PEERS, Error, best_vs_peer, cell_keys, load, median, ok_values, read_csv  # noqa: E402
+from sweep_cells import (NPOOL, PEERS, Error, best_vs_peer, cell_keys, load, median,  # noqa: E402
+                         ok_values, ranges_overlap, read_csv)
 
 START = re.compile(r"^<!-- table: ([a-z_]+)((?: [a-z_]+=[^ ]+)*) -->$")
 END = "<!-- end table -->"
@@ -148,8 +149,7 @@ def t_strategies(cells, order, threads):
         if not ran:
             continue
         if len(ran) > 1:
-            v1, v2 = ok_values(c[ran[0][1]], "ops_per_s"), ok_values(c[ran[1][1]], "ops_per_s")
-            verdict = "within spread" if min(v1) <= max(v2) else "ahead"
+            verdict = "within spread" if ranges_overlap(c[ran[0][1]], c[ran[1][1]]) else "ahead"
         else:
             verdict = "-"
         mu = m["npool-mutex"]
@@ -238,7 +238,8 @@ def values(line, runs, run_dir):
         except ValueError:
             raise Error(f"value {m.group(1)}: t= and digits= are numbers")
     out = VALUE.sub(sub, line)
-    if "<!-- value" in VALUE.sub("", out) or "<!-- /value" in VALUE.sub("", out):
+    rest = VALUE.sub("", out)
+    if "<!-- value" in rest or "<!-- /value" in rest:
         raise Error(f"malformed or unpaired value marker: {line.strip()}")
     return out
 
@@ -336,14 +337,11 @@ def rewrite(text, run_dir, cells, order, runs=None):
         try:
             if m.group(1).startswith("preload_"):
                 out += generate_preload(m.group(1), args)
-                out.append(END)
-                n += 1
-                i = j + 1
-                continue
-            rd = args.pop("run", run_dir).rstrip("/")
-            if rd not in runs:
-                runs[rd] = load(rd)
-            out += generate(m.group(1), args, *runs[rd], rd)
+            else:
+                rd = args.pop("run", run_dir).rstrip("/")
+                if rd not in runs:
+                    runs[rd] = load(rd)
+                out += generate(m.group(1), args, *runs[rd], rd)
         except Error as e:
             raise Error(f"line {i + 1}: {e}")
         out.append(END)

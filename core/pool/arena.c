@@ -59,7 +59,6 @@ static size_t huge_span(const np_arena *a, size_t mapped) {
  * becomes a retained range. */
 static void release_huge(np_arena *a, np_region *r) {
   size_t span = huge_span(a, r->size);
-  if (r->span_reused) a->huge_tail_bytes -= span - r->size;
   for (size_t off = a->sc->chunk_size; off < span; off += a->sc->chunk_size)
     np_registry_clear(&a->pool->registry, r->base + off);
   np_registry_mark_released_huge(&a->pool->registry, r->base);
@@ -151,7 +150,9 @@ static void *alloc_huge(np_arena *a, size_t size, size_t alignment, np_zero zero
     r->arena = a;
     r->base = mem;
     r->size = mapped;
-    r->span_reused = false;
+    r->span_reused = dirty_since != 0; /* (the pages past it are left as they are: giving
+                                          * them back costs the next larger block that
+                                          * takes the span a page fault per page) */
     for (size_t off = 0; ok && off < span; off += a->sc->chunk_size)
       ok = np_registry_set(&a->pool->registry, mem + off, r) == NP_OK;
   }
@@ -168,10 +169,6 @@ static void *alloc_huge(np_arena *a, size_t size, size_t alignment, np_zero zero
   a->huge_stats.allocations++;
   a->huge_stats.active_bytes += mapped;
   a->mapped_bytes += span;
-  /* (the pages past it are left as they are: giving them back costs the next
-   * larger block that takes the span a page fault per page) */
-  r->span_reused = dirty_since != 0;
-  if (r->span_reused) a->huge_tail_bytes += span - mapped;
   np_lock_release(&a->lock);
   if (dirty_since && zero == NP_ZERO_NEEDED) memset(mem, 0, mapped); /* retained: written before */
   return mem;
@@ -390,7 +387,8 @@ void np_arena_stats_add(np_arena *a, np_stats *out) {
   out->chunk_allocations += a->chunk_allocations;
   out->chunk_deallocations += a->chunk_deallocations;
   out->mapped_bytes += a->mapped_bytes;
-  out->huge_tail_bytes += a->huge_tail_bytes;
+  for (np_region *r = a->huge; r; r = r->list_next)
+    if (r->span_reused) out->huge_tail_bytes += huge_span(a, r->size) - r->size;
   out->retained_bytes += a->retained.bytes;
   out->dirty_bytes += np_arena_dirty_bytes(a);
   out->reused_bytes += a->retained.reused_bytes;

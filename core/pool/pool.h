@@ -227,7 +227,6 @@ typedef struct np_arena {
   np_kind_counters small, normal, huge_stats;
   uint64_t chunk_allocations, chunk_deallocations;
   uint64_t mapped_bytes;     /* chunks and huge blocks in use (not retained) */
-  uint64_t huge_tail_bytes;  /* of live huge blocks whose span was reused: the span past the block */
   np_retained retained;      /* released, kept mapped for reuse */
   uint64_t next_purge_ns;    /* when something dirty is due to be purged; 0: nothing is dirty */
   uint64_t purged_bytes;     /* returned to the system by purges (unmapped or madvised), ever */
